@@ -1,0 +1,155 @@
+//! Command-line arguments, as the user typed them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "flow", version, about = "Run YAML workflows of cached, parallel nodes", propagate_version = true)]
+pub struct Cli {
+    /// Project directory: relative `file:` inputs and publish paths resolve here [default: .]
+    #[arg(short = 'C', long = "project-dir", global = true, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+
+    /// State directory holding the store and run records [default: PROJECT/.flow]
+    #[arg(long, global = true, value_name = "DIR", env = "FLOW_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// More log output on the console (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a workflow, reusing cached results of unchanged nodes
+    Run(RunArgs),
+    /// Show what a run would do and why, without running anything
+    Plan(PlanArgs),
+    /// Explain why a node would rerun (or why it is cached)
+    Why(WhyArgs),
+    /// Print the workflow's DAG as Graphviz dot or Mermaid
+    Graph(GraphArgs),
+    /// Summarise the store and recent runs
+    Status(StatusArgs),
+    /// Delete stored objects that no recent run references
+    Gc(GcArgs),
+    /// List node kinds, or show one in detail
+    Nodes(NodesArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WorkflowArgs {
+    /// The workflow file (YAML)
+    pub file: PathBuf,
+
+    /// Override a workflow variable: -s seed=7 (repeatable)
+    #[arg(short = 's', long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub workflow: WorkflowArgs,
+
+    /// Thread budget shared by running nodes [default: number of cores]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Memory budget for nodes that declare resources.memory, e.g. 16G [default: physical memory]
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+
+    /// Keep running independent nodes after a failure
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
+
+    /// Fail at once if another flow process holds the store, instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Print the run summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub workflow: WorkflowArgs,
+
+    /// Print the plan as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct WhyArgs {
+    #[command(flatten)]
+    pub workflow: WorkflowArgs,
+
+    /// The node to explain
+    pub node: String,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub workflow: WorkflowArgs,
+
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// How many recent runs to list
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub runs: usize,
+
+    /// Print as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Keep objects referenced by this many most recent runs
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub keep_runs: usize,
+
+    /// Only report what would be deleted
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Fail at once if another flow process holds the store, instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NodesArgs {
+    /// Show this kind in detail
+    pub kind: Option<String>,
+
+    /// Print as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got '{text}'")),
+    }
+}

@@ -1,0 +1,463 @@
+//! Dispatch and the commands other than `run`: plan, why, graph, status, gc, nodes.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+
+use flow_engine::diagnostic::suggestion;
+use flow_engine::digest::Digest;
+use flow_engine::graph;
+use flow_engine::kind::{Inputs, KindInfo, NodeKind, Outputs, Registry};
+use flow_engine::plan::{Plan, PlanStatus, plan};
+use flow_engine::store::runs::{NodeStatus, RunRecord, last_run_of, list_runs};
+use flow_engine::store::{StateDir, Store, StoreLock};
+use flow_engine::workflow::{LoadOptions, NodeId, Workflow, load};
+use serde_json::json;
+
+use crate::args::{
+    Cli, Command, GcArgs, GraphArgs, GraphFormat, NodesArgs, PlanArgs, StatusArgs, WhyArgs, WorkflowArgs,
+};
+use crate::display::seconds_text;
+use crate::{CliError, logging, out};
+
+pub struct Context {
+    pub project_dir: PathBuf,
+    pub state: StateDir,
+    pub registry: Registry,
+    pub verbose: u8,
+}
+
+impl Context {
+    /// Loads and validates a workflow; its `file` becomes absolute so run records match it
+    /// from any working directory.
+    pub fn load(&self, args: &WorkflowArgs) -> Result<Workflow, CliError> {
+        let options = LoadOptions { registry: &self.registry, overrides: &args.set, project_dir: &self.project_dir };
+        let mut workflow = load(&args.file, &options).map_err(CliError::Input)?;
+        if let Ok(absolute) = std::fs::canonicalize(&args.file) {
+            workflow.file = absolute;
+        }
+        Ok(workflow)
+    }
+
+    fn last_run(&self, workflow: &Workflow) -> Option<RunRecord> {
+        last_run_of(&self.state, &workflow.file.display().to_string())
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let cwd =
+        std::env::current_dir().map_err(|e| CliError::Internal(format!("cannot read the current directory: {e}")))?;
+    let project_dir = match &cli.project_dir {
+        Some(dir) => cwd.join(dir),
+        None => cwd,
+    };
+    if !project_dir.is_dir() {
+        return Err(CliError::Usage(format!("project directory {} does not exist", project_dir.display())));
+    }
+    let state_root = match &cli.state_dir {
+        Some(dir) => project_dir.join(dir),
+        None => project_dir.join(".flow"),
+    };
+    let ctx = Context {
+        project_dir,
+        state: StateDir::new(state_root),
+        registry: flow_nodes::builtin_registry(),
+        verbose: cli.verbose,
+    };
+    if !matches!(cli.command, Command::Run(_)) {
+        logging::init_console(cli.verbose);
+    }
+    match &cli.command {
+        Command::Run(args) => crate::run::run(&ctx, args),
+        Command::Plan(args) => plan_cmd(&ctx, args),
+        Command::Why(args) => why_cmd(&ctx, args),
+        Command::Graph(args) => graph_cmd(&ctx, args),
+        Command::Status(args) => status_cmd(&ctx, args),
+        Command::Gc(args) => gc_cmd(&ctx, args),
+        Command::Nodes(args) => nodes_cmd(&ctx, args),
+    }
+}
+
+/// Takes the store lock, telling the user when it has to wait.
+pub fn lock_store(ctx: &Context, no_wait: bool) -> Result<StoreLock, CliError> {
+    let lock_path = ctx.state.root.join("lock");
+    let on_wait = || eprintln!("waiting for another flow process to release {} …", lock_path.display());
+    match ctx.state.lock(!no_wait, &on_wait) {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => Err(CliError::Busy(format!(
+            "another flow process is using {} (remove --no-wait to wait for it)",
+            ctx.state.root.display()
+        ))),
+        Err(e) => Err(CliError::Internal(format!("cannot lock {}: {e}", lock_path.display()))),
+    }
+}
+
+fn compute_plan(ctx: &Context, workflow: &Workflow) -> Result<Plan, CliError> {
+    let mut store = Store::open(ctx.state.clone())?;
+    let previous = ctx.last_run(workflow);
+    Ok(plan(workflow, &mut store, previous.as_ref())?)
+}
+
+fn status_word(status: &PlanStatus) -> &'static str {
+    match status {
+        PlanStatus::Cached => "cached",
+        PlanStatus::Run(_) => "run",
+        PlanStatus::Pending(_) => "pending",
+    }
+}
+
+fn names(workflow: &Workflow, ids: &[NodeId]) -> Vec<String> {
+    ids.iter().map(|id| workflow.node(*id).name.clone()).collect()
+}
+
+fn plan_cmd(ctx: &Context, args: &PlanArgs) -> Result<(), CliError> {
+    let workflow = ctx.load(&args.workflow)?;
+    let plan = compute_plan(ctx, &workflow)?;
+    if args.json {
+        let nodes: Vec<_> = plan
+            .order
+            .iter()
+            .map(|id| {
+                let p = &plan.nodes[id.index()];
+                let mut entry = json!({
+                    "name": workflow.node(p.id).name,
+                    "status": status_word(&p.status),
+                    "key": p.key.map(|k| k.to_hex()),
+                });
+                match &p.status {
+                    PlanStatus::Run(reasons) => entry["reasons"] = json!(reasons),
+                    PlanStatus::Pending(waits) => entry["waits_for"] = json!(names(&workflow, waits)),
+                    PlanStatus::Cached => {}
+                }
+                entry
+            })
+            .collect();
+        let summary = json!({
+            "workflow": workflow.file.display().to_string(),
+            "run": plan.count_run(), "pending": plan.count_pending(), "cached": plan.count_cached(),
+            "nodes": nodes,
+        });
+        out(&format!("{}\n", serde_json::to_string_pretty(&summary).unwrap_or_default()));
+        return Ok(());
+    }
+    let mut text = String::new();
+    let shown: Vec<&NodeId> =
+        plan.order.iter().filter(|id| !matches!(plan.nodes[id.index()].status, PlanStatus::Cached)).collect();
+    let width = shown.iter().map(|id| workflow.node(**id).name.len()).max().unwrap_or(4).max(4);
+    if !shown.is_empty() {
+        text.push_str(&format!("{:<width$}  {:<8}  why\n", "node", "plan"));
+    }
+    for id in shown.iter().take(200) {
+        let p = &plan.nodes[id.index()];
+        let why = match &p.status {
+            PlanStatus::Run(reasons) => reasons.join("; "),
+            PlanStatus::Pending(waits) => {
+                format!("reruns if new output of {} differs", names(&workflow, waits).join(", "))
+            }
+            PlanStatus::Cached => String::new(),
+        };
+        text.push_str(&format!("{:<width$}  {:<8}  {why}\n", workflow.node(**id).name, status_word(&p.status)));
+    }
+    if shown.len() > 200 {
+        text.push_str(&format!("… {} more (--json lists all)\n", shown.len() - 200));
+    }
+    text.push_str(&format!(
+        "{} nodes: {} to run, {} pending on upstream changes, {} cached\n",
+        workflow.nodes.len(),
+        plan.count_run(),
+        plan.count_pending(),
+        plan.count_cached()
+    ));
+    out(&text);
+    Ok(())
+}
+
+fn find_node(workflow: &Workflow, name: &str) -> Result<NodeId, CliError> {
+    workflow.find(name).ok_or_else(|| {
+        let hint = suggestion(name, workflow.nodes.iter().map(|n| n.name.as_str()));
+        CliError::Usage(format!("no node '{name}' in {}{hint}", workflow.file.display()))
+    })
+}
+
+fn why_cmd(ctx: &Context, args: &WhyArgs) -> Result<(), CliError> {
+    let workflow = ctx.load(&args.workflow)?;
+    let id = find_node(&workflow, &args.node)?;
+    let plan = compute_plan(ctx, &workflow)?;
+    let planned = &plan.nodes[id.index()];
+    let name = &workflow.node(id).name;
+    let mut text = String::new();
+    match &planned.status {
+        PlanStatus::Cached => {
+            let key = planned.key.map(|k| k.short()).unwrap_or_default();
+            text.push_str(&format!("'{name}' is up to date: action {key} is in the cache, so it will not run.\n"));
+        }
+        PlanStatus::Run(reasons) => {
+            text.push_str(&format!("'{name}' will run:\n"));
+            for reason in reasons {
+                text.push_str(&format!("  - {reason}\n"));
+            }
+        }
+        PlanStatus::Pending(_) => {
+            text.push_str(&format!(
+                "'{name}' depends on nodes that will run; it reruns only if their new outputs differ from the cached ones (early cutoff).\n"
+            ));
+            let causes = root_causes(&workflow, &plan, id);
+            text.push_str("What will run upstream, and why:\n");
+            for cause in causes {
+                if let PlanStatus::Run(reasons) = &plan.nodes[cause.index()].status {
+                    text.push_str(&format!("  {}: {}\n", workflow.node(cause).name, reasons.join("; ")));
+                }
+            }
+        }
+    }
+    out(&text);
+    Ok(())
+}
+
+/// The ancestors of `id` that must run (not merely pending), in topological order.
+fn root_causes(workflow: &Workflow, plan: &Plan, id: NodeId) -> Vec<NodeId> {
+    let mut seen = HashSet::new();
+    let mut stack = vec![id];
+    while let Some(current) = stack.pop() {
+        for up in workflow.node(current).upstream() {
+            if seen.insert(up) {
+                stack.push(up);
+            }
+        }
+    }
+    plan.order
+        .iter()
+        .copied()
+        .filter(|n| seen.contains(n) && matches!(plan.nodes[n.index()].status, PlanStatus::Run(_)))
+        .collect()
+}
+
+fn graph_cmd(ctx: &Context, args: &GraphArgs) -> Result<(), CliError> {
+    let workflow = ctx.load(&args.workflow)?;
+    let last = ctx.last_run(&workflow);
+    let label = |id: NodeId| {
+        let node = workflow.node(id);
+        let mut text = format!("{}\n{}", node.name, node.kind.name());
+        if let Some(record) = last.as_ref().and_then(|r| r.nodes.iter().find(|n| n.name == node.name)) {
+            text.push_str(&format!("\n{}", record.status.as_str()));
+            if record.status == NodeStatus::Ran {
+                text.push_str(&format!(" {}", seconds_text(record.seconds)));
+            }
+        }
+        text
+    };
+    let text = match args.format {
+        GraphFormat::Dot => graph::to_dot(&workflow, &label),
+        GraphFormat::Mermaid => graph::to_mermaid(&workflow, &label),
+    };
+    out(&text);
+    Ok(())
+}
+
+fn status_cmd(ctx: &Context, args: &StatusArgs) -> Result<(), CliError> {
+    if !ctx.state.exists() {
+        out(&format!("no store at {} yet: `flow run FILE` creates it\n", ctx.state.root.display()));
+        return Ok(());
+    }
+    let store = Store::open(ctx.state.clone())?;
+    let objects = store.cas.list().map_err(|e| CliError::Internal(e.to_string()))?;
+    let bytes: u64 = objects.iter().map(|(_, size)| size).sum();
+    let runs = list_runs(&ctx.state, args.runs);
+    if args.json {
+        let value = json!({
+            "state_dir": ctx.state.root.display().to_string(),
+            "objects": objects.len(),
+            "bytes": bytes,
+            "action_records": store.actions.len(),
+            "runs": runs.iter().map(|r| json!({
+                "id": r.id, "workflow": r.workflow, "started": r.started, "status": r.status,
+                "seconds": r.seconds, "ran": r.count(NodeStatus::Ran), "cached": r.count(NodeStatus::Cached),
+                "failed": r.count(NodeStatus::Failed),
+            })).collect::<Vec<_>>(),
+        });
+        out(&format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()));
+        return Ok(());
+    }
+    let mut text = format!(
+        "store {}: {} objects, {}, {} cached actions\n",
+        ctx.state.root.display(),
+        objects.len(),
+        human_bytes(bytes),
+        store.actions.len()
+    );
+    if runs.is_empty() {
+        text.push_str("no runs yet\n");
+    } else {
+        text.push_str(&format!(
+            "\n{:<23}  {:<9}  {:>5}  {:>6}  {:>6}  {:>8}  workflow\n",
+            "started", "status", "ran", "cached", "failed", "time"
+        ));
+        for r in &runs {
+            text.push_str(&format!(
+                "{:<23}  {:<9}  {:>5}  {:>6}  {:>6}  {:>8}  {}\n",
+                r.started,
+                r.status,
+                r.count(NodeStatus::Ran),
+                r.count(NodeStatus::Cached),
+                r.count(NodeStatus::Failed),
+                seconds_text(r.seconds),
+                r.workflow
+            ));
+        }
+    }
+    out(&text);
+    Ok(())
+}
+
+fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
+    if !ctx.state.exists() {
+        out("nothing to collect: no store yet\n");
+        return Ok(());
+    }
+    let _lock = lock_store(ctx, args.no_wait)?;
+    let mut store = Store::open(ctx.state.clone())?;
+    let all_runs = list_runs(&ctx.state, usize::MAX);
+    let kept = &all_runs[..all_runs.len().min(args.keep_runs)];
+    let mut live: HashSet<Digest> = HashSet::new();
+    for run in kept {
+        for node in &run.nodes {
+            live.extend(node.outputs.values().filter_map(|d| d.parse::<Digest>().ok()));
+        }
+    }
+    let objects = store.cas.list().map_err(|e| CliError::Internal(e.to_string()))?;
+    let dead: Vec<&(Digest, u64)> = objects.iter().filter(|(d, _)| !live.contains(d)).collect();
+    let freed: u64 = dead.iter().map(|(_, size)| size).sum();
+    let dead_records = store.actions.iter().filter(|(_, outs)| outs.iter().any(|o| !live.contains(&o.digest))).count();
+    let kept_ids: BTreeSet<&str> = kept.iter().map(|r| r.id.as_str()).collect();
+    if args.dry_run {
+        out(&format!(
+            "would delete {} of {} objects ({}) and {} of {} action records, keeping what the last {} run(s) used\n",
+            dead.len(),
+            objects.len(),
+            human_bytes(freed),
+            dead_records,
+            store.actions.len(),
+            kept.len()
+        ));
+        return Ok(());
+    }
+    // Records go first: an object is never reachable from a record once it is being deleted.
+    store
+        .actions
+        .retain(|_, outs| outs.iter().all(|o| live.contains(&o.digest)))
+        .map_err(|e| CliError::Internal(e.to_string()))?;
+    for (digest, _) in &dead {
+        store.cas.remove(digest).map_err(|e| CliError::Internal(format!("remove object {}: {e}", digest.short())))?;
+    }
+    if let Ok(entries) = std::fs::read_dir(ctx.state.logs_dir()) {
+        for entry in entries.flatten() {
+            if !kept_ids.contains(entry.file_name().to_string_lossy().as_ref()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    ctx.state.clear_tmp().map_err(|e| CliError::Internal(e.to_string()))?;
+    out(&format!(
+        "deleted {} objects ({}) and {} action records; kept {} objects used by the last {} run(s)\n",
+        dead.len(),
+        human_bytes(freed),
+        dead_records,
+        objects.len() - dead.len(),
+        kept.len()
+    ));
+    Ok(())
+}
+
+fn nodes_cmd(ctx: &Context, args: &NodesArgs) -> Result<(), CliError> {
+    match &args.kind {
+        None => {
+            if args.json {
+                let kinds: Vec<_> = ctx.registry.iter().map(|k| kind_json(k.as_ref())).collect();
+                out(&format!("{}\n", serde_json::to_string_pretty(&kinds).unwrap_or_default()));
+                return Ok(());
+            }
+            let width = ctx.registry.iter().map(|k| k.name().len()).max().unwrap_or(4).max(4);
+            let mut text = format!("{:<width$}  {:<7}  summary\n", "kind", "version");
+            for kind in ctx.registry.iter() {
+                text.push_str(&format!("{:<width$}  {:<7}  {}\n", kind.name(), kind.version(), kind.info().summary));
+            }
+            text.push_str("\n`flow nodes KIND` shows a kind's ports and parameters\n");
+            out(&text);
+            Ok(())
+        }
+        Some(name) => {
+            let Some(kind) = ctx.registry.get(name) else {
+                return Err(CliError::Usage(ctx.registry.unknown_kind_message(name)));
+            };
+            if args.json {
+                out(&format!("{}\n", serde_json::to_string_pretty(&kind_json(kind.as_ref())).unwrap_or_default()));
+            } else {
+                out(&kind_text(kind.as_ref()));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn kind_text(kind: &dyn NodeKind) -> String {
+    let info: KindInfo = kind.info();
+    let mut text = format!("{} (version {})\n  {}\n\ninputs:\n", kind.name(), kind.version(), info.summary);
+    match &info.inputs {
+        Inputs::Fixed(ports) if ports.is_empty() => text.push_str("  none\n"),
+        Inputs::Fixed(ports) => {
+            for p in ports {
+                let req = if p.required { "" } else { " (optional)" };
+                let many = if p.many { " (list)" } else { "" };
+                text.push_str(&format!("  {:<16} {:<16} {}{req}{many}\n", p.name, p.ty.to_string(), p.doc));
+            }
+        }
+        Inputs::Open(ty) => text.push_str(&format!("  any names, each one or a list of {ty}\n")),
+    }
+    text.push_str("outputs:\n");
+    match &info.outputs {
+        Outputs::Fixed(ports) => {
+            for p in ports {
+                text.push_str(&format!("  {:<16} {:<16} {}\n", p.name, p.ty.to_string(), p.doc));
+            }
+        }
+        Outputs::FromParams(doc) => text.push_str(&format!("  {doc}\n")),
+    }
+    text.push_str("params:\n");
+    for p in &info.params {
+        let default = match &p.default {
+            Some(d) => format!("default {d}"),
+            None => "required".to_string(),
+        };
+        text.push_str(&format!("  {:<16} {:<10} {:<16} {}\n", p.name, p.ty, default, p.doc));
+    }
+    text
+}
+
+fn kind_json(kind: &dyn NodeKind) -> serde_json::Value {
+    let info = kind.info();
+    let port = |p: &flow_engine::kind::PortSpec| json!({"name": p.name, "type": p.ty.to_string(), "doc": p.doc, "required": p.required, "many": p.many});
+    json!({
+        "kind": kind.name(),
+        "version": kind.version(),
+        "summary": info.summary,
+        "inputs": match &info.inputs {
+            Inputs::Fixed(ports) => json!(ports.iter().map(port).collect::<Vec<_>>()),
+            Inputs::Open(ty) => json!({"any": ty.to_string()}),
+        },
+        "outputs": match &info.outputs {
+            Outputs::Fixed(ports) => json!(ports.iter().map(port).collect::<Vec<_>>()),
+            Outputs::FromParams(doc) => json!({"from_params": doc}),
+        },
+        "params": info.params,
+    })
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}

@@ -1,0 +1,179 @@
+//! What the user sees while a run goes and after it ends: indicatif bars on a terminal,
+//! plain lines otherwise, then a summary table (or JSON).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use flow_engine::exec::{Event, Observer};
+use flow_engine::store::runs::{NodeStatus, RunRecord};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub enum Progress {
+    Bars(Bars),
+    Lines(Lines),
+}
+
+pub struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    running: Mutex<HashMap<String, ProgressBar>>,
+}
+
+pub struct Lines {
+    done: AtomicUsize,
+    total: AtomicUsize,
+}
+
+impl Progress {
+    /// Bars when stderr is a terminal, plain lines otherwise (CI logs, pipes).
+    pub fn new() -> Progress {
+        if std::io::stderr().is_terminal() {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(15));
+            let overall = multi.add(ProgressBar::new(0));
+            overall.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} nodes {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            Progress::Bars(Bars { multi, overall, running: Mutex::new(HashMap::new()) })
+        } else {
+            Progress::Lines(Lines { done: AtomicUsize::new(0), total: AtomicUsize::new(0) })
+        }
+    }
+
+    /// Clears bars before the summary is printed.
+    pub fn finish(&self) {
+        if let Progress::Bars(bars) = self {
+            bars.overall.finish_and_clear();
+            let _ = bars.multi.clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn event(&self, event: &Event) {
+        match self {
+            Progress::Bars(bars) => bars.event(event),
+            Progress::Lines(lines) => lines.event(event),
+        }
+    }
+}
+
+impl Bars {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::Planned { total } => self.overall.set_length(*total as u64),
+            Event::Started { node } => {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("  {spinner} {msg} {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_message(node.clone());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if let Ok(mut running) = self.running.lock() {
+                    running.insert(node.clone(), bar);
+                }
+            }
+            Event::Retrying { node, attempt, error } => {
+                let _ = self.multi.println(format!("retry   {node} (attempt {attempt} failed: {error})"));
+            }
+            Event::Finished { node, status, seconds } => {
+                if let Ok(mut running) = self.running.lock()
+                    && let Some(bar) = running.remove(node)
+                {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                if matches!(status, NodeStatus::Ran | NodeStatus::Failed) {
+                    let _ = self.multi.println(format!("{:<7} {node} ({})", status.as_str(), seconds_text(*seconds)));
+                }
+                self.overall.inc(1);
+            }
+            Event::Draining { running } => {
+                self.overall.set_message(format!("— a node failed; waiting for {running} running node(s)"));
+            }
+            Event::Cancelling => self.overall.set_message("— cancelling"),
+        }
+    }
+}
+
+impl Lines {
+    fn event(&self, event: &Event) {
+        match event {
+            Event::Planned { total } => self.total.store(*total, Ordering::Relaxed),
+            Event::Started { .. } => {}
+            Event::Retrying { node, attempt, error } => eprintln!("retry   {node} (attempt {attempt} failed: {error})"),
+            Event::Finished { node, status, seconds } => {
+                let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+                // Cached and skipped nodes are summed up at the end; a no-op of 10k nodes
+                // should not print 10k lines.
+                if matches!(status, NodeStatus::Ran | NodeStatus::Failed | NodeStatus::Cancelled) {
+                    let total = self.total.load(Ordering::Relaxed);
+                    eprintln!("[{done}/{total}] {:<7} {node} ({})", status.as_str(), seconds_text(*seconds));
+                }
+            }
+            Event::Draining { running } => eprintln!("a node failed; waiting for {running} running node(s) to finish"),
+            Event::Cancelling => eprintln!("cancelling: killing running nodes"),
+        }
+    }
+}
+
+pub fn seconds_text(seconds: f64) -> String {
+    if seconds < 10.0 {
+        format!("{seconds:.2}s")
+    } else if seconds < 120.0 {
+        format!("{seconds:.1}s")
+    } else {
+        format!("{}m{:02}s", (seconds / 60.0) as u64, (seconds % 60.0) as u64)
+    }
+}
+
+/// At most this many rows; beyond it cached rows are folded into one line.
+const MAX_ROWS: usize = 40;
+
+/// The end-of-run table: node, status, time.
+pub fn summary_table(record: &RunRecord) -> String {
+    let mut rows: Vec<&flow_engine::store::runs::NodeRecord> = record.nodes.iter().collect();
+    let folded = if rows.len() > MAX_ROWS {
+        let before = rows.len();
+        rows.retain(|n| n.status != NodeStatus::Cached);
+        rows.truncate(MAX_ROWS);
+        before - rows.len()
+    } else {
+        0
+    };
+    let width = rows.iter().map(|n| n.name.chars().count()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:<width$}  {:<9}  {:>8}\n", "node", "status", "time");
+    for node in &rows {
+        let time = if node.status == NodeStatus::Ran || node.status == NodeStatus::Failed {
+            seconds_text(node.seconds)
+        } else {
+            "-".to_string()
+        };
+        out.push_str(&format!("{:<width$}  {:<9}  {:>8}\n", node.name, node.status.as_str(), time));
+    }
+    if folded > 0 {
+        out.push_str(&format!("… {folded} more (cached or beyond {MAX_ROWS} rows; --json lists all)\n"));
+    }
+    out.push_str(&format!(
+        "{} nodes: {} ran, {} cached, {} failed, {} skipped in {}\n",
+        record.nodes.len(),
+        record.count(NodeStatus::Ran),
+        record.count(NodeStatus::Cached),
+        record.count(NodeStatus::Failed),
+        record.count(NodeStatus::Skipped) + record.count(NodeStatus::Cancelled),
+        seconds_text(record.seconds)
+    ));
+    out
+}
+
+/// The last `n` lines of a log file.
+pub fn log_tail(path: &std::path::Path, n: usize) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
+}

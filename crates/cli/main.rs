@@ -1,0 +1,90 @@
+//! The `flow` command. `main` parses arguments, dispatches, prints an error once and exits with
+//! a status scripts can rely on:
+//! 0 success, 1 a node failed (or an internal error), 2 bad input (workflow, arguments),
+//! 3 the store is busy (`--no-wait`), 130 interrupted.
+
+mod args;
+mod commands;
+mod display;
+mod logging;
+mod run;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use flow_engine::diagnostic::Diagnostics;
+
+/// Everything that ends a command early, with its exit status.
+#[derive(Debug)]
+pub enum CliError {
+    /// Workflow problems, each with file:line:column.
+    Input(Diagnostics),
+    /// Other bad input (arguments, unknown node names).
+    Usage(String),
+    /// A node failed; the details were already printed.
+    NodesFailed,
+    Busy(String),
+    Interrupted,
+    Internal(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Input(_) | CliError::Usage(_) => 2,
+            CliError::NodesFailed | CliError::Internal(_) => 1,
+            CliError::Busy(_) => 3,
+            CliError::Interrupted => 130,
+        }
+    }
+}
+
+impl From<flow_engine::store::StoreError> for CliError {
+    fn from(e: flow_engine::store::StoreError) -> CliError {
+        CliError::Internal(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            match &error {
+                CliError::Input(diagnostics) => {
+                    for d in &diagnostics.0 {
+                        eprintln!("error: {d}");
+                    }
+                    if diagnostics.0.len() > 1 {
+                        eprintln!("{} errors; nothing was run", diagnostics.0.len());
+                    }
+                }
+                CliError::Usage(message) | CliError::Busy(message) | CliError::Internal(message) => {
+                    eprintln!("error: {message}")
+                }
+                CliError::NodesFailed => {}
+                CliError::Interrupted => eprintln!("interrupted"),
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`flow nodes | head`) ends the program quietly.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing output: {e}");
+        std::process::exit(1);
+    }
+}

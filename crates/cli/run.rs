@@ -1,0 +1,98 @@
+//! `flow run`.
+
+use std::sync::Arc;
+
+use flow_engine::cancel::CancelToken;
+use flow_engine::exec::{self, RunOptions};
+use flow_engine::store::runs::new_run_id;
+use flow_engine::store::{Store, create_private_dir, create_private_file};
+use flow_engine::workflow::parse_memory;
+
+use crate::args::RunArgs;
+use crate::commands::{Context, lock_store};
+use crate::display::{Progress, log_tail, summary_table};
+use crate::{CliError, logging, out};
+
+/// Lines of a failed node's log shown on the console.
+const TAIL_LINES: usize = 20;
+
+pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
+    // Everything about the workflow is checked before the store is touched.
+    let workflow = ctx.load(&args.workflow)?;
+    let jobs = match args.jobs {
+        Some(0) => return Err(CliError::Usage("-j must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let memory_budget = match &args.memory {
+        Some(text) => parse_memory(&serde_json::Value::String(text.clone()))
+            .ok_or_else(|| CliError::Usage(format!("--memory {text}: write a size like 16G or 512M")))?,
+        None => physical_memory().unwrap_or(u64::MAX / 2),
+    };
+
+    create_private_dir(&ctx.state.root)
+        .map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
+    let _lock = lock_store(ctx, args.no_wait)?;
+    ctx.state.create().map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
+
+    let run_id = new_run_id();
+    let log_path = ctx.state.runs_dir().join(format!("{run_id}.log"));
+    let log_file =
+        create_private_file(&log_path).map_err(|e| CliError::Internal(format!("{}: {e}", log_path.display())))?;
+    logging::init_run(ctx.verbose, log_file);
+    tracing::info!(workflow = %workflow.file.display(), nodes = workflow.nodes.len(), jobs, "run {run_id}");
+
+    let mut store = Store::open(ctx.state.clone())?;
+    let progress = Arc::new(Progress::new());
+    let options = RunOptions {
+        run_id,
+        jobs,
+        memory_budget,
+        keep_going: args.keep_going,
+        cancel: CancelToken::new(),
+        observer: progress.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let outcome = runtime
+        .block_on(exec::run(Arc::new(workflow), &mut store, options))
+        .map_err(|e| CliError::Internal(e.to_string()))?;
+    progress.finish();
+    tracing::info!(files_read = outcome.files_read, status = %outcome.record.status, "run finished");
+
+    for failure in &outcome.failures {
+        eprintln!("error: node '{}' failed: {}", failure.node, failure.error);
+        let tail = log_tail(&failure.log, TAIL_LINES);
+        if !tail.is_empty() {
+            eprintln!("  --- last {} lines of {} ---", tail.len(), failure.log.display());
+            for line in tail {
+                eprintln!("  | {line}");
+            }
+        } else {
+            eprintln!("  log: {}", failure.log.display());
+        }
+    }
+    if args.json {
+        let json = serde_json::to_string_pretty(&outcome.record).map_err(|e| CliError::Internal(e.to_string()))?;
+        out(&format!("{json}\n"));
+    } else {
+        out(&summary_table(&outcome.record));
+    }
+    if outcome.cancelled {
+        Err(CliError::Interrupted)
+    } else if !outcome.failures.is_empty() {
+        Err(CliError::NodesFailed)
+    } else {
+        Ok(())
+    }
+}
+
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

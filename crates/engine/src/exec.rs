@@ -1,0 +1,528 @@
+//! The scheduler: runs a workflow's nodes in dependency order, in parallel, under a thread and
+//! memory budget, answering from the action cache where it can.
+//!
+//! Node states (after n2's build states):
+//!
+//! ```text
+//! Waiting --(all upstream done)--> Ready --(key in cache)--> Cached --+
+//!                                    |                                +--> dependents may become Ready
+//!                                    +--(miss)--> Queued --(permits)--> Running --> Ran
+//!                                                                         |
+//!                                                              Failed / Cancelled --> dependents Skipped
+//! ```
+//!
+//! The key of a Ready node is computed from its inputs' *content* digests, so a node that reran
+//! with byte-identical output leaves its dependents' keys unchanged: they are Cached (early
+//! cutoff). Cache hits are resolved inline on the scheduler loop, without spawning a task, which
+//! keeps a no-op run O(nodes). Misses run on tokio's blocking pool; the scheduler loop stays on
+//! the async side and only does bookkeeping.
+//!
+//! A node's outputs enter the CAS before its action record is appended, so a kill at any point
+//! leaves either no record (the node reruns) or a record whose objects exist.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::cancel::CancelToken;
+use crate::digest::{Digest, Shape};
+use crate::graph::Dag;
+use crate::key::ActionManifest;
+use crate::kind::{NodeContext, NodeError};
+use crate::plan::{cached_outputs, hash_sources, manifest_for};
+use crate::store::actions::{ManifestLog, OutputRecord};
+use crate::store::cas::{Cas, copy_out, remove_any};
+use crate::store::runs::{NodeRecord, NodeStatus, RunRecord, now_utc};
+use crate::store::{Store, StoreError, create_private_dir};
+use crate::workflow::model::{Node, NodeId, Source, Workflow};
+
+/// What the scheduler tells the display.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Source files hashed; scheduling starts.
+    Planned {
+        total: usize,
+    },
+    Started {
+        node: String,
+    },
+    Retrying {
+        node: String,
+        attempt: u32,
+        error: String,
+    },
+    Finished {
+        node: String,
+        status: NodeStatus,
+        seconds: f64,
+    },
+    /// A node failed and the run is draining: these many are still running.
+    Draining {
+        running: usize,
+    },
+    Cancelling,
+}
+
+pub trait Observer: Send + Sync {
+    fn event(&self, event: &Event);
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {
+    fn event(&self, _: &Event) {}
+}
+
+pub struct RunOptions {
+    pub run_id: String,
+    /// Thread budget (`-j`).
+    pub jobs: usize,
+    /// Memory budget in bytes for nodes that declare `resources.memory`.
+    pub memory_budget: u64,
+    pub keep_going: bool,
+    pub cancel: CancelToken,
+    pub observer: Arc<dyn Observer>,
+}
+
+/// A node that failed, with where to look.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub node: String,
+    pub error: String,
+    pub log: PathBuf,
+}
+
+pub struct RunOutcome {
+    pub record: RunRecord,
+    pub failures: Vec<Failure>,
+    pub cancelled: bool,
+    /// Files hashed by reading (the rest came from the stat cache).
+    pub files_read: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a finished node task reports back to the loop.
+struct Done {
+    id: NodeId,
+    result: Result<Vec<OutputRecord>, NodeError>,
+    seconds: f64,
+    attempts: u32,
+    manifest: ActionManifest,
+    key: Digest,
+}
+
+/// Runs the workflow. The caller holds the store lock.
+pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions) -> Result<RunOutcome, RunError> {
+    let started_at = now_utc();
+    let clock = Instant::now();
+    let state = store.state.clone();
+    state.create().map_err(|e| StoreError::io(&state.root, e))?;
+    state.clear_tmp().map_err(|e| StoreError::io(&state.tmp_dir(), e))?;
+    let logs_dir = state.logs_dir().join(&options.run_id);
+    create_private_dir(&logs_dir).map_err(|e| StoreError::io(&logs_dir, e))?;
+    let manifests_path = state.manifests_path();
+    let mut manifest_log = ManifestLog::open(&manifests_path).map_err(|e| StoreError::io(&manifests_path, e))?;
+
+    let reads_before = store.stat.files_read;
+    let sources = hash_sources(&workflow, store)?;
+    let n = workflow.nodes.len();
+    options.observer.event(&Event::Planned { total: n });
+
+    let dag = Dag::new(&workflow);
+    let mut remaining = dag.upstream_count.clone();
+    let mut outputs: Vec<Option<Vec<OutputRecord>>> = vec![None; n];
+    let mut records: Vec<Option<NodeRecord>> = vec![None; n];
+    let mut ready: Vec<NodeId> = (0..n).filter(|&i| remaining[i] == 0).map(|i| NodeId(i as u32)).collect();
+    ready.reverse(); // popped from the back: declaration order first
+
+    let jobs = options.jobs.max(1);
+    let threads = Arc::new(Semaphore::new(jobs));
+    let memory_mb = (options.memory_budget / (1024 * 1024)).clamp(1, u32::MAX as u64) as u32;
+    let memory = Arc::new(Semaphore::new(memory_mb as usize));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks: JoinSet<Done> = JoinSet::new();
+    let mut failures = Vec::new();
+    let mut cancelled = false;
+    let mut failed = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+
+    loop {
+        while let Some(id) = ready.pop() {
+            let node = workflow.node(id);
+            if failed && !options.keep_going || cancelled {
+                records[id.index()] = Some(skipped(node));
+                continue;
+            }
+            let Some(manifest) = manifest_for(node, &sources, &outputs) else {
+                // An upstream output is missing: that node failed or was skipped.
+                records[id.index()] = Some(skipped(node));
+                continue;
+            };
+            let key = manifest.key();
+            if let Some(found) = cached_outputs(store, &key) {
+                records[id.index()] = Some(node_record(node, NodeStatus::Cached, 0.0, Some(&key), &found));
+                outputs[id.index()] = Some(found);
+                options.observer.event(&Event::Finished {
+                    node: node.name.clone(),
+                    status: NodeStatus::Cached,
+                    seconds: 0.0,
+                });
+                release(&dag, id, &mut remaining, &mut ready);
+                continue;
+            }
+            let inputs = input_paths(node, &store.cas, &outputs);
+            let job = Job {
+                workflow: workflow.clone(),
+                id,
+                inputs,
+                key,
+                manifest,
+                cas: store.cas.clone(),
+                tmp_root: state.tmp_dir(),
+                log_path: logs_dir.join(format!("{}.log", node.name)),
+                cancel: options.cancel.clone(),
+                observer: options.observer.clone(),
+                stop: stop.clone(),
+            };
+            let node_threads = (node.threads as usize).clamp(1, jobs) as u32;
+            let node_memory = node.memory.map(|b| ((b / (1024 * 1024)) as u32).clamp(1, memory_mb)).unwrap_or(0);
+            let (threads, memory) = (threads.clone(), memory.clone());
+            let manifest_if_panic = job.manifest.clone();
+            tasks.spawn(async move {
+                let _threads = threads.acquire_many_owned(node_threads).await;
+                let _memory = if node_memory > 0 { Some(memory.acquire_many_owned(node_memory).await) } else { None };
+                let (id, key) = (job.id, job.key);
+                match tokio::task::spawn_blocking(move || job.execute(node_threads as usize)).await {
+                    Ok(done) => done,
+                    Err(join_error) => Done {
+                        id,
+                        result: Err(NodeError::Failed(format!("node task panicked: {join_error}"))),
+                        seconds: 0.0,
+                        attempts: 1,
+                        manifest: manifest_if_panic,
+                        key,
+                    },
+                }
+            });
+        }
+
+        if tasks.is_empty() {
+            break;
+        }
+        let done = tokio::select! {
+            joined = tasks.join_next() => match joined {
+                Some(Ok(done)) => done,
+                Some(Err(e)) => {
+                    // The async wrapper itself cannot fail short of a panic in tokio.
+                    tracing::error!("scheduler task failed: {e}");
+                    continue;
+                }
+                None => break,
+            },
+            _ = &mut ctrl_c, if !cancelled => {
+                cancelled = true;
+                stop.store(true, Ordering::SeqCst);
+                options.observer.event(&Event::Cancelling);
+                options.cancel.cancel();
+                continue;
+            }
+        };
+
+        let node = workflow.node(done.id);
+        let log_path = logs_dir.join(format!("{}.log", node.name));
+        match done.result {
+            Ok(found) => {
+                // Objects are in the CAS; the record goes last.
+                let json = done.manifest.canonical();
+                store.actions.append(done.key, found.clone()).map_err(|e| StoreError::io(&state.actions_path(), e))?;
+                manifest_log.append(&done.key, &json).map_err(|e| StoreError::io(&manifests_path, e))?;
+                let mut record = node_record(node, NodeStatus::Ran, done.seconds, Some(&done.key), &found);
+                record.attempts = done.attempts;
+                record.log = Some(log_path.display().to_string());
+                records[done.id.index()] = Some(record);
+                outputs[done.id.index()] = Some(found);
+                options.observer.event(&Event::Finished {
+                    node: node.name.clone(),
+                    status: NodeStatus::Ran,
+                    seconds: done.seconds,
+                });
+                release(&dag, done.id, &mut remaining, &mut ready);
+            }
+            Err(error) => {
+                let status = match error {
+                    NodeError::Cancelled if cancelled => NodeStatus::Cancelled,
+                    NodeError::Cancelled => NodeStatus::Skipped,
+                    _ => NodeStatus::Failed,
+                };
+                let mut record = node_record(node, status, done.seconds, Some(&done.key), &[]);
+                record.attempts = done.attempts;
+                if status == NodeStatus::Failed {
+                    record.error = Some(error.to_string());
+                    record.log = Some(log_path.display().to_string());
+                    failures.push(Failure { node: node.name.clone(), error: error.to_string(), log: log_path });
+                    if !options.keep_going {
+                        failed = true;
+                        stop.store(true, Ordering::SeqCst);
+                        if !tasks.is_empty() {
+                            options.observer.event(&Event::Draining { running: tasks.len() });
+                        }
+                    }
+                }
+                records[done.id.index()] = Some(record);
+                options.observer.event(&Event::Finished { node: node.name.clone(), status, seconds: done.seconds });
+                // Dependents stay Waiting; they are marked Skipped below.
+            }
+        }
+    }
+
+    let mut nodes = Vec::with_capacity(n);
+    for node in &workflow.nodes {
+        let record = records[node.id.index()].take().unwrap_or_else(|| skipped(node));
+        if record.status == NodeStatus::Skipped {
+            options.observer.event(&Event::Finished {
+                node: node.name.clone(),
+                status: NodeStatus::Skipped,
+                seconds: 0.0,
+            });
+        }
+        nodes.push(record);
+    }
+    let status = if cancelled {
+        "cancelled"
+    } else if failures.is_empty() {
+        "ok"
+    } else {
+        "failed"
+    };
+    if !cancelled {
+        publish(&workflow, store, &outputs)?;
+    }
+    store.stat.save().map_err(|e| StoreError::io(&state.statcache_path(), e))?;
+    if is_empty_dir(&logs_dir) {
+        // A run that executed nothing leaves no empty log folder behind.
+        let _ = std::fs::remove_dir(&logs_dir);
+    }
+    let record = RunRecord {
+        id: options.run_id.clone(),
+        workflow: workflow.file.display().to_string(),
+        name: workflow.name.clone(),
+        started: started_at,
+        seconds: clock.elapsed().as_secs_f64(),
+        status: status.to_string(),
+        nodes,
+    };
+    record.save(&state).map_err(|e| StoreError::io(&state.runs_dir(), e))?;
+    Ok(RunOutcome { record, failures, cancelled, files_read: store.stat.files_read - reads_before })
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false)
+}
+
+fn release(dag: &Dag, id: NodeId, remaining: &mut [u32], ready: &mut Vec<NodeId>) {
+    for &dependent in dag.dependents[id.index()].iter().rev() {
+        remaining[dependent.index()] -= 1;
+        if remaining[dependent.index()] == 0 {
+            ready.push(dependent);
+        }
+    }
+}
+
+fn skipped(node: &Node) -> NodeRecord {
+    node_record(node, NodeStatus::Skipped, 0.0, None, &[])
+}
+
+fn node_record(
+    node: &Node,
+    status: NodeStatus,
+    seconds: f64,
+    key: Option<&Digest>,
+    outputs: &[OutputRecord],
+) -> NodeRecord {
+    NodeRecord {
+        name: node.name.clone(),
+        kind: node.kind.name().to_string(),
+        status,
+        seconds,
+        key: key.map(Digest::to_hex),
+        outputs: outputs.iter().map(|o| (o.port.clone(), o.digest.to_hex())).collect(),
+        error: None,
+        log: None,
+        attempts: 0,
+    }
+}
+
+fn input_paths(node: &Node, cas: &Cas, outputs: &[Option<Vec<OutputRecord>>]) -> BTreeMap<String, Vec<PathBuf>> {
+    node.inputs
+        .iter()
+        .map(|binding| {
+            let paths = binding
+                .sources
+                .iter()
+                .filter_map(|source| match source {
+                    Source::File { path, .. } => Some(path.clone()),
+                    Source::Node { node: up, output } => {
+                        outputs[up.index()].as_ref().map(|o| cas.object_path(&o[*output].digest))
+                    }
+                })
+                .collect();
+            (binding.port.clone(), paths)
+        })
+        .collect()
+}
+
+/// Copies published outputs to their human paths, skipping ones already identical.
+fn publish(workflow: &Workflow, store: &mut Store, outputs: &[Option<Vec<OutputRecord>>]) -> Result<(), StoreError> {
+    for target in &workflow.publish {
+        let Some(found) = &outputs[target.node.index()] else { continue };
+        let record = &found[target.output];
+        if target.dest.exists()
+            && let Ok((shape, digest)) = store.stat.digest(&target.dest)
+            && shape == record.shape
+            && digest == record.digest
+        {
+            continue;
+        }
+        copy_out(&store.cas.object_path(&record.digest), &target.dest).map_err(|e| StoreError::io(&target.dest, e))?;
+    }
+    Ok(())
+}
+
+/// Everything a blocking task needs to run one node.
+struct Job {
+    workflow: Arc<Workflow>,
+    id: NodeId,
+    inputs: BTreeMap<String, Vec<PathBuf>>,
+    key: Digest,
+    manifest: ActionManifest,
+    cas: Cas,
+    tmp_root: PathBuf,
+    log_path: PathBuf,
+    cancel: CancelToken,
+    observer: Arc<dyn Observer>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Job {
+    fn execute(self, threads: usize) -> Done {
+        let node = self.workflow.node(self.id);
+        let clock = Instant::now();
+        let finish = |result, attempts| Done {
+            id: self.id,
+            result,
+            seconds: clock.elapsed().as_secs_f64(),
+            attempts,
+            manifest: self.manifest.clone(),
+            key: self.key,
+        };
+        // Permits may have been granted after a failure or Ctrl-C: do not start then.
+        if self.stop.load(Ordering::SeqCst) || self.cancel.is_cancelled() {
+            return finish(Err(NodeError::Cancelled), 0);
+        }
+        let span = tracing::info_span!("node", name = %node.name, kind = %node.kind.name());
+        let _entered = span.enter();
+        self.observer.event(&Event::Started { node: node.name.clone() });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            tracing::info!(attempt, "start");
+            let result = self.attempt(node, threads, attempt);
+            match result {
+                Ok(outputs) => {
+                    tracing::info!(seconds = clock.elapsed().as_secs_f64(), "done");
+                    return finish(Ok(outputs), attempt);
+                }
+                Err(NodeError::Cancelled) => return finish(Err(NodeError::Cancelled), attempt),
+                Err(error) if attempt <= node.retries && !self.cancel.is_cancelled() => {
+                    tracing::warn!(%error, "failed, retrying");
+                    self.observer.event(&Event::Retrying {
+                        node: node.name.clone(),
+                        attempt,
+                        error: error.to_string(),
+                    });
+                }
+                Err(error) => {
+                    tracing::error!(%error, "failed");
+                    return finish(Err(error), attempt);
+                }
+            }
+        }
+    }
+
+    fn attempt(&self, node: &Node, threads: usize, attempt: u32) -> Result<Vec<OutputRecord>, NodeError> {
+        let work = self.tmp_root.join(format!("{}-{}-{attempt}", node.name, &self.key.to_hex()[..12]));
+        remove_any(&work).map_err(|e| NodeError::io("clear work dir", e))?;
+        let out_dir = work.join("out");
+        let scratch = work.join("scratch");
+        for dir in [&out_dir, &scratch] {
+            create_private_dir(dir).map_err(|e| NodeError::io(format!("create {}", dir.display()), e))?;
+        }
+        let mut outputs = BTreeMap::new();
+        for port in &node.outputs {
+            let path = out_dir.join(&port.name);
+            if port.ty.shape == Some(Shape::Dir) {
+                create_private_dir(&path).map_err(|e| NodeError::io(format!("create {}", path.display()), e))?;
+            }
+            outputs.insert(port.name.clone(), path);
+        }
+        let ctx = NodeContext {
+            node: &node.name,
+            params: &node.params,
+            inputs: &self.inputs,
+            outputs: &outputs,
+            threads,
+            project_dir: &self.workflow.project_dir,
+            scratch_dir: &scratch,
+            log_path: &self.log_path,
+            cancel: &self.cancel,
+        };
+        let result = node.kind.run(&ctx).and_then(|()| {
+            if self.cancel.is_cancelled() {
+                return Err(NodeError::Cancelled);
+            }
+            self.collect(node, &outputs)
+        });
+        let _ = remove_any(&work);
+        result
+    }
+
+    /// Checks each declared output exists with its declared shape, then moves it into the CAS.
+    fn collect(&self, node: &Node, outputs: &BTreeMap<String, PathBuf>) -> Result<Vec<OutputRecord>, NodeError> {
+        let mut records = Vec::with_capacity(node.outputs.len());
+        for port in &node.outputs {
+            let path = &outputs[&port.name];
+            let meta = std::fs::symlink_metadata(path).map_err(|_| {
+                NodeError::Failed(format!(
+                    "declared output '{}' was not written (expected a {} at {})",
+                    port.name,
+                    port.ty,
+                    path.display()
+                ))
+            })?;
+            let shape = if meta.is_dir() { Shape::Dir } else { Shape::File };
+            if port.ty.shape.is_some_and(|wanted| wanted != shape) {
+                return Err(NodeError::Failed(format!(
+                    "output '{}' should be a {} but is a {}",
+                    port.name,
+                    port.ty,
+                    shape.name()
+                )));
+            }
+            let (shape, digest) =
+                self.cas.ingest(path).map_err(|e| NodeError::io(format!("store output '{}'", port.name), e))?;
+            records.push(OutputRecord { port: port.name.clone(), shape, digest });
+        }
+        Ok(records)
+    }
+}

@@ -1,0 +1,353 @@
+//! Node kinds: the one trait every built-in and every plugin implements, and the registry.
+//!
+//! A kind declares its ports and parameters, turns a node's `with:` mapping into canonical
+//! parameters (`configure`, run at load time so bad params fail before anything runs), and
+//! does the work (`run`, called on a blocking thread with inputs as read-only paths and an
+//! empty place for each output).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cancel::CancelToken;
+use crate::diagnostic::suggestion;
+use crate::digest::{Digest, Shape};
+
+/// What an artifact flowing through a port is: its shape, and optionally a format name
+/// (`file:parquet`). `any` accepts both shapes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortType {
+    pub shape: Option<Shape>,
+    pub format: Option<String>,
+}
+
+impl PortType {
+    pub const ANY: PortType = PortType { shape: None, format: None };
+    pub const FILE: PortType = PortType { shape: Some(Shape::File), format: None };
+    pub const DIR: PortType = PortType { shape: Some(Shape::Dir), format: None };
+
+    pub fn file(format: &str) -> PortType {
+        PortType { shape: Some(Shape::File), format: Some(format.to_string()) }
+    }
+
+    pub fn dir(format: &str) -> PortType {
+        PortType { shape: Some(Shape::Dir), format: Some(format.to_string()) }
+    }
+
+    /// Parses `file`, `dir`, `any`, `file:FORMAT` or `dir:FORMAT`.
+    pub fn parse(text: &str) -> Option<PortType> {
+        let (shape, format) = match text.split_once(':') {
+            Some((shape, format)) if !format.is_empty() => (shape, Some(format.to_string())),
+            Some(_) => return None,
+            None => (text, None),
+        };
+        let shape = match shape {
+            "file" => Some(Shape::File),
+            "dir" => Some(Shape::Dir),
+            "any" if format.is_none() => None,
+            _ => return None,
+        };
+        Some(PortType { shape, format })
+    }
+
+    /// Whether an artifact of type `self` may feed a port of type `wanted`.
+    pub fn fits(&self, wanted: &PortType) -> bool {
+        let shapes = match (self.shape, wanted.shape) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        let formats = match (&self.format, &wanted.format) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        shapes && formats
+    }
+}
+
+impl fmt::Display for PortType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shape = self.shape.map(Shape::name).unwrap_or("any");
+        match &self.format {
+            Some(format) => write!(f, "{shape}:{format}"),
+            None => f.write_str(shape),
+        }
+    }
+}
+
+/// One input or output of a kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSpec {
+    pub name: String,
+    pub ty: PortType,
+    pub doc: String,
+    /// Inputs only: a node must bind this port.
+    pub required: bool,
+    /// Inputs only: the port takes a list of artifacts (a fan-in).
+    pub many: bool,
+}
+
+impl PortSpec {
+    pub fn new(name: &str, ty: PortType, doc: &str) -> PortSpec {
+        PortSpec { name: name.to_string(), ty, doc: doc.to_string(), required: true, many: false }
+    }
+
+    pub fn optional(mut self) -> PortSpec {
+        self.required = false;
+        self
+    }
+
+    pub fn many(mut self) -> PortSpec {
+        self.many = true;
+        self
+    }
+}
+
+/// The inputs a kind accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inputs {
+    /// Exactly these ports.
+    Fixed(Vec<PortSpec>),
+    /// Any port names, each taking one or many artifacts of this type (the `shell` kind).
+    Open(PortType),
+}
+
+/// The outputs a kind produces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outputs {
+    Fixed(Vec<PortSpec>),
+    /// Declared by each node in its params; the text says how.
+    FromParams(String),
+}
+
+/// One parameter, for `flow nodes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ParamDoc {
+    pub name: String,
+    pub ty: String,
+    /// `None` when the parameter is required.
+    pub default: Option<String>,
+    pub doc: String,
+}
+
+impl ParamDoc {
+    pub fn required(name: &str, ty: &str, doc: &str) -> ParamDoc {
+        ParamDoc { name: name.into(), ty: ty.into(), default: None, doc: doc.into() }
+    }
+
+    pub fn optional(name: &str, ty: &str, default: &str, doc: &str) -> ParamDoc {
+        ParamDoc { name: name.into(), ty: ty.into(), default: Some(default.into()), doc: doc.into() }
+    }
+}
+
+/// Everything `flow nodes KIND` shows.
+#[derive(Clone, Debug)]
+pub struct KindInfo {
+    pub summary: String,
+    pub inputs: Inputs,
+    pub outputs: Outputs,
+    pub params: Vec<ParamDoc>,
+}
+
+/// A node's parameters after its kind checked them.
+#[derive(Clone, Debug)]
+pub struct Configured {
+    /// Canonical parameters: defaults filled in, so `eta: 0.1` written or defaulted keys the same.
+    pub params: Value,
+    pub inputs: Inputs,
+    pub outputs: Vec<PortSpec>,
+}
+
+/// A bad `with:` mapping; `field` names the parameter so the loader can point at it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamError {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ParamError {
+    pub fn new(field: Option<&str>, message: impl Into<String>) -> ParamError {
+        ParamError { field: field.map(str::to_string), message: message.into() }
+    }
+}
+
+/// Why a node's run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+impl NodeError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> NodeError {
+        NodeError::Io { context: context.into(), source }
+    }
+}
+
+/// What a running node sees.
+pub struct NodeContext<'a> {
+    pub node: &'a str,
+    pub params: &'a Value,
+    /// Each bound input port and the artifacts bound to it, in the order the workflow lists them.
+    pub inputs: &'a BTreeMap<String, Vec<PathBuf>>,
+    /// Where each output must be written: a path to create (files) or an existing empty dir.
+    pub outputs: &'a BTreeMap<String, PathBuf>,
+    /// Threads this node may use (its `resources.threads`, within the run's `-j`).
+    pub threads: usize,
+    /// The directory relative paths in the workflow resolve against.
+    pub project_dir: &'a Path,
+    /// Scratch space for this run of the node, removed afterwards.
+    pub scratch_dir: &'a Path,
+    /// The node's log file (stdout/stderr of commands, messages); shown on failure.
+    pub log_path: &'a Path,
+    pub cancel: &'a CancelToken,
+}
+
+impl NodeContext<'_> {
+    /// Typed parameters. They were validated at load time, so failure here is a kind's bug.
+    pub fn params<P: DeserializeOwned>(&self) -> Result<P, NodeError> {
+        serde_json::from_value(self.params.clone())
+            .map_err(|e| NodeError::Failed(format!("parameters of node '{}': {e}", self.node)))
+    }
+
+    /// The single artifact bound to an input port.
+    pub fn input(&self, port: &str) -> Result<&Path, NodeError> {
+        match self.inputs.get(port).map(Vec::as_slice) {
+            Some([one]) => Ok(one),
+            Some(many) => {
+                Err(NodeError::Failed(format!("input '{port}' has {} artifacts where one was expected", many.len())))
+            }
+            None => Err(NodeError::Failed(format!("input '{port}' is not bound"))),
+        }
+    }
+
+    pub fn output(&self, port: &str) -> Result<&Path, NodeError> {
+        self.outputs
+            .get(port)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| NodeError::Failed(format!("no output port '{port}'")))
+    }
+
+    /// Appends a line to the node's log.
+    pub fn log(&self, line: &str) -> Result<(), NodeError> {
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.log_path)
+            .map_err(|e| NodeError::io(format!("open log {}", self.log_path.display()), e))?;
+        writeln!(file, "{line}").map_err(|e| NodeError::io("write log", e))
+    }
+}
+
+/// A node kind. Implementations must be deterministic: same params and input bytes give the
+/// same output bytes, or early cutoff and caching lose their meaning.
+pub trait NodeKind: Send + Sync {
+    /// The name workflows use in `uses:`.
+    fn name(&self) -> &str;
+    /// Bumped whenever the kind's output for the same inputs may change; part of every action key.
+    fn version(&self) -> &str;
+    fn info(&self) -> KindInfo;
+    /// Checks `with:` and returns canonical params and the node's concrete ports.
+    /// `bound_inputs` names the input ports the node binds under `in:`.
+    fn configure(&self, params: &Value, bound_inputs: &[&str]) -> Result<Configured, ParamError>;
+    /// For kinds whose behaviour lives in files (plugins): a digest of those files, in the key.
+    fn code_digest(&self) -> Option<Digest> {
+        None
+    }
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError>;
+}
+
+/// Deserializes a `with:` mapping into a kind's params struct (use `deny_unknown_fields`) and
+/// serializes it back, so defaults become explicit in the canonical params.
+pub fn typed_params<P: DeserializeOwned + Serialize>(params: &Value) -> Result<(P, Value), ParamError> {
+    let typed: P = serde_json::from_value(params.clone()).map_err(|e| {
+        let message = e.to_string();
+        // serde names the offending field in backticks: unknown field `x`, missing field `y`.
+        let field = message.split('`').nth(1).map(str::to_string);
+        ParamError { field, message }
+    })?;
+    let canonical =
+        serde_json::to_value(&typed).map_err(|e| ParamError::new(None, format!("cannot encode parameters: {e}")))?;
+    Ok((typed, canonical))
+}
+
+/// All kinds a workflow may use.
+#[derive(Clone, Default)]
+pub struct Registry {
+    kinds: BTreeMap<String, Arc<dyn NodeKind>>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Adds a kind; a later registration of the same name replaces the earlier one.
+    pub fn register(&mut self, kind: Arc<dyn NodeKind>) {
+        self.kinds.insert(kind.name().to_string(), kind);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn NodeKind>> {
+        self.kinds.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn NodeKind>> {
+        self.kinds.values()
+    }
+
+    /// "unknown kind 'x' (did you mean 'y'?)"
+    pub fn unknown_kind_message(&self, name: &str) -> String {
+        let hint = suggestion(name, self.kinds.keys().map(String::as_str));
+        let hint = if hint.is_empty() { "; `flow nodes` lists the kinds".to_string() } else { hint };
+        format!("unknown node kind '{name}'{hint}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_types_parse_and_fit() {
+        let table = PortType::parse("file:parquet").unwrap();
+        assert_eq!(table.to_string(), "file:parquet");
+        assert!(table.fits(&PortType::FILE));
+        assert!(PortType::FILE.fits(&table));
+        assert!(!table.fits(&PortType::file("csv")));
+        assert!(!table.fits(&PortType::DIR));
+        assert!(PortType::DIR.fits(&PortType::ANY));
+        assert_eq!(PortType::parse("blob"), None);
+        assert_eq!(PortType::parse("any:x"), None);
+    }
+
+    #[derive(serde::Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct P {
+        eta: f64,
+        #[serde(default = "ten")]
+        rounds: u32,
+    }
+    fn ten() -> u32 {
+        10
+    }
+
+    #[test]
+    fn typed_params_fill_defaults_and_name_bad_fields() {
+        let (_, canonical) = typed_params::<P>(&serde_json::json!({"eta": 0.1})).unwrap();
+        assert_eq!(canonical, serde_json::json!({"eta": 0.1, "rounds": 10}));
+        let err = typed_params::<P>(&serde_json::json!({"eta": 0.1, "round": 3})).err().unwrap();
+        assert_eq!(err.field.as_deref(), Some("round"));
+        let err = typed_params::<P>(&serde_json::json!({})).err().unwrap();
+        assert_eq!(err.field.as_deref(), Some("eta"));
+    }
+}

@@ -1,0 +1,208 @@
+//! What a run would do, without running anything: which nodes the cache answers, which must
+//! run and why, and which wait on an upstream node whose new output is not known yet.
+//! `flow plan` prints this; `flow why` explains one node from it. The action manifests come
+//! from the same function the scheduler uses.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use crate::digest::{Digest, Shape};
+use crate::graph::Dag;
+use crate::key::{ActionManifest, CACHE_FORMAT};
+use crate::store::actions::{ManifestLog, OutputRecord};
+use crate::store::runs::{NodeStatus, RunRecord};
+use crate::store::{Store, StoreError};
+use crate::workflow::model::{Node, NodeId, Source, Workflow};
+
+/// Digests of every `file:` input, each hashed once (through the stat cache).
+pub type SourceDigests = HashMap<PathBuf, (Shape, Digest)>;
+
+pub fn hash_sources(workflow: &Workflow, store: &mut Store) -> Result<SourceDigests, StoreError> {
+    let mut digests = SourceDigests::new();
+    for node in &workflow.nodes {
+        for binding in &node.inputs {
+            for source in &binding.sources {
+                if let Source::File { path, .. } = source
+                    && !digests.contains_key(path)
+                {
+                    let digest = store.stat.digest(path).map_err(|e| StoreError::Source {
+                        path: path.clone(),
+                        node: node.name.clone(),
+                        source: e,
+                    })?;
+                    digests.insert(path.clone(), digest);
+                }
+            }
+        }
+    }
+    Ok(digests)
+}
+
+/// The manifest of a node given its inputs' digests; `None` if an upstream output is unknown.
+pub fn manifest_for(
+    node: &Node,
+    sources: &SourceDigests,
+    outputs: &[Option<Vec<OutputRecord>>],
+) -> Option<ActionManifest> {
+    let mut inputs = BTreeMap::new();
+    for binding in &node.inputs {
+        let mut digests = Vec::with_capacity(binding.sources.len());
+        for source in &binding.sources {
+            let digest = match source {
+                Source::File { path, .. } => sources.get(path)?.1,
+                Source::Node { node: up, output } => outputs[up.index()].as_ref()?.get(*output)?.digest,
+            };
+            digests.push(digest.to_hex());
+        }
+        inputs.insert(binding.port.clone(), digests);
+    }
+    Some(ActionManifest {
+        format: CACHE_FORMAT,
+        kind: node.kind.name().to_string(),
+        kind_version: node.kind.version().to_string(),
+        code: node.kind.code_digest().map(|d| d.to_hex()),
+        params: node.params.clone(),
+        inputs,
+    })
+}
+
+/// A cache hit only counts if every output object is still in the store (gc may have run).
+pub fn cached_outputs(store: &Store, key: &Digest) -> Option<Vec<OutputRecord>> {
+    let outputs = store.actions.get(key)?;
+    outputs.iter().all(|o| store.cas.contains(&o.digest)).then(|| outputs.to_vec())
+}
+
+#[derive(Clone, Debug)]
+pub enum PlanStatus {
+    /// The action cache has this exact action.
+    Cached,
+    /// Must run; the reasons say what differs from the last run.
+    Run(Vec<String>),
+    /// Waits for these upstream nodes; runs only if their new outputs differ (early cutoff).
+    Pending(Vec<NodeId>),
+}
+
+#[derive(Clone, Debug)]
+pub struct PlannedNode {
+    pub id: NodeId,
+    pub status: PlanStatus,
+    pub key: Option<Digest>,
+}
+
+pub struct Plan {
+    pub nodes: Vec<PlannedNode>,
+    /// Topological order of the nodes.
+    pub order: Vec<NodeId>,
+}
+
+impl Plan {
+    pub fn count_cached(&self) -> usize {
+        self.nodes.iter().filter(|n| matches!(n.status, PlanStatus::Cached)).count()
+    }
+    pub fn count_run(&self) -> usize {
+        self.nodes.iter().filter(|n| matches!(n.status, PlanStatus::Run(_))).count()
+    }
+    pub fn count_pending(&self) -> usize {
+        self.nodes.iter().filter(|n| matches!(n.status, PlanStatus::Pending(_))).count()
+    }
+}
+
+/// Computes the plan. `previous` (the workflow's last run) lets reasons say what changed.
+pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>) -> Result<Plan, StoreError> {
+    let sources = hash_sources(workflow, store)?;
+    let dag = Dag::new(workflow);
+    let order = dag.topological_order();
+    let mut outputs: Vec<Option<Vec<OutputRecord>>> = vec![None; workflow.nodes.len()];
+    let mut planned: Vec<Option<PlannedNode>> = vec![None; workflow.nodes.len()];
+    let mut manifests: Vec<Option<ActionManifest>> = vec![None; workflow.nodes.len()];
+
+    for &id in &order {
+        let node = workflow.node(id);
+        let Some(manifest) = manifest_for(node, &sources, &outputs) else {
+            let waiting: Vec<NodeId> = node.upstream().into_iter().filter(|up| outputs[up.index()].is_none()).collect();
+            planned[id.index()] = Some(PlannedNode { id, status: PlanStatus::Pending(waiting), key: None });
+            continue;
+        };
+        let key = manifest.key();
+        let status = match cached_outputs(store, &key) {
+            Some(found) => {
+                outputs[id.index()] = Some(found);
+                PlanStatus::Cached
+            }
+            None => PlanStatus::Run(Vec::new()),
+        };
+        manifests[id.index()] = Some(manifest);
+        planned[id.index()] = Some(PlannedNode { id, status, key: Some(key) });
+    }
+
+    explain_runs(workflow, store, previous, &mut planned, &manifests);
+    Ok(Plan { nodes: planned.into_iter().flatten().collect(), order })
+}
+
+/// Fills in the reasons of nodes that must run, by comparing with the manifest of the key each
+/// node had in the previous run.
+fn explain_runs(
+    workflow: &Workflow,
+    store: &Store,
+    previous: Option<&RunRecord>,
+    planned: &mut [Option<PlannedNode>],
+    manifests: &[Option<ActionManifest>],
+) {
+    let previous_keys: HashMap<&str, Digest> = previous
+        .map(|run| {
+            run.nodes
+                .iter()
+                .filter(|n| matches!(n.status, NodeStatus::Ran | NodeStatus::Cached))
+                .filter_map(|n| Some((n.name.as_str(), n.key.as_ref()?.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let wanted: Vec<Digest> = planned
+        .iter()
+        .flatten()
+        .filter(|p| matches!(p.status, PlanStatus::Run(_)))
+        .filter_map(|p| previous_keys.get(workflow.node(p.id).name.as_str()).copied())
+        .collect();
+    let old_manifests =
+        if wanted.is_empty() { HashMap::new() } else { ManifestLog::find(&store.state.manifests_path(), &wanted) };
+
+    for slot in planned.iter_mut().flatten() {
+        let PlanStatus::Run(reasons) = &mut slot.status else { continue };
+        let node = workflow.node(slot.id);
+        let Some(manifest) = &manifests[slot.id.index()] else { continue };
+        let origin = |port: &str| describe_origin(workflow, node, port);
+        match previous_keys.get(node.name.as_str()) {
+            None => reasons.push("no earlier run of this node".to_string()),
+            Some(old_key) => {
+                match old_manifests.get(old_key).and_then(|j| serde_json::from_str::<ActionManifest>(j).ok()) {
+                    Some(old) => {
+                        let found = manifest.explain_change(&old, &origin);
+                        if found.is_empty() {
+                            reasons.push("its cached outputs are gone from the store (gc or deleted)".to_string());
+                        } else {
+                            reasons.extend(found);
+                        }
+                    }
+                    None if store.actions.get(old_key).is_some() || Some(*old_key) == slot.key => {
+                        reasons.push("its cached outputs are gone from the store (gc or deleted)".to_string())
+                    }
+                    None => reasons.push("its action changed, and the earlier manifest is not kept".to_string()),
+                }
+            }
+        }
+    }
+}
+
+/// "from node `cohort`" or "file data/x.csv".
+pub fn describe_origin(workflow: &Workflow, node: &Node, port: &str) -> String {
+    let Some(binding) = node.inputs.iter().find(|b| b.port == port) else { return String::new() };
+    let parts: Vec<String> = binding
+        .sources
+        .iter()
+        .map(|s| match s {
+            Source::Node { node: up, output } => workflow.output_name(*up, *output),
+            Source::File { written, .. } => format!("file {written}"),
+        })
+        .collect();
+    parts.join(", ")
+}

@@ -1,0 +1,159 @@
+//! Run records: what each `flow run` did, node by node (provenance, `flow status`, `flow why`,
+//! and the roots `flow gc` keeps).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{StateDir, write_atomic};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeStatus {
+    /// Executed in this run.
+    Ran,
+    /// Answered from the action cache.
+    Cached,
+    Failed,
+    /// Not started because an upstream node failed or the run stopped early.
+    Skipped,
+    Cancelled,
+}
+
+impl NodeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Ran => "ran",
+            NodeStatus::Cached => "cached",
+            NodeStatus::Failed => "failed",
+            NodeStatus::Skipped => "skipped",
+            NodeStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub name: String,
+    pub kind: String,
+    pub status: NodeStatus,
+    pub seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Output port -> digest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub workflow: String,
+    pub name: String,
+    pub started: String,
+    pub seconds: f64,
+    /// "ok", "failed" or "cancelled".
+    pub status: String,
+    pub nodes: Vec<NodeRecord>,
+}
+
+impl RunRecord {
+    pub fn count(&self, status: NodeStatus) -> usize {
+        self.nodes.iter().filter(|n| n.status == status).count()
+    }
+
+    pub fn save(&self, state: &StateDir) -> io::Result<()> {
+        let json = serde_json::to_vec(self).map_err(io::Error::other)?;
+        write_atomic(&state.runs_dir().join(format!("{}.json", self.id)), &json)
+    }
+}
+
+/// A new run id: UTC time to the millisecond plus the pid, so ids sort by start time.
+pub fn new_run_id() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!("{}-{}", format_utc_compact(now.as_secs(), now.subsec_millis()), std::process::id())
+}
+
+/// Run records, newest first (at most `limit`).
+pub fn list_runs(state: &StateDir, limit: usize) -> Vec<RunRecord> {
+    let mut names: Vec<String> = fs::read_dir(state.runs_dir())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    names.iter().filter_map(|name| read_run(&state.runs_dir().join(name))).take(limit).collect()
+}
+
+/// The newest run of one workflow file.
+pub fn last_run_of(state: &StateDir, workflow: &str) -> Option<RunRecord> {
+    list_runs(state, usize::MAX).into_iter().find(|r| r.workflow == workflow)
+}
+
+fn read_run(path: &Path) -> Option<RunRecord> {
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
+}
+
+/// `20261126T153317.123Z`
+pub fn format_utc_compact(secs: u64, millis: u32) -> String {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{millis:03}Z")
+}
+
+/// `2026-11-26 15:33:17 UTC`
+pub fn format_utc(secs: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
+}
+
+pub fn now_utc() -> String {
+    format_utc(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
+}
+
+/// Unix seconds to (year, month, day, hour, minute, second), proleptic Gregorian, UTC
+/// (Howard Hinnant's days-from-civil inverse).
+fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting_matches_known_dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        // 2026-11-26 15:33:17 UTC, from `date -d @1795707197 -u`.
+        assert_eq!(format_utc(1_795_707_197), "2026-11-26 15:33:17 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    }
+}

@@ -1,0 +1,105 @@
+//! A loaded, validated workflow: nodes indexed by dense ids, every reference resolved.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::diagnostic::Pos;
+use crate::kind::{NodeKind, PortSpec};
+
+/// Index of a node in `Workflow::nodes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Where one artifact bound to an input comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An output port of another node; `output` indexes that node's `outputs`.
+    Node { node: NodeId, output: usize },
+    /// A file or directory of the user's, hashed by content (`file:` in the workflow).
+    File { path: PathBuf, written: String },
+}
+
+/// One input port of a node and what is bound to it.
+#[derive(Clone, Debug)]
+pub struct InputBinding {
+    pub port: String,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Clone)]
+pub struct Node {
+    pub id: NodeId,
+    pub name: String,
+    pub kind: Arc<dyn NodeKind>,
+    /// Canonical params after the kind's `configure`.
+    pub params: Value,
+    /// Sorted by port name, so the action key does not depend on the order in the YAML.
+    pub inputs: Vec<InputBinding>,
+    pub outputs: Vec<PortSpec>,
+    pub threads: u32,
+    /// Bytes of memory the node says it needs, if it said.
+    pub memory: Option<u64>,
+    pub retries: u32,
+    pub pos: Pos,
+}
+
+impl Node {
+    /// Nodes this node reads from, each once.
+    pub fn upstream(&self) -> Vec<NodeId> {
+        let mut ids: Vec<NodeId> = self
+            .inputs
+            .iter()
+            .flat_map(|b| b.sources.iter())
+            .filter_map(|s| match s {
+                Source::Node { node, .. } => Some(*node),
+                Source::File { .. } => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// Copy a node output to a human path after a successful run.
+#[derive(Clone, Debug)]
+pub struct Publish {
+    pub node: NodeId,
+    pub output: usize,
+    pub dest: PathBuf,
+    pub pos: Pos,
+}
+
+#[derive(Clone)]
+pub struct Workflow {
+    pub file: PathBuf,
+    pub name: String,
+    /// Relative `file:` inputs and publish paths resolve against this directory.
+    pub project_dir: PathBuf,
+    pub nodes: Vec<Node>,
+    pub publish: Vec<Publish>,
+}
+
+impl Workflow {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    pub fn find(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().find(|n| n.name == name).map(|n| n.id)
+    }
+
+    /// "node.port" for an output, as users write it.
+    pub fn output_name(&self, node: NodeId, output: usize) -> String {
+        let node = self.node(node);
+        format!("{}.{}", node.name, node.outputs[output].name)
+    }
+}
