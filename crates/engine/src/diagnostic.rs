@@ -69,7 +69,8 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
         let distance = edit_distance(word, candidate);
-        let limit = (word.chars().count().max(candidate.chars().count()) / 3).max(1);
+        // About one typo per three characters; names too short for that get no guess.
+        let limit = word.chars().count().max(candidate.chars().count()) / 3;
         if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
             best = Some((distance, candidate));
         }
@@ -85,20 +86,30 @@ pub fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>)
     }
 }
 
+/// Optimal-string-alignment distance: Levenshtein plus adjacent transpositions, the most
+/// common typo ("trian" for "train").
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
     for i in 1..=a.len() {
-        cur[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let mut best = (d[(i - 1) * width + j] + 1).min(d[i * width + j - 1] + 1).min(d[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
         }
-        std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    d[a.len() * width + b.len()]
 }
 
 #[cfg(test)]
@@ -111,6 +122,8 @@ mod tests {
         assert_eq!(did_you_mean("ml.trian_gbdt", kinds), Some("ml.train_gbdt"));
         assert_eq!(did_you_mean("shel", kinds), Some("shell"));
         assert_eq!(did_you_mean("completely_else", kinds), None);
+        assert_eq!(did_you_mean("b", ["a"]), None, "one-letter names get no guess");
+        assert_eq!(edit_distance("alpah", "alpha"), 1);
     }
 
     #[test]

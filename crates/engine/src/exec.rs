@@ -156,6 +156,9 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     let mut failed = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // `kill PID` cancels like Ctrl-C: children run in their own process groups and would
+    // otherwise outlive flow.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
 
     loop {
         while let Some(id) = ready.pop() {
@@ -230,7 +233,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 }
                 None => break,
             },
-            _ = &mut ctrl_c, if !cancelled => {
+            _ = interrupted(&mut ctrl_c, &mut terminate), if !cancelled => {
                 cancelled = true;
                 stop.store(true, Ordering::SeqCst);
                 options.observer.event(&Event::Cancelling);
@@ -324,6 +327,24 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     };
     record.save(&state).map_err(|e| StoreError::io(&state.runs_dir(), e))?;
     Ok(RunOutcome { record, failures, cancelled, files_read: store.stat.files_read - reads_before })
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn interrupted(
+    ctrl_c: &mut std::pin::Pin<&mut impl std::future::Future<Output = std::io::Result<()>>>,
+    terminate: &mut Option<tokio::signal::unix::Signal>,
+) {
+    match terminate {
+        Some(term) => {
+            tokio::select! {
+                _ = ctrl_c.as_mut() => {}
+                _ = term.recv() => {}
+            }
+        }
+        None => {
+            let _ = ctrl_c.as_mut().await;
+        }
+    }
 }
 
 fn is_empty_dir(path: &Path) -> bool {

@@ -18,9 +18,14 @@ pub fn pos<T>(spanned: &Spanned<T>) -> Pos {
     Pos::new(spanned.referenced.line() as u32, spanned.referenced.column() as u32)
 }
 
+/// YAML 1.2 booleans only: `y`, `no` or `off` stay text (a sample called `NO` is not false).
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! { with_snippet: false, strict_booleans: true }
+}
+
 /// Parses a whole YAML document into `T`, rejecting duplicate keys.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnostic> {
-    let options = serde_saphyr::options! { with_snippet: false };
+    let options = options();
     serde_saphyr::from_str_with_options::<T>(text, options).map_err(|err| {
         let pos = err.location().map(|l| Pos::new(l.line() as u32, l.column() as u32)).unwrap_or(Pos::UNKNOWN);
         Diagnostic::new(file, pos, clean_message(&err.to_string(), pos))
@@ -29,7 +34,7 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnost
 
 /// Parses one scalar the way YAML would read it in a document (`7` is a number, `x` a string).
 pub fn parse_scalar(text: &str) -> serde_json::Value {
-    serde_saphyr::from_str::<serde_json::Value>(text)
+    serde_saphyr::from_str_with_options::<serde_json::Value>(text, options())
         .ok()
         .filter(|v| !v.is_object() && !v.is_array() && !v.is_null())
         .unwrap_or_else(|| serde_json::Value::String(text.to_string()))
@@ -69,6 +74,7 @@ mod tests {
         assert_eq!(parse_scalar("0.5"), serde_json::json!(0.5));
         assert_eq!(parse_scalar("true"), serde_json::json!(true));
         assert_eq!(parse_scalar("abc"), serde_json::json!("abc"));
+        assert_eq!(parse_scalar("no"), serde_json::json!("no"), "YAML 1.1 booleans stay text");
         assert_eq!(parse_scalar("[1"), serde_json::json!("[1"));
     }
 }
