@@ -195,7 +195,7 @@ mod tests {
         drop(log);
         // Simulate a kill in the middle of writing a third record.
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(Digest([9; 32]).to_hex()[..20].as_bytes()).unwrap();
+        file.write_all(&Digest([9; 32]).to_hex().as_bytes()[..20]).unwrap();
         let mut log = ActionLog::load(&path).unwrap();
         assert_eq!(log.len(), 2);
         assert_eq!(log.get(&Digest([1; 32])).unwrap(), &[out("a", 2), out("b", 3)]);

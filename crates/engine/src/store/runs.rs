@@ -88,8 +88,9 @@ pub fn new_run_id() -> String {
     format!("{}-{}", format_utc_compact(now.as_secs(), now.subsec_millis()), std::process::id())
 }
 
-/// Run records, newest first (at most `limit`).
-pub fn list_runs(state: &StateDir, limit: usize) -> Vec<RunRecord> {
+/// Run record files, newest first. Records of big workflows are megabytes, so callers parse
+/// only as many as they need.
+fn run_files(state: &StateDir) -> Vec<std::path::PathBuf> {
     let mut names: Vec<String> = fs::read_dir(state.runs_dir())
         .map(|entries| {
             entries
@@ -100,12 +101,17 @@ pub fn list_runs(state: &StateDir, limit: usize) -> Vec<RunRecord> {
         })
         .unwrap_or_default();
     names.sort_unstable_by(|a, b| b.cmp(a));
-    names.iter().filter_map(|name| read_run(&state.runs_dir().join(name))).take(limit).collect()
+    names.iter().map(|name| state.runs_dir().join(name)).collect()
+}
+
+/// Run records, newest first (at most `limit`).
+pub fn list_runs(state: &StateDir, limit: usize) -> Vec<RunRecord> {
+    run_files(state).iter().filter_map(|path| read_run(path)).take(limit).collect()
 }
 
 /// The newest run of one workflow file.
 pub fn last_run_of(state: &StateDir, workflow: &str) -> Option<RunRecord> {
-    list_runs(state, usize::MAX).into_iter().find(|r| r.workflow == workflow)
+    run_files(state).iter().filter_map(|path| read_run(path)).find(|r| r.workflow == workflow)
 }
 
 fn read_run(path: &Path) -> Option<RunRecord> {

@@ -501,7 +501,7 @@ pub fn parse_memory(value: &Value) -> Option<u64> {
         "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => return None,
     };
-    (number >= 0.0).then(|| (number * scale) as u64)
+    (number >= 0.0).then_some((number * scale) as u64)
 }
 
 /// Project directory default: where flow was started.

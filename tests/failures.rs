@@ -1,0 +1,236 @@
+//! Failing nodes: what the user sees, what stays cached, retries, --keep-going, and a run
+//! killed mid-way.
+
+use std::time::Duration;
+
+use crate::util::{Project, WORKFLOW};
+
+const FAILING: &str = r#"
+name: failing
+vars: { fail: 1 }
+nodes:
+  prepare:
+    uses: shell
+    in: { data: file:data.txt }
+    with: { run: "sort {in.data} > {out.o}", outputs: { o: file } }
+  side:
+    uses: shell
+    with: { run: "echo side > {out.o}", outputs: { o: file } }
+  model:
+    uses: shell
+    in: { x: prepare.o }
+    with:
+      run: |
+        echo "loading {in.x}"
+        for i in $(seq 1 30); do echo "noise line $i" >&2; done
+        if [ ${fail} = 1 ]; then
+          echo "model: matrix is singular" >&2
+          exit 3
+        fi
+        cat {in.x} > {out.o}
+      outputs: { o: file }
+  report:
+    uses: shell
+    in: { x: model.o }
+    with: { run: "wc -l < {in.x} > {out.o}", outputs: { o: file } }
+"#;
+
+#[test]
+fn failing_node_exits_1_shows_its_log_tail_and_keeps_finished_nodes_cached() {
+    let project = Project::with_workflow(FAILING);
+    project.write("data.txt", "b\na\n");
+    let out = project.flow(&["run", "--json", WORKFLOW, "-j", "1"]);
+    out.assert_code(1);
+    out.assert_stderr_contains("node 'model' failed")
+        .assert_stderr_contains("exited with status 3")
+        .assert_stderr_contains("model: matrix is singular")
+        .assert_stderr_contains("noise line 30")
+        // The tail, not the whole log.
+        .assert_stderr_lacks("noise line 5\n");
+    // The log's path is printed and it holds the whole output.
+    let log = out
+        .stderr
+        .split_whitespace()
+        .find(|w| w.ends_with("model.log"))
+        .unwrap_or_else(|| panic!("stderr should name model's log file\n{}", out.context()));
+    let log_text = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("read {log}: {e}\n{}", out.context()));
+    assert!(log_text.contains("noise line 1\n") && log_text.contains("singular"), "{log_text}");
+    assert!(log.contains("/.flow/logs/"), "node logs live in the store: {log}");
+
+    let run = out.json_run();
+    assert_eq!(run.value["status"], "failed", "{}", run.context());
+    run.assert_statuses(&[("prepare", "ran"), ("side", "ran"), ("model", "failed"), ("report", "skipped")]);
+    let error = run.node("model")["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("status 3"), "the record keeps the error: {error}");
+
+    // Rerunning without a fix fails again and reruns only the failed node.
+    let again = project.flow(&["run", "--json", WORKFLOW]);
+    again.assert_code(1);
+    again.json_run().assert_statuses(&[
+        ("prepare", "cached"),
+        ("side", "cached"),
+        ("model", "failed"),
+        ("report", "skipped"),
+    ]);
+
+    // After the fix, what finished before is cached.
+    let fixed = project.run_ok(&["-s", "fail=0"]);
+    fixed.assert_statuses(&[("prepare", "cached"), ("side", "cached"), ("model", "ran"), ("report", "ran")]);
+}
+
+#[test]
+fn missing_declared_output_fails_the_node() {
+    let yaml = r#"
+name: lazy
+nodes:
+  lazy:
+    uses: shell
+    with: { run: "echo forgot to write", outputs: { result: file } }
+  wrong_shape:
+    uses: shell
+    with: { run: "mkdir {out.result}", outputs: { result: file } }
+"#;
+    let project = Project::with_workflow(yaml);
+    let out = project.flow(&["run", "--json", "--keep-going", WORKFLOW]);
+    out.assert_code(1).assert_stderr_contains("'result' was not written");
+    out.json_run().assert_statuses(&[("lazy", "failed"), ("wrong_shape", "failed")]);
+}
+
+#[test]
+fn retries_rerun_a_flaky_command() {
+    let yaml = r#"
+name: flaky
+nodes:
+  flaky:
+    uses: shell
+    retries: 1
+    with:
+      run: |
+        n=$(cat attempts 2>/dev/null || echo 0)
+        n=$((n + 1))
+        echo $n > attempts
+        if [ $n -lt 2 ]; then echo "transient failure $n" >&2; exit 1; fi
+        echo "ok after $n" > {out.o}
+      outputs: { o: file }
+  hopeless:
+    uses: shell
+    retries: 2
+    with:
+      run: |
+        echo x >> hopeless-attempts
+        exit 1
+      outputs: { o: file }
+publish: { flaky.o: flaky.txt }
+"#;
+    let project = Project::with_workflow(yaml);
+    let out = project.flow(&["run", "--json", "--keep-going", WORKFLOW]);
+    out.assert_code(1).assert_stderr_contains("retry").assert_stderr_contains("flaky");
+    let run = out.json_run();
+    run.assert_statuses(&[("flaky", "ran"), ("hopeless", "failed")]);
+    assert_eq!(run.node("flaky")["attempts"], 2, "{}", run.context());
+    assert_eq!(project.read("attempts"), "2\n");
+    assert_eq!(project.read("hopeless-attempts"), "x\nx\nx\n", "retries: 2 means three attempts");
+    assert_eq!(project.read("flaky.txt"), "ok after 2\n");
+}
+
+const BRANCHES: &str = r#"
+name: branches
+nodes:
+  bad:
+    uses: shell
+    with: { run: "echo broken >&2; exit 1", outputs: { o: file } }
+  bad_child:
+    uses: shell
+    in: { x: bad.o }
+    with: { run: "touch ran-bad_child; cat {in.x} > {out.o}", outputs: { o: file } }
+  slow:
+    uses: shell
+    with: { run: "sleep 1; echo slow > {out.o}", outputs: { o: file } }
+  after_slow:
+    uses: shell
+    in: { x: slow.o }
+    with: { run: "touch ran-after_slow; cat {in.x} > {out.o}", outputs: { o: file } }
+"#;
+
+#[test]
+fn without_keep_going_no_new_node_starts_after_a_failure() {
+    let project = Project::with_workflow(BRANCHES);
+    let out = project.flow(&["run", "--json", "-j", "2", WORKFLOW]);
+    out.assert_code(1).assert_stderr_contains("node 'bad' failed").assert_stderr_contains("waiting for 1 running");
+    // slow was already running: it finishes (and is cached); nothing new is launched.
+    out.json_run().assert_statuses(&[
+        ("bad", "failed"),
+        ("bad_child", "skipped"),
+        ("slow", "ran"),
+        ("after_slow", "skipped"),
+    ]);
+    assert!(!project.exists("ran-after_slow") && !project.exists("ran-bad_child"), "{}", out.context());
+
+    let again = project.flow(&["run", "--json", "-j", "2", "--keep-going", WORKFLOW]);
+    again.assert_code(1);
+    again.json_run().assert_statuses(&[
+        ("bad", "failed"),
+        ("bad_child", "skipped"),
+        ("slow", "cached"),
+        ("after_slow", "ran"),
+    ]);
+}
+
+#[test]
+fn keep_going_runs_the_independent_branch() {
+    let project = Project::with_workflow(BRANCHES);
+    let out = project.flow(&["run", "--json", "-j", "2", "--keep-going", WORKFLOW]);
+    out.assert_code(1).assert_stderr_contains("node 'bad' failed");
+    out.json_run().assert_statuses(&[
+        ("bad", "failed"),
+        ("bad_child", "skipped"),
+        ("slow", "ran"),
+        ("after_slow", "ran"),
+    ]);
+    assert!(project.exists("ran-after_slow") && !project.exists("ran-bad_child"));
+}
+
+#[test]
+fn killed_run_resumes_from_what_finished() {
+    let yaml = r#"
+name: resumable
+nodes:
+  a:
+    uses: shell
+    with: { run: "seq 1 5 > {out.o}", outputs: { o: file } }
+  b:
+    uses: shell
+    in: { x: a.o }
+    with:
+      run: |
+        echo $$ > b-started
+        if [ ! -e b-was-killed ]; then sleep 3; fi
+        tac {in.x} > {out.o}
+      outputs: { o: file }
+publish: { b.o: results/b.txt }
+"#;
+    let project = Project::with_workflow(yaml);
+    let mut child = project.spawn(&["run", WORKFLOW]);
+    project.wait_for_file("b-started", &mut child, Duration::from_secs(20));
+    child.kill().expect("SIGKILL flow");
+    let status = child.wait().expect("reap flow");
+    assert!(!status.success(), "flow was killed: {status}");
+    // A crash takes the node's processes too: stop the orphaned command so it cannot write
+    // into the next run's work directory.
+    let pid = project.read("b-started").trim().to_string();
+    let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+    project.write("b-was-killed", "");
+    std::fs::remove_file(project.join("b-started")).unwrap();
+    assert!(!project.exists("results/b.txt"), "b never finished");
+
+    let resumed = project.run_ok(&[]);
+    resumed.assert_statuses(&[("a", "cached"), ("b", "ran")]);
+    assert_eq!(resumed.value["status"], "ok");
+    assert_eq!(project.read("results/b.txt"), "5\n4\n3\n2\n1\n");
+
+    std::fs::remove_file(project.join("b-started")).unwrap();
+    project.run_ok(&[]).assert_all("cached");
+    assert!(!project.exists("b-started"), "nothing ran the third time");
+    let leftovers = std::fs::read_dir(project.state().join("tmp")).map(|d| d.flatten().count()).unwrap_or(0);
+    assert_eq!(leftovers, 0, "tmp/ is cleaned after a crash");
+}
