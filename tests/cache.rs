@@ -114,9 +114,8 @@ nodes:
     let plan = project.flow(&["plan", "--json", "flow.yaml", "-s", "note=third"]);
     plan.assert_ok();
     let plan = plan.json();
-    let status = |name: &str| {
-        plan["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).map(|n| n["status"].clone())
-    };
+    let status =
+        |name: &str| plan["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).map(|n| n["status"].clone());
     assert_eq!(status("up"), Some("run".into()), "{plan:#}");
     assert_eq!(status("down"), Some("pending".into()), "{plan:#}");
     assert_eq!(status("further"), Some("pending".into()), "{plan:#}");
@@ -140,7 +139,7 @@ fn touching_an_input_file_reruns_nothing_but_changing_it_does() {
     // New bytes: a and everything whose input changed rerun; e does not read data.txt.
     project.write("data.txt", "5\n3\n9\n0\n7\n");
     let changed = project.run_ok(&[]);
-    changed.assert_statuses(&[("a", "ran"), ("b", "ran"), ("c", "ran"), ("d", "cached"), ("e", "cached")]);
+    changed.assert_statuses(&[("a", "ran"), ("b", "ran"), ("c", "ran"), ("d", "ran"), ("e", "cached")]);
     assert_eq!(project.read("results/sum.txt"), "8\n", "0+3+5");
 
     // Restoring the old content finds the old results in the cache.
@@ -161,7 +160,7 @@ fn same_size_rewrite_with_the_same_mtime_is_noticed_for_a_freshly_written_file()
     set_mtime(&data, stamp);
     assert_eq!(mtime(&data), stamp);
     let run = project.run_ok(&[]);
-    run.assert_statuses(&[("a", "ran"), ("b", "ran"), ("c", "ran"), ("d", "cached"), ("e", "cached")]);
+    run.assert_statuses(&[("a", "ran"), ("b", "ran"), ("c", "ran"), ("d", "ran"), ("e", "cached")]);
     assert_eq!(project.read("results/sum.txt"), "10\n", "2+3+5");
 }
 
@@ -254,4 +253,43 @@ publish: { a.o: seed.txt }
     let project = Project::with_workflow(yaml);
     project.run_ok(&[]);
     assert_eq!(project.read("seed.txt"), "42\n");
+}
+
+/// `files_read=N` from a run's log: how many source files the run actually read.
+fn files_read(project: &Project, run: &crate::util::RunJson) -> usize {
+    let id = run.value["id"].as_str().expect("run id");
+    let log = project.read(&format!(".flow/runs/{id}.log"));
+    log.lines()
+        .find_map(|l| l.split("files_read=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no files_read in the run log:\n{log}"))
+}
+
+#[test]
+fn no_op_run_reads_no_source_file() {
+    let project = chain_project();
+    project.write("more.txt", "more\n");
+    // No publish: checking a just-published file rehashes it (its stamp is too fresh to trust).
+    let yaml = CHAIN
+        .replace("  e:\n    uses: shell\n", "  e:\n    uses: shell\n    in: { m: file:more.txt }\n")
+        .replace("publish: { c.sum: results/sum.txt }\n", "");
+    project.write("flow.yaml", &yaml);
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    set_mtime(&project.join("data.txt"), old);
+    set_mtime(&project.join("more.txt"), old);
+
+    let first = project.run_ok(&[]);
+    assert_eq!(files_read(&project, &first), 2, "both sources hashed once");
+    let noop = project.run_ok(&[]);
+    noop.assert_all("cached");
+    assert_eq!(files_read(&project, &noop), 0, "unchanged stamps answer from the stat cache");
+
+    // A touched file is read once more (same digest, nothing reruns), then trusted again.
+    set_mtime(&project.join("more.txt"), SystemTime::now() - Duration::from_secs(60));
+    let touched = project.run_ok(&[]);
+    touched.assert_all("cached");
+    assert_eq!(files_read(&project, &touched), 1, "only the touched file is reread");
+    let after = project.run_ok(&[]);
+    assert_eq!(files_read(&project, &after), 0);
 }

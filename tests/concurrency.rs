@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Project, drain};
+use crate::util::Project;
 
 const TWO_SLEEPERS: &str = r#"
 name: sleepers
@@ -43,17 +43,23 @@ fn independent_nodes_run_in_parallel_under_the_thread_budget() {
 
 #[test]
 fn a_node_asking_for_all_threads_runs_alone() {
-    let yaml = TWO_SLEEPERS.replace("  right:\n    uses: shell\n", "  right:\n    uses: shell\n    resources: { threads: 2 }\n");
+    let yaml = TWO_SLEEPERS
+        .replace("  right:\n    uses: shell\n", "  right:\n    uses: shell\n    resources: { threads: 2 }\n");
     let project = Project::with_workflow(&yaml);
     let out = project.run(&["-j", "2"]);
     out.assert_ok();
     out.json_run().assert_all("ran");
-    assert!(out.elapsed >= Duration::from_secs(2), "threads: 2 under -j 2 excludes the other node, took {:?}", out.elapsed);
+    assert!(
+        out.elapsed >= Duration::from_secs(2),
+        "threads: 2 under -j 2 excludes the other node, took {:?}",
+        out.elapsed
+    );
 }
 
 #[test]
 fn store_lock_makes_a_second_run_wait_or_fail_with_no_wait() {
     let project = Project::new();
+    // The holder's node runs until the test creates `release`.
     project.write(
         "hold.yaml",
         r#"
@@ -61,9 +67,16 @@ name: hold
 nodes:
   hold:
     uses: shell
-    with: { run: "touch hold-started; sleep 2; touch hold-done; echo held > {out.o}", outputs: { o: file } }
+    with:
+      run: |
+        touch hold-started
+        for i in $(seq 1 600); do if [ -e release ]; then break; fi; sleep 0.05; done
+        touch hold-done
+        echo held > {out.o}
+      outputs: { o: file }
 "#,
     );
+    // Succeeds only after the holder's node finished.
     project.write(
         "quick.yaml",
         r#"
@@ -74,24 +87,24 @@ nodes:
     with: { run: "test -e hold-done; echo quick > {out.o}", outputs: { o: file } }
 "#,
     );
-    let mut holder = project.spawn(&["run", "hold.yaml"]);
-    project.wait_for_file("hold-started", &mut holder, Duration::from_secs(20));
+    let mut holder = project.start(&["run", "hold.yaml"]);
+    holder.wait_for_file("hold-started");
 
     let busy = project.flow(&["run", "--no-wait", "quick.yaml"]);
     busy.assert_code(3).assert_stderr_contains("another flow process");
-    let gc_busy = project.flow(&["gc", "--no-wait"]);
-    gc_busy.assert_code(3).assert_stderr_contains("another flow process");
-    assert!(!project.exists("hold-done"), "the holder was still running during the --no-wait checks");
+    project.flow(&["gc", "--no-wait"]).assert_code(3).assert_stderr_contains("another flow process");
 
-    // Without --no-wait the second run waits for the first, then runs (its node checks that
-    // the holder's node had finished).
-    let waited = project.flow(&["run", "--json", "quick.yaml"]);
-    waited.assert_ok().assert_stderr_contains("waiting for another flow process");
+    // Without --no-wait the second run says it waits, and runs once the holder is done.
+    let mut waiter = project.start(&["run", "--json", "quick.yaml"]);
+    waiter.wait_for_stderr("waiting for another flow process");
+    assert!(!project.exists("hold-done"), "the holder is still running");
+    project.write("release", "");
+    holder.finish().assert_ok();
+    let waited = waiter.finish();
+    waited.assert_ok();
     waited.json_run().assert_statuses(&[("quick", "ran")]);
 
-    let status = holder.wait().expect("wait for the holder");
-    assert!(status.success(), "the holder run succeeded\n{}", drain(&mut holder));
-    let output = project.flow(&["run", "--json", "hold.yaml"]);
-    output.assert_ok().assert_stderr_lacks("waiting");
-    output.json_run().assert_all("cached");
+    let again = project.flow(&["run", "--json", "hold.yaml"]);
+    again.assert_ok().assert_stderr_lacks("waiting");
+    again.json_run().assert_all("cached");
 }

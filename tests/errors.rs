@@ -23,9 +23,10 @@ fn rejects_at(yaml: &str, line: usize, column: usize, message: &[&str]) -> Outpu
     let out = project.flow(&["run", WORKFLOW]);
     out.assert_code(2);
     let location = format!("{WORKFLOW}:{line}:{column}: ");
-    let error_line = out.stderr.lines().find(|l| l.contains(&location)).unwrap_or_else(|| {
-        panic!("stderr should have an error at {location}(the offending token)\n{}", out.context())
-    });
+    let error_line =
+        out.stderr.lines().find(|l| l.contains(&location)).unwrap_or_else(|| {
+            panic!("stderr should have an error at {location}(the offending token)\n{}", out.context())
+        });
     assert!(error_line.starts_with("error: "), "errors start with 'error: '\n{}", out.context());
     for needle in message {
         assert!(error_line.contains(needle), "the error at {location} should mention {needle:?}\n{}", out.context());
@@ -43,9 +44,7 @@ fn rejects_at(yaml: &str, line: usize, column: usize, message: &[&str]) -> Outpu
 
 #[test]
 fn unknown_node_kind_suggests_the_closest() {
-    let yaml = format!(
-        "name: bad\nnodes:\n{OK_NODE}  typo:\n    uses: shel\n    with: {{ run: \"true\" }}\n"
-    );
+    let yaml = format!("name: bad\nnodes:\n{OK_NODE}  typo:\n    uses: shel\n    with: {{ run: \"true\" }}\n");
     rejects(&yaml, "shel\n", &["unknown node kind 'shel'", "did you mean 'shell'"]);
 }
 
@@ -66,9 +65,8 @@ fn unknown_param_is_rejected_with_suggestion() {
 
 #[test]
 fn missing_required_param_is_rejected() {
-    let yaml = format!(
-        "name: bad\nnodes:\n{OK_NODE}  norun:\n    uses: shell\n    with: {{ outputs: {{ o: file }} }}\n"
-    );
+    let yaml =
+        format!("name: bad\nnodes:\n{OK_NODE}  norun:\n    uses: shell\n    with: {{ outputs: {{ o: file }} }}\n");
     // No key to point at: the error sits on the node's kind.
     let (line, _) = locate(&yaml, "  norun:");
     let out = rejects_at(&yaml, line + 1, 11, &["node 'norun'", "run"]);
@@ -77,9 +75,8 @@ fn missing_required_param_is_rejected() {
 
 #[test]
 fn unknown_node_field_is_rejected() {
-    let yaml = format!(
-        "name: bad\nnodes:\n{OK_NODE}  a:\n    uses: shell\n    retry: 2\n    with: {{ run: \"true\" }}\n"
-    );
+    let yaml =
+        format!("name: bad\nnodes:\n{OK_NODE}  a:\n    uses: shell\n    retry: 2\n    with: {{ run: \"true\" }}\n");
     rejects(&yaml, "retry", &["retry"]);
 }
 
@@ -126,7 +123,7 @@ fn command_placeholder_for_undeclared_port_is_rejected() {
     let yaml = format!(
         "name: bad\nnodes:\n{OK_NODE}  use:\n    uses: shell\n    in: {{ x: ok.o }}\n    with: {{ run: \"cat {{in.y}} > {{out.z}}\" }}\n"
     );
-    rejects(&yaml, "run:", &["{in.y}", "not declared"]);
+    rejects(&yaml, "run: \"cat {in.y}", &["{in.y}", "not declared"]);
 }
 
 #[test]
@@ -281,4 +278,46 @@ fn bad_input_leaves_an_existing_store_untouched() {
     project.flow(&["run", WORKFLOW]).assert_code(2);
     assert!(!project.exists("ran-ok"), "nothing ran");
     assert_eq!(snapshot(&project), before, "the store did not change");
+}
+
+#[test]
+fn param_of_wrong_type_points_at_the_param() {
+    let yaml = format!(
+        "name: bad\nnodes:\n{OK_NODE}  typed:\n    uses: shell\n    with:\n      outputs: {{ o: file }}\n      run: [echo, hi]\n"
+    );
+    // The user must learn which param is wrong and where it is.
+    rejects(&yaml, "run: [echo", &["node 'typed'", "run", "expected a string"]);
+}
+
+#[test]
+fn bad_output_type_and_resources_are_located() {
+    let yaml = format!(
+        "name: bad\nnodes:\n{OK_NODE}  typed:\n    uses: shell\n    with:\n      run: \"echo > {{out.o}}\"\n      outputs: {{ o: blob }}\n  greedy:\n    uses: shell\n    resources: {{ threads: 0, memory: lots }}\n    with: {{ run: \"true\" }}\n"
+    );
+    let out = rejects(&yaml, "outputs: { o: blob }", &["output 'o' has type 'blob'"]);
+    let (line, column) = locate(&yaml, "0, memory");
+    out.assert_stderr_contains(&format!("{WORKFLOW}:{line}:{column}: resources.threads must be at least 1"));
+    let (line, column) = locate(&yaml, "lots");
+    out.assert_stderr_contains(&format!("{WORKFLOW}:{line}:{column}: resources.memory"));
+}
+
+#[test]
+fn bad_publish_entries_are_located() {
+    let yaml =
+        format!("name: bad\nnodes:\n{OK_NODE}publish:\n  ok.x: a.txt\n  nobody: b.txt\n  ok.o: .flow/stolen.txt\n");
+    let out = rejects(&yaml, "ok.x", &["publish", "no output 'x'"]);
+    let (line, column) = locate(&yaml, "nobody");
+    out.assert_stderr_contains(&format!("{WORKFLOW}:{line}:{column}: publish: unknown node 'nobody'"));
+    let (line, column) = locate(&yaml, ".flow/stolen.txt");
+    out.assert_stderr_contains(&format!(
+        "{WORKFLOW}:{line}:{column}: publish: the destination may not be inside .flow"
+    ));
+}
+
+#[test]
+fn workflow_without_nodes_is_rejected() {
+    let project = Project::with_workflow("name: empty\nnodes: {}\n");
+    let out = project.flow(&["run", WORKFLOW]);
+    out.assert_code(2).assert_stderr_contains("no nodes");
+    assert!(!project.exists(".flow"), "{}", out.context());
 }

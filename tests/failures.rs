@@ -1,9 +1,7 @@
 //! Failing nodes: what the user sees, what stays cached, retries, --keep-going, and a run
 //! killed mid-way.
 
-use std::time::Duration;
-
-use crate::util::{Project, WORKFLOW};
+use crate::util::{Project, WORKFLOW, assert_group_ends};
 
 const FAILING: &str = r#"
 name: failing
@@ -133,19 +131,30 @@ publish: { flaky.o: flaky.txt }
     assert_eq!(project.read("flaky.txt"), "ok after 2\n");
 }
 
+/// `slow` runs until the test creates `release`.
 const BRANCHES: &str = r#"
 name: branches
 nodes:
   bad:
     uses: shell
-    with: { run: "echo broken >&2; exit 1", outputs: { o: file } }
+    with:
+      # Fail only once slow is running, so slow is a node that had started before the failure.
+      run: |
+        for i in $(seq 1 600); do if [ -e slow-started ]; then break; fi; sleep 0.05; done
+        echo broken >&2; exit 1
+      outputs: { o: file }
   bad_child:
     uses: shell
     in: { x: bad.o }
     with: { run: "touch ran-bad_child; cat {in.x} > {out.o}", outputs: { o: file } }
   slow:
     uses: shell
-    with: { run: "sleep 1; echo slow > {out.o}", outputs: { o: file } }
+    with:
+      run: |
+        touch slow-started
+        for i in $(seq 1 600); do if [ -e release ]; then break; fi; sleep 0.05; done
+        echo slow > {out.o}
+      outputs: { o: file }
   after_slow:
     uses: shell
     in: { x: slow.o }
@@ -155,8 +164,12 @@ nodes:
 #[test]
 fn without_keep_going_no_new_node_starts_after_a_failure() {
     let project = Project::with_workflow(BRANCHES);
-    let out = project.flow(&["run", "--json", "-j", "2", WORKFLOW]);
-    out.assert_code(1).assert_stderr_contains("node 'bad' failed").assert_stderr_contains("waiting for 1 running");
+    let mut running = project.start(&["run", "--json", "-j", "2", WORKFLOW]);
+    // bad failed while slow runs: let slow finish only now.
+    running.wait_for_stderr("waiting for 1 running");
+    project.write("release", "");
+    let out = running.finish();
+    out.assert_code(1).assert_stderr_contains("node 'bad' failed");
     // slow was already running: it finishes (and is cached); nothing new is launched.
     out.json_run().assert_statuses(&[
         ("bad", "failed"),
@@ -179,6 +192,7 @@ fn without_keep_going_no_new_node_starts_after_a_failure() {
 #[test]
 fn keep_going_runs_the_independent_branch() {
     let project = Project::with_workflow(BRANCHES);
+    project.write("release", "");
     let out = project.flow(&["run", "--json", "-j", "2", "--keep-going", WORKFLOW]);
     out.assert_code(1).assert_stderr_contains("node 'bad' failed");
     out.json_run().assert_statuses(&[
@@ -204,25 +218,27 @@ nodes:
     with:
       run: |
         echo $$ > b-started
-        if [ ! -e b-was-killed ]; then sleep 3; fi
+        for i in $(seq 1 600); do if [ -e b-may-finish ]; then break; fi; sleep 0.05; done
         tac {in.x} > {out.o}
       outputs: { o: file }
 publish: { b.o: results/b.txt }
 "#;
     let project = Project::with_workflow(yaml);
-    let mut child = project.spawn(&["run", WORKFLOW]);
-    project.wait_for_file("b-started", &mut child, Duration::from_secs(20));
-    child.kill().expect("SIGKILL flow");
-    let status = child.wait().expect("reap flow");
-    assert!(!status.success(), "flow was killed: {status}");
-    // A crash takes the node's processes too: stop the orphaned command so it cannot write
-    // into the next run's work directory.
-    let pid = project.read("b-started").trim().to_string();
-    let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
-    project.write("b-was-killed", "");
+    let mut running = project.start(&["run", WORKFLOW]);
+    running.wait_for_file("b-started");
+    running.kill();
+    let killed = running.finish();
+    assert_eq!(killed.code, None, "flow died of SIGKILL\n{}", killed.context());
+    // A crash takes the node's processes too: end the orphaned command (its own process
+    // group) so it cannot write into the next run's work directory.
+    let pgid: i32 = project.read("b-started").trim().parse().expect("b's pid");
+    // SAFETY: kill(2) on the process group the test's workflow started.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    assert_group_ends(pgid, "b's command");
     std::fs::remove_file(project.join("b-started")).unwrap();
     assert!(!project.exists("results/b.txt"), "b never finished");
 
+    project.write("b-may-finish", "");
     let resumed = project.run_ok(&[]);
     resumed.assert_statuses(&[("a", "cached"), ("b", "ran")]);
     assert_eq!(resumed.value["status"], "ok");
@@ -233,4 +249,80 @@ publish: { b.o: results/b.txt }
     assert!(!project.exists("b-started"), "nothing ran the third time");
     let leftovers = std::fs::read_dir(project.state().join("tmp")).map(|d| d.flatten().count()).unwrap_or(0);
     assert_eq!(leftovers, 0, "tmp/ is cleaned after a crash");
+}
+
+#[test]
+fn interrupt_cancels_running_nodes_and_exits_130() {
+    let yaml = r#"
+name: interruptible
+nodes:
+  quick:
+    uses: shell
+    with: { run: "echo quick > {out.o}", outputs: { o: file } }
+  long:
+    uses: shell
+    in: { x: quick.o }
+    with:
+      run: |
+        echo $$ > long-started
+        for i in $(seq 1 600); do if [ -e long-may-finish ]; then break; fi; sleep 0.05; done
+        cat {in.x} > {out.o}
+      outputs: { o: file }
+  after:
+    uses: shell
+    in: { x: long.o }
+    with: { run: "cat {in.x} > {out.o}", outputs: { o: file } }
+"#;
+    let project = Project::with_workflow(yaml);
+    let mut running = project.start(&["run", "--json", WORKFLOW]);
+    running.wait_for_file("long-started");
+    // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+    let sent = unsafe { libc::kill(running.pid() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0, "send SIGINT");
+    let out = running.finish();
+    out.assert_code(130).assert_stderr_contains("interrupted");
+    let pgid: i32 = project.read("long-started").trim().parse().expect("long's pid");
+    assert_group_ends(pgid, "the interrupted node's command");
+
+    let run = out.json_run();
+    assert_eq!(run.value["status"], "cancelled", "{}", run.context());
+    run.assert_statuses(&[("quick", "ran"), ("long", "cancelled"), ("after", "skipped")]);
+
+    project.write("long-may-finish", "");
+    project.run_ok(&[]).assert_statuses(&[("quick", "cached"), ("long", "ran"), ("after", "ran")]);
+}
+
+#[test]
+fn no_queued_node_starts_after_a_failure() {
+    // With -j 1 every other node waits for bad's thread; once bad has failed (fail fast),
+    // none of them may start. A node that does start notices bad-failed and says so.
+    let mut yaml = String::from(
+        "name: queued\nnodes:\n  bad:\n    uses: shell\n    with: { run: \"sleep 0.2; touch bad-failed; exit 1\", outputs: { o: file } }\n",
+    );
+    for i in 1..=4 {
+        yaml.push_str(&format!(
+            "  x{i}:\n    uses: shell\n    with: {{ run: \"if [ -e bad-failed ]; then touch late-x{i}; fi; echo {i} > {{out.o}}\", outputs: {{ o: file }} }}\n"
+        ));
+    }
+    let project = Project::with_workflow(&yaml);
+    // Which node gets the thread first is up to the scheduler; a few fresh stores make a
+    // late start likely to show if it can happen at all.
+    for round in 0..3 {
+        let _ = std::fs::remove_file(project.join("bad-failed"));
+        let state = format!(".flow-{round}");
+        let out = project.flow(&["--state-dir", &state, "run", "--json", "-j", "1", WORKFLOW]);
+        out.assert_code(1);
+        let run = out.json_run();
+        assert_eq!(run.node("bad")["status"], "failed", "{}", run.context());
+        let late: Vec<String> = (1..=4).map(|i| format!("late-x{i}")).filter(|m| project.exists(m)).collect();
+        assert!(late.is_empty(), "round {round}: nodes started after 'bad' failed: {late:?}\n{}", run.context());
+        let ran = run.statuses().values().filter(|s| *s == "ran").count();
+        let skipped = run.statuses().values().filter(|s| *s == "skipped").count();
+        assert_eq!(
+            ran + skipped,
+            4,
+            "every other node either ran before the failure or was skipped\n{}",
+            run.context()
+        );
+    }
 }

@@ -1,1 +1,10 @@
+//! End-to-end tests of the `flow` binary: each test gets a fresh project directory, writes a
+//! workflow and data, runs `flow` in it and checks exit status, output and the store.
 
+mod util;
+
+mod cache;
+mod commands;
+mod concurrency;
+mod errors;
+mod failures;

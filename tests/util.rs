@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -92,8 +93,17 @@ impl Project {
     }
 
     /// Starts `flow ARGS` in the background.
-    pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args).spawn().expect("start the flow binary")
+    pub fn start(&self, args: &[&str]) -> Running {
+        let mut child = self.command(args).spawn().expect("start the flow binary");
+        let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        Running {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            dir: self.path().to_path_buf(),
+            child,
+            stderr,
+            seen: String::new(),
+            started: Instant::now(),
+        }
     }
 
     /// `flow run --json flow.yaml EXTRA...`, asserting it succeeds.
@@ -113,42 +123,120 @@ impl Project {
     /// Run records in `.flow/runs`.
     pub fn run_records(&self) -> Vec<PathBuf> {
         let mut records: Vec<PathBuf> = fs::read_dir(self.state().join("runs"))
-            .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.extension() == Some("json".as_ref())).collect())
+            .map(|entries| {
+                entries.flatten().map(|e| e.path()).filter(|p| p.extension() == Some("json".as_ref())).collect()
+            })
             .unwrap_or_default();
         records.sort();
         records
     }
+}
 
-    /// Waits (up to `timeout`) for a file to appear; `child` is killed if it never does.
-    pub fn wait_for_file(&self, rel: &str, child: &mut Child, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.exists(rel) {
-            if let Ok(Some(status)) = child.try_wait() {
-                let output = drain(child);
-                panic!("flow exited ({status}) before {rel} appeared\n{output}");
+/// How long a background flow may take to reach a point a test waits for. Generous: only a
+/// hang or a bug gets near it.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A `flow` process running in the background. Its stderr is read as the test waits on it,
+/// so tests can synchronise on what flow says rather than on sleeps.
+pub struct Running {
+    args: Vec<String>,
+    dir: PathBuf,
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+    seen: String,
+    started: Instant,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until the file `rel` (in the project) exists.
+    #[track_caller]
+    pub fn wait_for_file(&mut self, rel: &str) {
+        let path = self.dir.join(rel);
+        let deadline = Instant::now() + PATIENCE;
+        while !path.exists() {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let output = self.finish();
+                panic!(
+                    "flow exited before {rel} appeared
+{}",
+                    output.context()
+                );
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
-                let output = drain(child);
-                panic!("{rel} did not appear within {timeout:?}\n{output}");
+                let _ = self.child.kill();
+                let output = self.finish();
+                panic!(
+                    "{rel} did not appear within {PATIENCE:?}
+{}",
+                    output.context()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// Reads stderr until a line containing `needle`; panics if flow exits first.
+    #[track_caller]
+    pub fn wait_for_stderr(&mut self, needle: &str) {
+        loop {
+            let mut line = String::new();
+            let read = self.stderr.read_line(&mut line).unwrap_or(0);
+            self.seen.push_str(&line);
+            if line.contains(needle) {
+                return;
+            }
+            if read == 0 {
+                let output = self.finish();
+                panic!(
+                    "flow ended without printing {needle:?}
+{}",
+                    output.context()
+                );
+            }
+        }
+    }
+
+    /// SIGKILL, like a crash or the OOM killer.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL flow");
+    }
+
+    /// Waits for the process and collects everything it printed.
+    pub fn finish(&mut self) -> Output {
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_string(&mut stdout);
+        }
+        let _ = self.stderr.read_to_string(&mut self.seen);
+        let status = self.child.wait().expect("wait for flow");
+        Output {
+            args: self.args.clone(),
+            code: status.code(),
+            stdout,
+            stderr: std::mem::take(&mut self.seen),
+            elapsed: self.started.elapsed(),
+        }
+    }
 }
 
-/// Waits for a child and returns what it printed, for failure messages.
-pub fn drain(child: &mut Child) -> String {
-    let _ = child.wait();
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = std::io::Read::read_to_string(&mut out, &mut stdout);
+/// Waits until no process is left in process group `pgid`; kills the group and panics if one
+/// outlives `PATIENCE`.
+#[track_caller]
+pub fn assert_group_ends(pgid: i32, what: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    // SAFETY: kill(2) with signal 0 only checks for existence.
+    while unsafe { libc::kill(-pgid, 0) } == 0 {
+        if Instant::now() > deadline {
+            // SAFETY: kills the test's own leftover processes.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            panic!("{what} (process group {pgid}) is still running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    if let Some(mut err) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
-    }
-    format!("--- stdout ---\n{stdout}--- stderr ---\n{stderr}")
 }
 
 /// What one `flow` invocation did.
@@ -209,8 +297,7 @@ impl Output {
 
     #[track_caller]
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.context()))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.context()))
     }
 }
 
@@ -237,22 +324,18 @@ impl RunJson {
             .map(|nodes| {
                 nodes
                     .iter()
-                    .map(|n| (n["name"].as_str().unwrap_or("?").to_string(), n["status"].as_str().unwrap_or("?").to_string()))
+                    .map(|n| {
+                        (n["name"].as_str().unwrap_or("?").to_string(), n["status"].as_str().unwrap_or("?").to_string())
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    #[track_caller]
-    pub fn status(&self, name: &str) -> String {
-        self.node(name)["status"].as_str().unwrap_or("?").to_string()
-    }
-
     /// Asserts the status of every node, all at once so a failure shows the whole picture.
     #[track_caller]
     pub fn assert_statuses(&self, expected: &[(&str, &str)]) {
-        let expected: BTreeMap<String, String> =
-            expected.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+        let expected: BTreeMap<String, String> = expected.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
         assert_eq!(self.statuses(), expected, "node statuses differ\n{}", self.context);
     }
 
@@ -261,7 +344,11 @@ impl RunJson {
     pub fn assert_all(&self, status: &str) {
         let statuses = self.statuses();
         assert!(!statuses.is_empty(), "no nodes in the run record\n{}", self.context);
-        assert!(statuses.values().all(|s| s == status), "every node should be {status}: {statuses:?}\n{}", self.context);
+        assert!(
+            statuses.values().all(|s| s == status),
+            "every node should be {status}: {statuses:?}\n{}",
+            self.context
+        );
     }
 
     /// The digest of a node's output port.

@@ -21,6 +21,7 @@
 //! leaves either no record (the node reruns) or a record whose objects exist.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -197,6 +198,8 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 cancel: options.cancel.clone(),
                 observer: options.observer.clone(),
                 stop: stop.clone(),
+                keep_going: options.keep_going,
+                run_id: options.run_id.clone(),
             };
             let node_threads = (node.threads as usize).clamp(1, jobs) as u32;
             let node_memory = node.memory.map(|b| ((b / (1024 * 1024)) as u32).clamp(1, memory_mb)).unwrap_or(0);
@@ -433,6 +436,8 @@ struct Job {
     cancel: CancelToken,
     observer: Arc<dyn Observer>,
     stop: Arc<AtomicBool>,
+    keep_going: bool,
+    run_id: String,
 }
 
 impl Job {
@@ -475,6 +480,11 @@ impl Job {
                 }
                 Err(error) => {
                     tracing::error!(%error, "failed");
+                    if !self.keep_going {
+                        // Set before this task's permits are released, so no queued node can
+                        // take them and start after the failure.
+                        self.stop.store(true, Ordering::SeqCst);
+                    }
                     return finish(Err(error), attempt);
                 }
             }
@@ -482,13 +492,22 @@ impl Job {
     }
 
     fn attempt(&self, node: &Node, threads: usize, attempt: u32) -> Result<Vec<OutputRecord>, NodeError> {
-        let work = self.tmp_root.join(format!("{}-{}-{attempt}", node.name, &self.key.to_hex()[..12]));
+        // The run id keeps a process orphaned by a killed earlier run from writing into this
+        // run's work dir.
+        let work = self.tmp_root.join(format!("{}-{}-{}-{attempt}", self.run_id, node.name, &self.key.to_hex()[..12]));
         remove_any(&work).map_err(|e| NodeError::io("clear work dir", e))?;
         let out_dir = work.join("out");
         let scratch = work.join("scratch");
         for dir in [&out_dir, &scratch] {
             create_private_dir(dir).map_err(|e| NodeError::io(format!("create {}", dir.display()), e))?;
         }
+        // Created here with 0600 so whatever the kind writes to its log stays private.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.log_path)
+            .map_err(|e| NodeError::io(format!("create log {}", self.log_path.display()), e))?;
         let mut outputs = BTreeMap::new();
         for port in &node.outputs {
             let path = out_dir.join(&port.name);

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -243,6 +244,7 @@ impl NodeContext<'_> {
         let mut file = fs::OpenOptions::new()
             .append(true)
             .create(true)
+            .mode(0o600)
             .open(self.log_path)
             .map_err(|e| NodeError::io(format!("open log {}", self.log_path.display()), e))?;
         writeln!(file, "{line}").map_err(|e| NodeError::io("write log", e))
@@ -270,15 +272,41 @@ pub trait NodeKind: Send + Sync {
 /// Deserializes a `with:` mapping into a kind's params struct (use `deny_unknown_fields`) and
 /// serializes it back, so defaults become explicit in the canonical params.
 pub fn typed_params<P: DeserializeOwned + Serialize>(params: &Value) -> Result<(P, Value), ParamError> {
-    let typed: P = serde_json::from_value(params.clone()).map_err(|e| {
-        let message = e.to_string();
-        // serde names the offending field in backticks: unknown field `x`, missing field `y`.
-        let field = message.split('`').nth(1).map(str::to_string);
-        ParamError { field, message }
+    let typed: P = serde_path_to_error::deserialize(params).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // Unknown and missing fields are named by serde itself, in backticks; every other
+        // error (a wrong type, a bad value) is located by the path to it.
+        let named = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"));
+        if let Some(field) = named {
+            return ParamError { field: Some(field.to_string()), message };
+        }
+        if path == "." {
+            return ParamError { field: None, message };
+        }
+        let top = path.split(['.', '[']).next().unwrap_or(&path).to_string();
+        ParamError { field: Some(top), message: format!("param '{path}': {message}") }
     })?;
     let canonical =
         serde_json::to_value(&typed).map_err(|e| ParamError::new(None, format!("cannot encode parameters: {e}")))?;
     Ok((typed, canonical))
+}
+
+/// Deserializes a map whose values may be written as any YAML scalar (`SEED: 42`), keeping
+/// them as text; for parameters such as environment variables.
+pub fn scalar_strings<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw: BTreeMap<String, Value> = serde::Deserialize::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(key, value)| match value {
+            Value::String(s) => Ok((key, s)),
+            Value::Number(n) => Ok((key, n.to_string())),
+            Value::Bool(b) => Ok((key, b.to_string())),
+            other => Err(serde::de::Error::custom(format!("'{key}' must be text, a number or a bool, not {other}"))),
+        })
+        .collect()
 }
 
 /// All kinds a workflow may use.
@@ -349,5 +377,8 @@ mod tests {
         assert_eq!(err.field.as_deref(), Some("round"));
         let err = typed_params::<P>(&serde_json::json!({})).err().unwrap();
         assert_eq!(err.field.as_deref(), Some("eta"));
+        let err = typed_params::<P>(&serde_json::json!({"eta": [1]})).err().unwrap();
+        assert_eq!(err.field.as_deref(), Some("eta"));
+        assert!(err.message.starts_with("param 'eta': invalid type"), "{}", err.message);
     }
 }

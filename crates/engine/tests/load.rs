@@ -164,10 +164,7 @@ fn all_problems_are_reported_at_once() {
 fn publish_targets_are_validated() {
     let base = "nodes:\n  a:\n    uses: test.write\n    with: { text: x }\n";
     assert!(load(&format!("{base}publish: {{ a: results/a.txt }}\n")).is_ok());
-    assert_eq!(
-        error(&format!("{base}publish: {{ b.out: results/a.txt }}\n")),
-        "5:12: publish: unknown node 'b'"
-    );
+    assert_eq!(error(&format!("{base}publish: {{ b.out: results/a.txt }}\n")), "5:12: publish: unknown node 'b'");
     assert_eq!(
         error(&format!("{base}publish: {{ a.outt: r.txt }}\n")),
         "5:12: publish: node 'a' has no output 'outt' (did you mean 'out'?)"
@@ -176,8 +173,10 @@ fn publish_targets_are_validated() {
 
 #[test]
 fn resources_are_checked() {
-    let wf = load("nodes:\n  a:\n    uses: test.write\n    with: { text: x }\n    resources: { threads: 2, memory: 1.5G }\n")
-        .unwrap();
+    let wf = load(
+        "nodes:\n  a:\n    uses: test.write\n    with: { text: x }\n    resources: { threads: 2, memory: 1.5G }\n",
+    )
+    .unwrap();
     assert_eq!(wf.nodes[0].threads, 2);
     assert_eq!(wf.nodes[0].memory, Some(1_610_612_736));
     assert_eq!(

@@ -19,12 +19,13 @@
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 
 use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
-    typed_params,
+    scalar_strings, typed_params,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,7 +38,7 @@ struct ShellParams {
     run: String,
     #[serde(default)]
     outputs: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "scalar_strings")]
     env: BTreeMap<String, String>,
 }
 
@@ -113,6 +114,7 @@ impl NodeKind for Shell {
         let log = OpenOptions::new()
             .append(true)
             .create(true)
+            .mode(0o600)
             .open(ctx.log_path)
             .map_err(|e| NodeError::io(format!("open log {}", ctx.log_path.display()), e))?;
         let mut header = log.try_clone().map_err(|e| NodeError::io("log", e))?;

@@ -39,7 +39,7 @@ struct RawNode {
     #[serde(default)]
     resources: Option<Spanned<RawResources>>,
     #[serde(default)]
-    retries: Option<Spanned<u32>>,
+    retries: Option<Spanned<Value>>,
     /// Free text for humans; not part of the action key.
     #[serde(default)]
     #[allow(dead_code)]
@@ -131,7 +131,20 @@ impl Loader<'_> {
             let inputs = self.bind_inputs(p, &pending, &index, &vars);
             let (resources, retries) = &extras[i];
             let (threads, memory) = self.resources(resources.as_ref());
-            nodes.push((p, inputs, threads, memory, retries.as_ref().map(|r| r.value).unwrap_or(0)));
+            let retries = match retries {
+                None => 0,
+                Some(r) => match r.value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) => n,
+                    None => {
+                        self.error(
+                            pos(r),
+                            format!("retries must be a whole number of extra attempts, not {}", r.value),
+                        );
+                        0
+                    }
+                },
+            };
+            nodes.push((p, inputs, threads, memory, retries));
         }
         let publish = self.publish(&raw.publish, &pending, &index, &vars);
 

@@ -16,6 +16,8 @@ use crate::diagnostic::Pos;
 
 const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
+/// Second character of a marker written inside quotes: `"${n}"` is text, as YAML would have it.
+const QUOTED: char = '\u{E002}';
 
 /// One `${name}` in the source text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,10 +42,10 @@ pub fn mark(text: &str) -> Result<(String, Vec<VarUse>), VarSyntaxError> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        if c == OPEN || c == CLOSE {
+        if c == OPEN || c == CLOSE || c == QUOTED {
             return Err(VarSyntaxError {
                 pos: Pos::new(line, column),
-                message: "private-use characters U+E000/U+E001 are reserved by flow".into(),
+                message: "private-use characters U+E000..U+E002 are reserved by flow".into(),
             });
         }
         if c == '$' && chars.get(i + 1) == Some(&'$') && chars.get(i + 2) == Some(&'{') {
@@ -73,15 +75,16 @@ pub fn mark(text: &str) -> Result<(String, Vec<VarUse>), VarSyntaxError> {
                     ),
                 });
             }
-            // `${name}` is name+3 characters; the marker is two OPENs, the name, one CLOSE.
+            // `${name}` is name+3 characters; the marker is OPEN, OPEN (or QUOTED), the name, CLOSE.
+            let width = name.chars().count() + 3;
+            let quoted = i > 0 && matches!(chars[i - 1], '"' | '\'') && chars.get(i + width) == Some(&chars[i - 1]);
             out.push(OPEN);
-            out.push(OPEN);
+            out.push(if quoted { QUOTED } else { OPEN });
             out.push_str(&name);
             out.push(CLOSE);
-            let width = name.chars().count() as u32 + 3;
             uses.push(VarUse { name, pos: start });
-            i += width as usize;
-            column += width;
+            i += width;
+            column += width as u32;
             continue;
         }
         out.push(c);
@@ -122,6 +125,7 @@ pub fn substitute_str(s: &str, vars: &BTreeMap<String, Value>) -> Value {
     let mut rest = s;
     while let Some(start) = rest.find(OPEN) {
         out.push_str(&unescape(&rest[..start]));
+        // OPEN and QUOTED have the same UTF-8 length.
         let after = &rest[start + 2 * OPEN.len_utf8()..];
         let end = after.find(CLOSE).unwrap_or(after.len());
         let name = &after[..end];
@@ -187,6 +191,15 @@ mod tests {
         assert_eq!(substitute_str(&marked, &vars()), json!(42));
         let (marked, _) = mark("case-${who}-${seed}.csv").unwrap();
         assert_eq!(substitute_str(&marked, &vars()), json!("case-R01-42.csv"));
+    }
+
+    #[test]
+    fn quoted_variables_stay_text() {
+        let (marked, _) = mark("a: \"${seed}\"").unwrap();
+        let inner = marked.trim_start_matches("a: \"").trim_end_matches('"');
+        assert_eq!(substitute_str(inner, &vars()), json!("42"));
+        let (marked, _) = mark("a: ${seed}").unwrap();
+        assert_eq!(substitute_str(marked.trim_start_matches("a: "), &vars()), json!(42));
     }
 
     #[test]
