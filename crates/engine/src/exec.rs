@@ -200,6 +200,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 stop: stop.clone(),
                 keep_going: options.keep_going,
                 run_id: options.run_id.clone(),
+                state_dir: state.root.clone(),
             };
             let node_threads = (node.threads as usize).clamp(1, jobs) as u32;
             let node_memory = node.memory.map(|b| ((b / (1024 * 1024)) as u32).clamp(1, memory_mb)).unwrap_or(0);
@@ -438,6 +439,7 @@ struct Job {
     stop: Arc<AtomicBool>,
     keep_going: bool,
     run_id: String,
+    state_dir: PathBuf,
 }
 
 impl Job {
@@ -524,6 +526,7 @@ impl Job {
             threads,
             project_dir: &self.workflow.project_dir,
             scratch_dir: &scratch,
+            state_dir: &self.state_dir,
             log_path: &self.log_path,
             cancel: &self.cancel,
         };

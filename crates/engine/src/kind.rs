@@ -209,6 +209,9 @@ pub struct NodeContext<'a> {
     pub project_dir: &'a Path,
     /// Scratch space for this run of the node, removed afterwards.
     pub scratch_dir: &'a Path,
+    /// The run's state directory (`.flow/`), for kinds that keep durable state beside the
+    /// store, such as the feature store.
+    pub state_dir: &'a Path,
     /// The node's log file (stdout/stderr of commands, messages); shown on failure.
     pub log_path: &'a Path,
     pub cancel: &'a CancelToken,
