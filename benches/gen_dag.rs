@@ -15,7 +15,10 @@
 //!   (stages are wildcard rules over `{sample}`, the fan-in is the target rule `all`);
 //! - `data/sample_I.txt`: one small input file per sample.
 //!
-//! The commands are `cat`, so a run measures the engine, not the work.
+//! The commands are `cat`, so a run measures the engine, not the work. Each stage names its
+//! input port after the stage it reads (`data`, `a`, `b`): stages b and c would otherwise be the
+//! very same action (same command, same input bytes) and flow's cache would answer c from b,
+//! running 2N+1 commands where Snakemake runs 3N+1.
 //!
 //! About `--merge`: Linux caps one argument of `execve` at 128 KiB (`MAX_ARG_STRLEN`), and both
 //! tools hand the expanded command to `bash -c` as one argument. flow expands each input to an
@@ -110,8 +113,8 @@ fn workflow_yaml(samples: usize, merge_cmd: &str) -> String {
         let _ = write!(
             y,
             "  s{i}_a:\n    uses: shell\n    in: {{ data: file:data/sample_{i}.txt }}\n    with: {{ run: \"cat {{in.data}} > {{out.o}}\", outputs: {{ o: file }} }}\n\
-             \x20 s{i}_b:\n    uses: shell\n    in: {{ x: s{i}_a.o }}\n    with: {{ run: \"cat {{in.x}} > {{out.o}}\", outputs: {{ o: file }} }}\n\
-             \x20 s{i}_c:\n    uses: shell\n    in: {{ x: s{i}_b.o }}\n    with: {{ run: \"cat {{in.x}} > {{out.o}}\", outputs: {{ o: file }} }}\n"
+             \x20 s{i}_b:\n    uses: shell\n    in: {{ a: s{i}_a.o }}\n    with: {{ run: \"cat {{in.a}} > {{out.o}}\", outputs: {{ o: file }} }}\n\
+             \x20 s{i}_c:\n    uses: shell\n    in: {{ b: s{i}_b.o }}\n    with: {{ run: \"cat {{in.b}} > {{out.o}}\", outputs: {{ o: file }} }}\n"
         );
     }
     y.push_str("  merge:\n    uses: shell\n    in:\n      parts:\n");

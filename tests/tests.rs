@@ -8,3 +8,4 @@ mod commands;
 mod concurrency;
 mod errors;
 mod failures;
+mod preprocess;

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::fs::FsArgs;
+
 #[derive(Parser, Debug)]
 #[command(name = "flow", version, about = "Run YAML workflows of cached, parallel nodes", propagate_version = true)]
 pub struct Cli {
@@ -39,6 +41,8 @@ pub enum Command {
     Gc(GcArgs),
     /// List node kinds, or show one in detail
     Nodes(NodesArgs),
+    /// Inspect the feature store: list, describe GROUP, get GROUP ID, query "SQL"
+    Fs(FsArgs),
 }
 
 #[derive(Args, Debug, Clone)]

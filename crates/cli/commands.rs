@@ -74,6 +74,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Status(args) => status_cmd(&ctx, args),
         Command::Gc(args) => gc_cmd(&ctx, args),
         Command::Nodes(args) => nodes_cmd(&ctx, args),
+        Command::Fs(args) => crate::fs::fs_cmd(&ctx, args),
     }
 }
 
@@ -422,12 +423,15 @@ fn kind_text(kind: &dyn NodeKind) -> String {
         Outputs::FromParams(doc) => text.push_str(&format!("  {doc}\n")),
     }
     text.push_str("params:\n");
+    if info.params.is_empty() {
+        text.push_str("  none\n");
+    }
     for p in &info.params {
         let default = match &p.default {
             Some(d) => format!("default {d}"),
             None => "required".to_string(),
         };
-        text.push_str(&format!("  {:<16} {:<10} {:<16} {}\n", p.name, p.ty, default, p.doc));
+        text.push_str(&format!("  {} ({}, {default})\n      {}\n", p.name, p.ty, p.doc));
     }
     text
 }

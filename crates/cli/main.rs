@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod display;
+mod fs;
 mod logging;
 mod run;
 

@@ -156,6 +156,17 @@ pub struct KindInfo {
     pub params: Vec<ParamDoc>,
 }
 
+impl KindInfo {
+    /// The `Configured` of a kind whose ports do not depend on its params.
+    pub fn configured(self, params: Value) -> Configured {
+        let outputs = match self.outputs {
+            Outputs::Fixed(ports) => ports,
+            Outputs::FromParams(_) => Vec::new(),
+        };
+        Configured { params, inputs: self.inputs, outputs }
+    }
+}
+
 /// A node's parameters after its kind checked them.
 #[derive(Clone, Debug)]
 pub struct Configured {
