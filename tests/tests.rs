@@ -8,4 +8,5 @@ mod commands;
 mod concurrency;
 mod errors;
 mod failures;
+mod pipeline;
 mod preprocess;
