@@ -35,7 +35,11 @@ fn multimodal_workflow_runs_caches_and_fills_the_feature_store() {
     let reseeded = project.run_ok(&["-s", "seed=7"]);
     reseeded.assert_all("ran");
     assert_ne!(reseeded.output("joined", "table"), first.output("joined", "table"));
-    project.flow(&["fs", "list"]).assert_ok().assert_stdout_contains("clinical_s7").assert_stdout_contains("clinical_s42");
+    project
+        .flow(&["fs", "list"])
+        .assert_ok()
+        .assert_stdout_contains("clinical_s7")
+        .assert_stdout_contains("clinical_s42");
 }
 
 #[test]
