@@ -8,6 +8,7 @@
 # Environment:
 #   WORK=/tmp/bench/work        scratch directory (DAGs, stores, hyperfine JSON)
 #   FLOW=target/release/flow    flow binary (built with `cargo build --release` if missing)
+#   FLOW_COMMIT=abc1234         the commit FLOW was built from, for the report [default: HEAD]
 #   GEN=target/release/flow-bench-dag
 #   SNAKEMAKE=snakemake         Snakemake executable; SNAKEMAKE=none skips it
 #   RUNS=10 SMK_RUNS=5 COLD10K_RUNS=3   repetitions (hyperfine --runs)
@@ -102,7 +103,9 @@ PY
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "memory: $(grep MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')"
     echo "kernel: $(uname -r)"
-    echo "flow: $("$FLOW" --version) at $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    # FLOW_COMMIT names the commit a binary passed in FLOW= was built from; the default is
+    # this checkout's HEAD, which is only right for a fresh `cargo build --release` of it.
+    echo "flow: $("$FLOW" --version) at ${FLOW_COMMIT:-$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')}"
     smk && echo "snakemake: $("$SNAKEMAKE" --version)"
     echo "hyperfine: $(hyperfine --version)"
     echo "bash: $(bash --version | head -1)"

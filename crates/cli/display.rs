@@ -171,9 +171,17 @@ pub fn summary_table(record: &RunRecord) -> String {
     out
 }
 
-/// The last `n` lines of a log file.
+/// The last `n` lines of a log file, each cut to a screen-friendly length.
 pub fn log_tail(path: &std::path::Path, n: usize) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    const MAX_CHARS: usize = 400;
+    let Ok(bytes) = std::fs::read(path) else { return Vec::new() };
+    let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|line| match line.char_indices().nth(MAX_CHARS) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_string(),
+        })
+        .collect()
 }

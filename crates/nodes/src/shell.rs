@@ -118,11 +118,15 @@ impl NodeKind for Shell {
             .open(ctx.log_path)
             .map_err(|e| NodeError::io(format!("open log {}", ctx.log_path.display()), e))?;
         let mut header = log.try_clone().map_err(|e| NodeError::io("log", e))?;
-        writeln!(header, "$ {script}").map_err(|e| NodeError::io("write log", e))?;
+        writeln!(header, "$ {}", abbreviate(&script, 2000)).map_err(|e| NodeError::io("write log", e))?;
+        // The script goes through a file, not `bash -c`: a fan-in of thousands of store paths
+        // would exceed the kernel's 128 KiB limit on one argument.
+        let script_path = ctx.scratch_dir.join(".flow-command.sh");
+        std::fs::write(&script_path, format!("set -euo pipefail\n{script}\n"))
+            .map_err(|e| NodeError::io(format!("write {}", script_path.display()), e))?;
         let stderr = log.try_clone().map_err(|e| NodeError::io("log", e))?;
         let mut child = Command::new("bash")
-            .arg("-c")
-            .arg(format!("set -euo pipefail\n{script}"))
+            .arg(&script_path)
             .current_dir(ctx.project_dir)
             .envs(&params.env)
             .env("FLOW_NODE", ctx.node)
@@ -212,6 +216,14 @@ fn expand(command: &str, ctx: &NodeContext<'_>) -> Result<String, NodeError> {
     Ok(out)
 }
 
+/// The first `max` characters of a long text, saying how much was left out.
+fn abbreviate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}… ({} more characters)", &text[..cut], text[cut..].chars().count()),
+        None => text.to_string(),
+    }
+}
+
 /// Single-quotes a word for bash unless it is made only of safe characters.
 fn quote(word: &str) -> String {
     if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c)) {
@@ -234,6 +246,12 @@ mod tests {
     fn finds_only_our_placeholders() {
         let found = placeholders("awk '{print $1}' {in.data} > {out.table} -t {threads} {in.bad name}");
         assert_eq!(found, vec![Placeholder::In("data"), Placeholder::Out("table"), Placeholder::Threads]);
+    }
+
+    #[test]
+    fn long_commands_are_abbreviated_in_logs() {
+        assert_eq!(abbreviate("short", 10), "short");
+        assert_eq!(abbreviate("abcdef", 3), "abc… (3 more characters)");
     }
 
     #[test]
