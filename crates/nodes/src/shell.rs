@@ -12,7 +12,7 @@
 //! `{out.NAME}` to where output NAME must be written (a dir output already exists),
 //! `{threads}` to the node's thread count and `{scratch}` to a scratch directory. Other braces
 //! are left alone, so `awk '{print $1}'` works as written. The command runs under
-//! `bash -c` with `set -euo pipefail` (Snakemake's strict mode) in the project directory,
+//! bash with `set -euo pipefail` (Snakemake's strict mode) in the project directory,
 //! in its own process group so cancelling kills everything it started. Files the command reads
 //! without declaring them under `in:` are not tracked by the cache.
 
