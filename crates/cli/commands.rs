@@ -10,7 +10,7 @@ use flow_engine::kind::{Inputs, KindInfo, NodeKind, Outputs, Registry};
 use flow_engine::plan::{Plan, PlanStatus, plan};
 use flow_engine::store::runs::{NodeStatus, RunRecord, last_run_of, list_runs};
 use flow_engine::store::{StateDir, Store, StoreLock};
-use flow_engine::workflow::{LoadOptions, NodeId, Workflow, load};
+use flow_engine::workflow::{NodeId, Workflow};
 use serde_json::json;
 
 use crate::args::{
@@ -29,13 +29,9 @@ pub struct Context {
 impl Context {
     /// Loads and validates a workflow; its `file` becomes absolute so run records match it
     /// from any working directory.
+    /// Reads the validated-workflow cache but never writes it (only `flow run` does).
     pub fn load(&self, args: &WorkflowArgs) -> Result<Workflow, CliError> {
-        let options = LoadOptions { registry: &self.registry, overrides: &args.set, project_dir: &self.project_dir };
-        let mut workflow = load(&args.file, &options).map_err(CliError::Input)?;
-        if let Ok(absolute) = std::fs::canonicalize(&args.file) {
-            workflow.file = absolute;
-        }
-        Ok(workflow)
+        crate::run::load_workflow(self, args).map(|loaded| loaded.workflow)
     }
 
     fn last_run(&self, workflow: &Workflow) -> Option<RunRecord> {

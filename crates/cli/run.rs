@@ -6,9 +6,10 @@ use flow_engine::cancel::CancelToken;
 use flow_engine::exec::{self, RunOptions};
 use flow_engine::store::runs::new_run_id;
 use flow_engine::store::{Store, create_private_dir, create_private_file};
-use flow_engine::workflow::parse_memory;
+use flow_engine::workflow::cache::{self, Loaded};
+use flow_engine::workflow::{LoadOptions, parse_memory};
 
-use crate::args::RunArgs;
+use crate::args::{RunArgs, WorkflowArgs};
 use crate::commands::{Context, lock_store};
 use crate::display::{Progress, log_tail, summary_table};
 use crate::{CliError, logging, out};
@@ -18,7 +19,8 @@ const TAIL_LINES: usize = 20;
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     // Everything about the workflow is checked before the store is touched.
-    let workflow = ctx.load(&args.workflow)?;
+    let loaded = load_workflow(ctx, &args.workflow)?;
+    let workflow = loaded.workflow;
     let jobs = match args.jobs {
         Some(0) => return Err(CliError::Usage("-j must be at least 1".into())),
         Some(n) => n,
@@ -34,6 +36,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
     let _lock = lock_store(ctx, args.no_wait)?;
     ctx.state.create().map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
+    if !loaded.hit {
+        // Only a workflow that loaded cleanly gets here; a cache that cannot be written is no error.
+        let _ = cache::save(&ctx.state.root.join(cache::DIR_NAME), &loaded.key, &workflow);
+    }
 
     let run_id = new_run_id();
     let log_path = ctx.state.runs_dir().join(format!("{run_id}.log"));
@@ -88,6 +94,18 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     } else {
         Ok(())
     }
+}
+
+/// Loads and validates a workflow, through the validated-workflow cache when it has an entry;
+/// the workflow's `file` becomes absolute so run records match it from any working directory.
+pub fn load_workflow(ctx: &Context, args: &WorkflowArgs) -> Result<Loaded, CliError> {
+    let options = LoadOptions { registry: &ctx.registry, overrides: &args.set, project_dir: &ctx.project_dir };
+    let cache_dir = ctx.state.root.join(cache::DIR_NAME);
+    let mut loaded = cache::load_cached(&args.file, &options, &cache_dir).map_err(CliError::Input)?;
+    if let Ok(absolute) = std::fs::canonicalize(&args.file) {
+        loaded.workflow.file = absolute;
+    }
+    Ok(loaded)
 }
 
 fn physical_memory() -> Option<u64> {

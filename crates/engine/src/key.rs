@@ -34,11 +34,42 @@ impl ActionManifest {
     /// JSON with object keys sorted at every level and no whitespace, independent of how
     /// serde_json is configured elsewhere in the build (its `preserve_order` feature would
     /// otherwise change the bytes).
+    ///
+    /// Written field by field, in the sorted order of the serialized field names, so the bytes
+    /// equal those of canonicalizing `serde_json::to_value(self)` without building that copy.
     pub fn canonical(&self) -> String {
-        let value = serde_json::to_value(self).unwrap_or(Value::Null);
-        let mut out = String::new();
-        write_canonical(&value, &mut out);
-        out
+        let mut out = Vec::with_capacity(256);
+        out.push(b'{');
+        if let Some(code) = &self.code {
+            out.extend_from_slice(b"\"code\":");
+            write_json(code, &mut out);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"format\":");
+        write_json(&self.format, &mut out);
+        out.extend_from_slice(b",\"inputs\":{");
+        for (i, (port, digests)) in self.inputs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json(port, &mut out);
+            out.extend_from_slice(b":[");
+            for (j, digest) in digests.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                write_json(digest, &mut out);
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b"},\"kind\":");
+        write_json(&self.kind, &mut out);
+        out.extend_from_slice(b",\"kind_version\":");
+        write_json(&self.kind_version, &mut out);
+        out.extend_from_slice(b",\"params\":");
+        write_canonical(&self.params, &mut out);
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// What changed from `old` to `self`, in words, most fundamental first.
@@ -99,33 +130,39 @@ fn short(value: &Value) -> String {
     if text.chars().count() > 60 { format!("{}…", text.chars().take(57).collect::<String>()) } else { text }
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// serde_json's compact encoding of one value (strings escaped as everywhere else).
+fn write_json<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail, and these types always serialize.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, key) in keys.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String((*key).clone()).to_string());
-                out.push(':');
+                write_json(key.as_str(), out);
+                out.push(b':');
                 write_canonical(&map[*key], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => write_json(other, out),
     }
 }
 
@@ -155,6 +192,62 @@ mod tests {
         let mut bumped = a.clone();
         bumped.kind_version = "2".into();
         assert_ne!(a.key(), bumped.key());
+    }
+
+    /// The encoding before `canonical` wrote fields directly: keys must not change.
+    fn canonical_via_value(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, key) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String((*key).clone()).to_string());
+                    out.push(':');
+                    canonical_via_value(&map[*key], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical_via_value(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_match_the_value_encoding() {
+        let mut cases = vec![
+            manifest(
+                json!({"eta": 0.1, "rounds": 10, "z": [1, "a\"b\n", null, true], "é\u{1}": {"b": 1.5e300, "a": -3}}),
+                "d1",
+            ),
+            manifest(json!(null), "d2"),
+            manifest(json!({}), ""),
+        ];
+        let mut with_code = manifest(json!({"cmd": "echo ${x} > $out"}), "d3");
+        with_code.code = Some("abc".into());
+        with_code.inputs.insert("a\"port".into(), vec![]);
+        with_code.inputs.insert("b".into(), vec!["x".into(), "y".into()]);
+        cases.push(with_code);
+        let mut no_inputs = manifest(json!({"k": "v"}), "d4");
+        no_inputs.inputs.clear();
+        cases.push(no_inputs);
+        for m in cases {
+            let mut old = String::new();
+            canonical_via_value(&serde_json::to_value(&m).unwrap(), &mut old);
+            assert_eq!(m.canonical(), old);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Workflow files: the YAML format, `${var}` substitution, validation, and the loaded model.
 
+pub mod cache;
 mod load;
 pub mod model;
 pub mod vars;
