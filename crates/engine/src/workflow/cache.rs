@@ -4,8 +4,8 @@
 //! The key covers everything a load depends on: a format constant, the engine version, the
 //! workflow file's path and bytes, the `-s` overrides in order, the project directory, every
 //! kind's name, version and code digest, and the running executable's size and mtime.
-//! `file:` inputs are the one thing outside the key: a hit re-checks that each still exists with the shape it had, and falls back to a
-//! full load (which reports the problem) otherwise. An entry that cannot be read or parsed
+//! `file:` inputs are the one thing outside the key: a hit re-checks that each still exists
+//! with the shape it had, and falls back to a full load (which reports the problem) otherwise. An entry that cannot be read or parsed
 //! is ignored. Entries are written only by the caller (`flow run`, under the store lock),
 //! and only for workflows that loaded without errors.
 
