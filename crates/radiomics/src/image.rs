@@ -1,0 +1,208 @@
+//! The in-memory image: voxels plus the geometry that places them in patient space.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where the voxel grid lies in patient space, in the LPS convention of ITK and pyradiomics
+/// (x grows to the patient's Left, y to Posterior, z to Superior).
+///
+/// The physical point of voxel index `(i, j, k)` is `origin + direction * diag(spacing) * (i, j, k)`:
+/// `direction[r][c]` is component `r` (physical axis) of the unit vector of index axis `c`,
+/// as in ITK's direction matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Geometry {
+    /// Voxels along x, y, z (x varies fastest in [`Image::data`]).
+    pub size: [usize; 3],
+    /// Voxel spacing in mm along each index axis.
+    pub spacing: [f64; 3],
+    /// Physical position (mm, LPS) of the centre of voxel (0, 0, 0).
+    pub origin: [f64; 3],
+    /// Direction cosines, columns are the index axes (see the type's documentation).
+    pub direction: [[f64; 3]; 3],
+}
+
+/// An image with voxels of type `T` in x-fastest order: voxel `(x, y, z)` is at
+/// `x + size[0] * (y + size[1] * z)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image<T> {
+    pub geometry: Geometry,
+    pub data: Vec<T>,
+}
+
+impl<T: Copy> Image<T> {
+    /// Number of voxels.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when the image has no voxel.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The voxel at index `(x, y, z)`, or `None` outside the grid.
+    pub fn get(&self, x: usize, y: usize, z: usize) -> Option<T> {
+        let [nx, ny, nz] = self.geometry.size;
+        if x >= nx || y >= ny || z >= nz {
+            return None;
+        }
+        self.data.get(x + nx * (y + ny * z)).copied()
+    }
+}
+
+/// How close two geometries must be to count as the same grid. The defaults are ITK's
+/// (`coordinateTolerance` and `directionTolerance` of 1e-6), which pyradiomics relies on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Spacing and origin may differ by this fraction of the (first image's) smallest spacing.
+    pub coordinate: f64,
+    /// Direction cosines may differ by this much, absolutely.
+    pub direction: f64,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance { coordinate: 1e-6, direction: 1e-6 }
+    }
+}
+
+/// Which part of the geometry differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeometryField {
+    Size,
+    Spacing,
+    Origin,
+    Direction,
+}
+
+impl fmt::Display for GeometryField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GeometryField::Size => "size",
+            GeometryField::Spacing => "spacing",
+            GeometryField::Origin => "origin",
+            GeometryField::Direction => "direction",
+        })
+    }
+}
+
+/// Two images (typically an image and its mask) are not on the same grid.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "geometry mismatch between {} and {}: {field} differs ({first} vs {second})",
+    first_path.display(),
+    second_path.display()
+)]
+pub struct GeometryMismatch {
+    pub first_path: PathBuf,
+    pub second_path: PathBuf,
+    pub field: GeometryField,
+    /// The differing values, formatted, of the first and second image.
+    pub first: String,
+    pub second: String,
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+impl Geometry {
+    /// Checks that `other` is the same grid as `self` within `tol`; the error names both files
+    /// (`self_path` for `self`) and the first field that differs, in the order size, spacing,
+    /// origin, direction.
+    pub fn check_same(
+        &self,
+        other: &Geometry,
+        tol: Tolerance,
+        self_path: &Path,
+        other_path: &Path,
+    ) -> Result<(), GeometryMismatch> {
+        let coord_tol = tol.coordinate * self.spacing.iter().fold(f64::INFINITY, |m, s| m.min(*s));
+        let flat = |d: &[[f64; 3]; 3]| -> Vec<f64> { d.iter().flatten().copied().collect() };
+        let (field, first, second) = if self.size != other.size {
+            (GeometryField::Size, format!("{:?}", self.size), format!("{:?}", other.size))
+        } else if !close(&self.spacing, &other.spacing, coord_tol) {
+            (GeometryField::Spacing, format!("{:?}", self.spacing), format!("{:?}", other.spacing))
+        } else if !close(&self.origin, &other.origin, coord_tol) {
+            (GeometryField::Origin, format!("{:?}", self.origin), format!("{:?}", other.origin))
+        } else if !close(&flat(&self.direction), &flat(&other.direction), tol.direction) {
+            (GeometryField::Direction, format!("{:?}", self.direction), format!("{:?}", other.direction))
+        } else {
+            return Ok(());
+        };
+        Err(GeometryMismatch {
+            first_path: self_path.to_path_buf(),
+            second_path: other_path.to_path_buf(),
+            field,
+            first,
+            second,
+        })
+    }
+
+    /// Number of voxels of the grid.
+    pub fn voxel_count(&self) -> usize {
+        self.size.iter().product()
+    }
+}
+
+/// Converts a point or a direction column given in RAS to LPS (negate x and y), as ITK does.
+pub(crate) fn ras_to_lps_point(p: [f64; 3]) -> [f64; 3] {
+    // `+ 0.0` turns -0.0 into 0.0, so identity axes print and compare cleanly.
+    [-p[0] + 0.0, -p[1] + 0.0, p[2]]
+}
+
+/// Converts a direction matrix (columns = index axes) from RAS to LPS: negates rows x and y.
+pub(crate) fn ras_to_lps_direction(d: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    [d[0].map(|v| -v + 0.0), d[1].map(|v| -v + 0.0), d[2]]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom() -> Geometry {
+        Geometry {
+            size: [5, 4, 4],
+            spacing: [2.0, 2.0, 2.0],
+            origin: [0.0, 0.0, 0.0],
+            direction: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        }
+    }
+
+    #[test]
+    fn same_geometry_within_tolerance() {
+        let a = geom();
+        let mut b = geom();
+        b.origin[0] += 1e-7;
+        assert!(a.check_same(&b, Tolerance::default(), Path::new("img.nrrd"), Path::new("m.nrrd")).is_ok());
+    }
+
+    #[test]
+    fn mismatch_names_files_and_field() {
+        let a = geom();
+        for (field, change) in [
+            (GeometryField::Size, Box::new(|g: &mut Geometry| g.size[2] = 5) as Box<dyn Fn(&mut Geometry)>),
+            (GeometryField::Spacing, Box::new(|g: &mut Geometry| g.spacing[1] = 2.5)),
+            (GeometryField::Origin, Box::new(|g: &mut Geometry| g.origin[2] = 0.01)),
+            (GeometryField::Direction, Box::new(|g: &mut Geometry| g.direction[0][0] = -1.0)),
+        ] {
+            let mut b = geom();
+            change(&mut b);
+            let err =
+                a.check_same(&b, Tolerance::default(), Path::new("ct.nii.gz"), Path::new("seg.nrrd")).unwrap_err();
+            assert_eq!(err.field, field);
+            let msg = err.to_string();
+            assert!(msg.contains("ct.nii.gz") && msg.contains("seg.nrrd"), "{msg}");
+            assert!(msg.contains(&field.to_string()), "{msg}");
+        }
+    }
+
+    #[test]
+    fn get_is_x_fastest() {
+        let img = Image { geometry: geom(), data: (0..80).collect::<Vec<i32>>() };
+        assert_eq!(img.get(1, 0, 0), Some(1));
+        assert_eq!(img.get(0, 1, 0), Some(5));
+        assert_eq!(img.get(0, 0, 1), Some(20));
+        assert_eq!(img.get(5, 0, 0), None);
+    }
+}

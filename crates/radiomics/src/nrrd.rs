@@ -1,0 +1,372 @@
+//! A small NRRD reader (<https://teem.sourceforge.net/nrrd/format.html>), enough for the files
+//! 3D Slicer and ITK write: 3D volumes and Slicer `.seg.nrrd` segmentations.
+//!
+//! Supported: magic `NRRD0001`..`NRRD0005`; fields `type` (int8, uint8, int16, uint16, int32,
+//! uint32, float, double and their C-name aliases), `dimension` 3, or 4 with a leading `list`
+//! (or `vector`) axis of which the first layer is read (Slicer's overlapping segments), `sizes`,
+//! `kinds`, `space` (left-posterior-superior or right-anterior-superior, converted to LPS),
+//! `space dimension` 3, `space directions`, `space origin`, `spacings` (without `space`),
+//! `endian`, `encoding` raw or gzip. Detached data (`data file`, `.nhdr`), `byte skip`,
+//! `line skip` and other encodings are rejected with an error naming the header line.
+//! Comments (`#`) and key/value pairs (`key:=value`) are ignored.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::ImageError;
+use crate::image::{Geometry, Image, ras_to_lps_direction, ras_to_lps_point};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    F32,
+    F64,
+}
+
+impl Scalar {
+    fn parse(s: &str) -> Option<Scalar> {
+        Some(match s {
+            "signed char" | "int8" | "int8_t" => Scalar::I8,
+            "uchar" | "unsigned char" | "uint8" | "uint8_t" => Scalar::U8,
+            "short" | "short int" | "signed short" | "signed short int" | "int16" | "int16_t" => Scalar::I16,
+            "ushort" | "unsigned short" | "unsigned short int" | "uint16" | "uint16_t" => Scalar::U16,
+            "int" | "signed int" | "int32" | "int32_t" => Scalar::I32,
+            "uint" | "unsigned int" | "uint32" | "uint32_t" => Scalar::U32,
+            "float" => Scalar::F32,
+            "double" => Scalar::F64,
+            _ => return None,
+        })
+    }
+
+    fn bytes(self) -> usize {
+        match self {
+            Scalar::I8 | Scalar::U8 => 1,
+            Scalar::I16 | Scalar::U16 => 2,
+            Scalar::I32 | Scalar::U32 | Scalar::F32 => 4,
+            Scalar::F64 => 8,
+        }
+    }
+
+    /// Decodes one value from exactly `self.bytes()` bytes.
+    fn decode(self, b: &[u8], little: bool) -> f64 {
+        macro_rules! num {
+            ($t:ty, $n:literal) => {{
+                let mut a = [0u8; $n];
+                a.copy_from_slice(b);
+                if little { <$t>::from_le_bytes(a) } else { <$t>::from_be_bytes(a) }
+            }};
+        }
+        match self {
+            Scalar::I8 => f64::from(num!(i8, 1)),
+            Scalar::U8 => f64::from(b[0]),
+            Scalar::I16 => f64::from(num!(i16, 2)),
+            Scalar::U16 => f64::from(num!(u16, 2)),
+            Scalar::I32 => f64::from(num!(i32, 4)),
+            Scalar::U32 => f64::from(num!(u32, 4)),
+            Scalar::F32 => f64::from(num!(f32, 4)),
+            Scalar::F64 => num!(f64, 8),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Space {
+    Lps,
+    Ras,
+}
+
+/// A header field with where it came from, for error messages.
+struct Field<'a> {
+    line: usize,
+    text: &'a str,
+    value: &'a str,
+}
+
+/// Reads a NRRD file (`.nrrd` or Slicer `.seg.nrrd`) into an image of `f64` voxels in LPS.
+/// Every stored type converts to `f64` exactly.
+pub fn read_nrrd(path: &Path) -> Result<Image<f64>, ImageError> {
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })?;
+    parse_nrrd(&bytes, path)
+}
+
+/// Parses NRRD bytes; `path` only names the file in errors.
+pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<Image<f64>, ImageError> {
+    let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
+    let bad = |f: &Field, msg: String| ImageError::NrrdHeader {
+        path: path.to_path_buf(),
+        line: f.line,
+        text: f.text.to_string(),
+        msg,
+    };
+
+    // Header: lines up to the first empty line; the data follows it.
+    let mut lines: Vec<(usize, &str)> = Vec::new();
+    let mut pos = 0;
+    let mut data_start = None;
+    while pos < bytes.len() {
+        let end = bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| pos + i);
+        let raw = &bytes[pos..end];
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line_no = lines.len() + 1;
+        pos = end + 1;
+        if raw.is_empty() {
+            data_start = Some(pos.min(bytes.len()));
+            break;
+        }
+        let text = std::str::from_utf8(raw).map_err(|_| format(format!("NRRD header line {line_no} is not text")))?;
+        lines.push((line_no, text));
+    }
+    let Some(&(_, magic)) = lines.first() else {
+        return Err(format("empty file, expected a NRRD header".into()));
+    };
+    let version_ok = magic.strip_prefix("NRRD000").is_some_and(|v| matches!(v, "1" | "2" | "3" | "4" | "5"));
+    if !version_ok {
+        return Err(ImageError::NrrdHeader {
+            path: path.to_path_buf(),
+            line: 1,
+            text: magic.chars().take(40).collect(),
+            msg: "not a NRRD file (expected magic NRRD0001..NRRD0005)".into(),
+        });
+    }
+
+    let mut fields: Vec<(String, Field)> = Vec::new();
+    for &(line, text) in &lines[1..] {
+        if text.starts_with('#') {
+            continue;
+        }
+        if let Some((key, value)) = text.split_once(": ") {
+            if key.contains(":=") {
+                continue;
+            }
+            let field = Field { line, text, value: value.trim() };
+            let key = key.trim().to_ascii_lowercase();
+            if fields.iter().any(|(k, _)| *k == key) {
+                return Err(bad(&field, format!("field `{key}` given twice")));
+            }
+            fields.push((key, field));
+        } else if text.contains(":=") {
+            continue;
+        } else {
+            return Err(ImageError::NrrdHeader {
+                path: path.to_path_buf(),
+                line,
+                text: text.to_string(),
+                msg: "expected `field: value`, `key:=value` or a `#` comment".into(),
+            });
+        }
+    }
+    let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, f)| f);
+    let required = |key: &str| get(key).ok_or_else(|| format(format!("NRRD header has no `{key}` field")));
+
+    for key in ["data file", "datafile"] {
+        if let Some(f) = get(key) {
+            return Err(bad(f, "detached data files (.nhdr) are not supported".into()));
+        }
+    }
+    for key in ["byte skip", "byteskip", "line skip", "lineskip"] {
+        if let Some(f) = get(key)
+            && f.value != "0"
+        {
+            return Err(bad(f, format!("`{key}` other than 0 is not supported")));
+        }
+    }
+
+    let f = required("type")?;
+    let scalar = Scalar::parse(f.value).ok_or_else(|| bad(f, format!("unsupported type `{}`", f.value)))?;
+
+    let f = required("dimension")?;
+    let dim: usize = match f.value {
+        "3" => 3,
+        "4" => 4,
+        v => return Err(bad(f, format!("dimension {v} is not supported (only 3, or 4 with a leading list axis)"))),
+    };
+
+    let f = required("sizes")?;
+    let sizes = f
+        .value
+        .split_whitespace()
+        .map(|s| s.parse::<usize>().ok().filter(|&n| n > 0))
+        .collect::<Option<Vec<usize>>>()
+        .filter(|s| s.len() == dim)
+        .ok_or_else(|| bad(f, format!("expected {dim} positive integer sizes")))?;
+
+    // With 4 axes the first one must be a list of layers (Slicer segmentations).
+    let layers = if dim == 4 {
+        let Some(f) = get("kinds") else {
+            return Err(format("4-dimensional NRRD without `kinds`: cannot tell which axis holds the layers".into()));
+        };
+        let kinds: Vec<&str> = f.value.split_whitespace().collect();
+        let first_is_list = kinds.first().is_some_and(|k| matches!(k.to_ascii_lowercase().as_str(), "list" | "vector"));
+        let rest_are_space = kinds.len() == 4
+            && kinds[1..].iter().all(|k| matches!(k.to_ascii_lowercase().as_str(), "domain" | "space"));
+        if !first_is_list || !rest_are_space {
+            return Err(bad(f, "4-dimensional NRRD must have kinds `list domain domain domain`".into()));
+        }
+        sizes[0]
+    } else {
+        1
+    };
+    let size = [sizes[dim - 3], sizes[dim - 2], sizes[dim - 1]];
+
+    let little = match get("endian") {
+        None => {
+            if scalar.bytes() > 1 {
+                return Err(format(format!("NRRD header has no `endian` field, required for {scalar:?} data")));
+            }
+            true
+        }
+        Some(f) => match f.value {
+            "little" => true,
+            "big" => false,
+            v => return Err(bad(f, format!("endian must be little or big, not `{v}`"))),
+        },
+    };
+
+    let space = match get("space") {
+        None => None,
+        Some(f) => match f.value.to_ascii_lowercase().as_str() {
+            "left-posterior-superior" | "lps" => Some(Space::Lps),
+            "right-anterior-superior" | "ras" => Some(Space::Ras),
+            v => {
+                return Err(bad(
+                    f,
+                    format!("space `{v}` is not supported (left-posterior-superior or right-anterior-superior)"),
+                ));
+            }
+        },
+    };
+    if let Some(f) = get("space dimension") {
+        if space.is_some() {
+            return Err(bad(f, "`space` and `space dimension` are exclusive".into()));
+        }
+        return Err(bad(
+            f,
+            "`space dimension` without a named space is not supported (need left-posterior-superior or right-anterior-superior)".into(),
+        ));
+    }
+
+    let (spacing, origin, direction) = if let Some(space) = space {
+        let f = required("space directions")?;
+        let vectors = parse_directions(f.value)
+            .ok_or_else(|| bad(f, "expected vectors like `(1,0,0) (0,1,0) (0,0,1)`".into()))?;
+        let spatial: &[Option<[f64; 3]>] = match (dim, vectors.as_slice()) {
+            (3, v) => v,
+            (4, [None, v @ ..]) => v,
+            _ => &[],
+        };
+        let vectors = spatial
+            .iter()
+            .copied()
+            .collect::<Option<Vec<[f64; 3]>>>()
+            .filter(|v| v.len() == 3)
+            .ok_or_else(|| bad(f, format!("expected {dim} entries, `none` exactly for the list axis")))?;
+        let mut spacing = [0.0; 3];
+        let mut direction = [[0.0; 3]; 3];
+        for (c, v) in vectors.iter().enumerate() {
+            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if !(norm.is_finite() && norm > 0.0) {
+                return Err(bad(f, format!("direction vector {} has zero length", c + 1)));
+            }
+            spacing[c] = norm;
+            for r in 0..3 {
+                direction[r][c] = v[r] / norm;
+            }
+        }
+        let origin = match get("space origin") {
+            None => [0.0; 3],
+            Some(f) => parse_vector(f.value).ok_or_else(|| bad(f, "expected a vector like `(0,0,0)`".into()))?,
+        };
+        match space {
+            Space::Lps => (spacing, origin, direction),
+            Space::Ras => (spacing, ras_to_lps_point(origin), ras_to_lps_direction(direction)),
+        }
+    } else {
+        if let Some(f) = get("space directions").or(get("space origin")) {
+            return Err(bad(f, "needs a `space` field".into()));
+        }
+        let spacing = match get("spacings") {
+            None => [1.0; 3],
+            Some(f) => {
+                let v: Vec<&str> = f.value.split_whitespace().collect();
+                let v = if dim == 4 { v.get(1..).unwrap_or(&[]) } else { &v[..] };
+                let parsed = v
+                    .iter()
+                    .map(|s| s.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0))
+                    .collect::<Option<Vec<f64>>>()
+                    .filter(|v| v.len() == 3)
+                    .ok_or_else(|| bad(f, "expected positive spacings".into()))?;
+                [parsed[0], parsed[1], parsed[2]]
+            }
+        };
+        let identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        (spacing, [0.0; 3], identity)
+    };
+
+    let f = required("encoding")?;
+    let data_start =
+        data_start.ok_or_else(|| format("NRRD header is not followed by an empty line and data".into()))?;
+    let body = &bytes[data_start..];
+    let decoded;
+    let payload: &[u8] = match f.value {
+        "raw" => body,
+        "gzip" | "gz" => {
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(body)
+                .read_to_end(&mut out)
+                .map_err(|e| format(format!("gzip data could not be decompressed: {e}")))?;
+            decoded = out;
+            &decoded
+        }
+        v => return Err(bad(f, format!("encoding `{v}` is not supported (raw or gzip)"))),
+    };
+
+    let count =
+        size.iter().try_fold(layers, |acc, &n| acc.checked_mul(n)).ok_or_else(|| format("sizes overflow".into()))?;
+    let width = scalar.bytes();
+    let needed = count * width;
+    if payload.len() != needed {
+        return Err(format(format!(
+            "data has {} bytes, the header needs {needed} ({count} voxels of {width} bytes)",
+            payload.len()
+        )));
+    }
+    // Layers vary fastest: voxel v of layer 0 is element v * layers.
+    let data = payload.chunks_exact(width * layers).map(|c| scalar.decode(&c[..width], little)).collect();
+    Ok(Image { geometry: Geometry { size, spacing, origin, direction }, data })
+}
+
+fn parse_vector(s: &str) -> Option<[f64; 3]> {
+    let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
+    let v = inner
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<Vec<f64>>>()?;
+    match v.as_slice() {
+        [a, b, c] => Some([*a, *b, *c]),
+        _ => None,
+    }
+}
+
+/// `(a,b,c) none (d,e,f)` → one entry per axis, `None` for `none`.
+fn parse_directions(s: &str) -> Option<Vec<Option<[f64; 3]>>> {
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("none") {
+            out.push(None);
+            rest = r.trim_start();
+        } else if rest.starts_with('(') {
+            let end = rest.find(')')?;
+            out.push(Some(parse_vector(&rest[..=end])?));
+            rest = rest[end + 1..].trim_start();
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
