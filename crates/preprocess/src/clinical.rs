@@ -10,7 +10,7 @@ use std::path::Path;
 
 use polars::prelude::{Column, DataFrame};
 
-use crate::io::{csv_error, csv_reader};
+use crate::io::{csv_error, header_and_rows};
 use crate::names::snake_case;
 use crate::{PrepError, suggest};
 
@@ -101,14 +101,7 @@ enum Role {
 }
 
 pub fn preprocess_clinical(path: &Path, options: &ClinicalOptions) -> Result<(DataFrame, ClinicalReport), PrepError> {
-    let mut reader = csv_reader(path)?;
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(row) => row.map_err(|e| csv_error(path, e))?,
-        None => {
-            return Err(PrepError::Parse { file: path.to_path_buf(), line: 1, message: "the file is empty".into() });
-        }
-    };
+    let (header, records) = header_and_rows(path)?;
     let raw_names: Vec<String> = header.iter().map(str::to_string).collect();
     let names: Vec<String> = raw_names.iter().map(|n| snake_case(n)).collect();
     let mut by_name: HashMap<&str, usize> = HashMap::new();

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use polars::prelude::{Column, DataFrame};
 
-use crate::io::{csv_error, csv_reader};
+use crate::io::{csv_error, header_and_rows};
 use crate::{PrepError, suggest};
 
 /// The seed's panel: the 21 genes of Zhou et al. 2018's metagenes.
@@ -56,14 +56,7 @@ impl Default for GenomicOptions {
 /// Reads an expression table and returns `id_column` + one Float64 column per panel gene, one
 /// row per case, in the table's column order.
 pub fn preprocess_genomic(path: &Path, options: &GenomicOptions) -> Result<DataFrame, PrepError> {
-    let mut reader = csv_reader(path)?;
-    let mut records = reader.records();
-    let header = match records.next() {
-        Some(row) => row.map_err(|e| csv_error(path, e))?,
-        None => {
-            return Err(PrepError::Parse { file: path.to_path_buf(), line: 1, message: "the file is empty".into() });
-        }
-    };
+    let (header, records) = header_and_rows(path)?;
     let cases: Vec<String> = header.iter().skip(1).map(|c| c.trim().to_string()).collect();
     if cases.is_empty() {
         return Err(PrepError::Parse {

@@ -43,6 +43,17 @@ pub fn csv_reader(path: &Path) -> Result<csv::Reader<Box<dyn Read>>, PrepError> 
         .from_reader(open_text(path)?))
 }
 
+/// The header row of a table file and an iterator over the rows after it.
+pub fn header_and_rows(
+    path: &Path,
+) -> Result<(csv::StringRecord, csv::StringRecordsIntoIter<Box<dyn Read>>), PrepError> {
+    let mut records = csv_reader(path)?.into_records();
+    match records.next() {
+        Some(row) => Ok((row.map_err(|e| csv_error(path, e))?, records)),
+        None => Err(PrepError::Parse { file: path.to_path_buf(), line: 1, message: "the file is empty".into() }),
+    }
+}
+
 /// Maps a csv error (ragged row, bad UTF-8) to a message with the file's line number.
 pub fn csv_error(path: &Path, err: csv::Error) -> PrepError {
     let line = err.position().map(|p| p.line()).unwrap_or(0);
