@@ -16,7 +16,20 @@ fn multimodal_workflow_runs_caches_and_fills_the_feature_store() {
     project.run_ok(&[]).assert_all("cached");
 
     let groups = project.flow(&["fs", "list"]);
-    groups.assert_ok().assert_stdout_contains("clinical_s42").assert_stdout_contains("genomic_s42");
+    groups
+        .assert_ok()
+        .assert_stdout_contains("clinical_s42")
+        .assert_stdout_contains("genomic_s42")
+        .assert_stdout_contains("imaging_s42");
+    // The seed's three-way join: genomic cases with clinical and imaging features. The synthetic
+    // cohort, like the real one, has 119 patients in all three.
+    let overlap = project.flow(&[
+        "fs",
+        "query",
+        "SELECT COUNT(*) AS n FROM genomic_s42 AS g JOIN clinical_s42 AS c ON g.case_id = c.case_id \
+         JOIN imaging_s42 AS i ON c.case_id = i.subject",
+    ]);
+    overlap.assert_ok().assert_stdout_contains("119");
     let count = project.flow(&["fs", "query", "SELECT COUNT(*) AS n FROM clinical_s42"]);
     count.assert_ok();
     // The synthetic cohort mirrors the real one: the seed's filter keeps about 147 R01 patients.
@@ -54,8 +67,10 @@ fn editing_the_sql_reruns_only_the_query() {
         ("cohort", "cached"),
         ("genomic", "cached"),
         ("clinical", "cached"),
+        ("imaging", "cached"),
         ("genomic_fg", "cached"),
         ("clinical_fg", "cached"),
+        ("imaging_fg", "cached"),
         ("joined", "ran"),
     ]);
 }

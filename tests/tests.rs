@@ -10,3 +10,4 @@ mod errors;
 mod failures;
 mod pipeline;
 mod preprocess;
+mod radiomics;

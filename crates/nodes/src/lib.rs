@@ -9,6 +9,7 @@ pub mod clinical_preprocess;
 pub mod featurestore_query;
 pub mod featurestore_write;
 pub mod genomic_preprocess;
+pub mod imaging_radiomics;
 pub mod shell;
 pub mod synth_nsclc_cohort;
 
@@ -19,6 +20,7 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(synth_nsclc_cohort::SynthNsclcCohort));
     registry.register(Arc::new(genomic_preprocess::GenomicPreprocess));
     registry.register(Arc::new(clinical_preprocess::ClinicalPreprocess));
+    registry.register(Arc::new(imaging_radiomics::ImagingRadiomics));
     registry.register(Arc::new(featurestore_write::FeaturestoreWrite));
     registry.register(Arc::new(featurestore_query::FeaturestoreQuery));
     registry

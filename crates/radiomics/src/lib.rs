@@ -1,27 +1,41 @@
-//! Radiomics for flow (issue 4): reading medical images and segmentation masks into one
-//! in-memory representation, as a library with no engine or table dependency.
+//! Radiomics for flow: medical images and segmentation masks in, the pyradiomics 3.0.1 default
+//! features out. A library with no engine or table dependency; the `imaging.radiomics` node
+//! in crates/nodes wraps it.
 //!
-//! For now this crate holds only the image I/O layer:
+//! Layers, bottom up:
 //! - [`image`]: [`Image`] (voxels in x-fastest order plus [`Geometry`]: size, spacing, origin,
 //!   direction in LPS, the convention of ITK and pyradiomics) and the image/mask geometry
 //!   check with tolerance;
-//! - [`nrrd`]: a small NRRD reader (raw and gzip, 3D Slicer `.seg.nrrd` first layer);
-//! - [`nifti`]: NIfTI-1 (`.nii`, `.nii.gz`) through the `nifti` crate, RAS converted to LPS.
-//!
-//! Feature extraction (pyradiomics-compatible shape, first order and texture classes) and the
-//! `imaging.radiomics` node come later.
+//! - readers: [`nrrd`] (raw and gzip, 3D Slicer `.seg.nrrd` first layer), [`nifti`] (through
+//!   the `nifti` crate, RAS converted to LPS) and [`dicom`] (CT series, SEG and RTSTRUCT
+//!   masks mapped onto the CT grid);
+//! - [`roi`]: the image cropped to one mask label; [`discretise`]: fixed-bin-width grey levels;
+//! - [`features`]: the seven feature classes, one module each;
+//! - [`manifest`] and [`cohort`]: a cohort's `subject,image,mask` list, measured in parallel.
 
+pub mod cohort;
+pub mod dicom;
+pub mod discretise;
 pub mod error;
+pub mod features;
 pub mod image;
+pub mod manifest;
 pub mod nifti;
 pub mod nrrd;
+pub mod roi;
 
 pub use error::ImageError;
+pub use features::{Feature, FeatureClass, Settings, extract};
 pub use image::{Geometry, GeometryMismatch, Image, Tolerance};
+pub use manifest::{Case, read_manifest};
+pub use roi::{Roi, RoiError};
 
-/// Reads an image by its extension: `.nrrd`/`.nhdr` with [`nrrd::read_nrrd`], `.nii`/`.nii.gz`
-/// with [`nifti::read_nifti`].
+/// Reads an image: a folder as a DICOM series ([`dicom::read_series`]), otherwise by extension,
+/// `.nrrd`/`.nhdr` with [`nrrd::read_nrrd`], `.nii`/`.nii.gz` with [`nifti::read_nifti`].
 pub fn read_image(path: &std::path::Path) -> Result<Image<f64>, ImageError> {
+    if path.is_dir() {
+        return dicom::read_series(path);
+    }
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     if name.ends_with(".nrrd") || name.ends_with(".nhdr") {
         nrrd::read_nrrd(path)
@@ -30,7 +44,7 @@ pub fn read_image(path: &std::path::Path) -> Result<Image<f64>, ImageError> {
     } else {
         Err(ImageError::Format {
             path: path.to_path_buf(),
-            msg: "unknown image format (expected .nrrd, .nhdr, .nii or .nii.gz)".into(),
+            msg: "unknown image format (expected .nrrd, .nhdr, .nii, .nii.gz or a folder of DICOM slices)".into(),
         })
     }
 }

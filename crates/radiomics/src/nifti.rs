@@ -36,14 +36,18 @@ pub fn read_nifti(path: &Path) -> Result<Image<f64>, ImageError> {
     }
     let array = array.into_dimensionality::<Ix3>().map_err(|e| format(format!("NIfTI volume is not 3D: {e}")))?;
     let (nx, ny, nz) = array.dim();
-    let mut data = Vec::with_capacity(nx * ny * nz);
-    for z in 0..nz {
-        for y in 0..ny {
-            for x in 0..nx {
-                data.push(array[[x, y, z]]);
-            }
+    // NIfTI stores x fastest, so the array is column-major and its reversed view is row-major
+    // over (z, y, x): the voxels can move out without a copy.
+    let reversed = array.reversed_axes();
+    let data = if reversed.is_standard_layout() {
+        let (data, offset) = reversed.into_raw_vec_and_offset();
+        match offset {
+            Some(0) | None => data,
+            Some(start) => data[start..].to_vec(),
         }
-    }
+    } else {
+        reversed.iter().copied().collect()
+    };
     let (spacing, origin_ras, direction_ras) = ras_transform(&header)
         .ok_or_else(|| format("NIfTI header has a degenerate voxel-to-world transform".into()))?;
     Ok(Image {

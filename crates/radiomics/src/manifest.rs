@@ -1,0 +1,96 @@
+//! The cohort manifest: one CSV row per patient naming its image and mask.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::ImageError;
+
+/// One patient's image and mask, with paths resolved against the manifest's folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub subject: String,
+    pub image: PathBuf,
+    pub mask: PathBuf,
+}
+
+/// The name a cohort folder's manifest has.
+pub const MANIFEST_NAME: &str = "manifest.csv";
+
+/// Reads `subject,image,mask` rows from a manifest CSV, or from `manifest.csv` inside a folder.
+/// Relative paths resolve against the manifest's folder; columns may come in any order and
+/// extra columns are ignored.
+pub fn read_manifest(path: &Path) -> Result<Vec<Case>, ImageError> {
+    let file = if path.is_dir() { path.join(MANIFEST_NAME) } else { path.to_path_buf() };
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let format = |msg: String| ImageError::Format { path: file.clone(), msg };
+    let mut reader = csv::Reader::from_path(&file).map_err(|e| format(format!("cannot read the manifest: {e}")))?;
+    let headers = reader.headers().map_err(|e| format(format!("line 1: {e}")))?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            format(format!(
+                "line 1: no `{name}` column (the header is `{}`; a manifest needs subject,image,mask)",
+                headers.iter().collect::<Vec<_>>().join(",")
+            ))
+        })
+    };
+    let (subject_col, image_col, mask_col) = (column("subject")?, column("image")?, column("mask")?);
+    let mut cases: Vec<Case> = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = record.map_err(|e| format(format!("line {line}: {e}")))?;
+        let field = |col: usize, name: &str| {
+            let value = record.get(col).map(str::trim).unwrap_or("");
+            if value.is_empty() { Err(format(format!("line {line}: the `{name}` field is empty"))) } else { Ok(value) }
+        };
+        let subject = field(subject_col, "subject")?.to_string();
+        if let Some(first) = seen.insert(subject.clone(), line) {
+            return Err(format(format!("line {line}: subject `{subject}` is listed twice (first on line {first})")));
+        }
+        cases.push(Case {
+            subject,
+            image: base.join(field(image_col, "image")?),
+            mask: base.join(field(mask_col, "mask")?),
+        });
+    }
+    if cases.is_empty() {
+        return Err(format("the manifest lists no patient".to_string()));
+    }
+    Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join(MANIFEST_NAME);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn resolves_paths_against_the_manifest_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "mask,subject,image,site\nm/a.nii.gz,A,i/a.nii.gz,x\n/abs/m.nrrd,B,/abs/i.nrrd,y\n");
+        let cases = read_manifest(dir.path()).unwrap();
+        assert_eq!(
+            cases[0],
+            Case { subject: "A".into(), image: dir.path().join("i/a.nii.gz"), mask: dir.path().join("m/a.nii.gz") }
+        );
+        assert_eq!(cases[1].image, PathBuf::from("/abs/i.nrrd"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "subject,image\nA,a.nii\n");
+        let msg = read_manifest(&path).unwrap_err().to_string();
+        assert!(msg.contains("line 1") && msg.contains("no `mask` column"), "{msg}");
+        write(dir.path(), "subject,image,mask\nA,a,b\nB,,c\n");
+        let msg = read_manifest(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("line 3") && msg.contains("`image` field is empty"), "{msg}");
+        write(dir.path(), "subject,image,mask\nA,a,b\nA,c,d\n");
+        let msg = read_manifest(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("line 3") && msg.contains("listed twice (first on line 2)"), "{msg}");
+    }
+}
