@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::ImageError;
-use crate::features::{Feature, Settings, extract};
+use crate::features::{Feature, Settings, extract_threads};
 use crate::image::{Image, Tolerance};
 use crate::manifest::Case;
 use crate::roi::RoiError;
@@ -23,12 +23,32 @@ pub enum CaseError {
 /// Reads an image and its mask and checks that they lie on the same grid. A DICOM mask (SEG or
 /// RTSTRUCT) is mapped onto the image's grid; any other mask must already share it.
 pub fn read_case(image_path: &Path, mask_path: &Path) -> Result<(Image<f64>, Image<f64>), ImageError> {
-    let image = crate::read_image(image_path)?;
+    read_case_threads(image_path, mask_path, 1)
+}
+
+/// [`read_case`], reading image and mask at the same time when `threads` > 1 and the mask
+/// does not need the image's grid.
+pub fn read_case_threads(
+    image_path: &Path,
+    mask_path: &Path,
+    threads: usize,
+) -> Result<(Image<f64>, Image<f64>), ImageError> {
     if is_dicom_file(mask_path) {
+        let image = crate::read_image(image_path)?;
         let mask = crate::dicom::read_mask(mask_path, &image.geometry, image_path)?;
         return Ok((image, mask));
     }
-    let mask = crate::read_image(mask_path)?;
+    let (image, mask) = if threads > 1 {
+        std::thread::scope(|scope| {
+            let mask = scope.spawn(|| crate::read_image(mask_path));
+            let image = crate::read_image(image_path);
+            let mask = mask.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (image, mask)
+        })
+    } else {
+        (crate::read_image(image_path), crate::read_image(mask_path))
+    };
+    let (image, mask) = (image?, mask?);
     image.geometry.check_same(&mask.geometry, Tolerance::default(), image_path, mask_path)?;
     Ok((image, mask))
 }
@@ -49,10 +69,11 @@ fn is_dicom_file(path: &Path) -> bool {
 /// One patient's features, or why there are none.
 pub type CaseResult = Result<Vec<Feature>, CaseError>;
 
-/// Reads and measures one patient.
-pub fn extract_case(case: &Case, settings: &Settings) -> CaseResult {
-    let (image, mask) = read_case(&case.image, &case.mask)?;
-    extract(&image, &mask, settings).map_err(|source| CaseError::Roi { mask: case.mask.clone(), source })
+/// Reads and measures one patient on up to `threads` threads.
+pub fn extract_case(case: &Case, settings: &Settings, threads: usize) -> CaseResult {
+    let (image, mask) = read_case_threads(&case.image, &case.mask, threads)?;
+    extract_threads(&image, &mask, settings, threads)
+        .map_err(|source| CaseError::Roi { mask: case.mask.clone(), source })
 }
 
 /// Measures every case on up to `threads` threads; results come back in the order of `cases`.
@@ -65,6 +86,9 @@ pub fn extract_cohort(
     cancelled: &(dyn Fn() -> bool + Sync),
     done: &(dyn Fn(&Case, &CaseResult) + Sync),
 ) -> Vec<Option<CaseResult>> {
+    // Patients in parallel first; threads to spare (fewer patients than threads) go to each
+    // patient's feature classes.
+    let per_case = (threads / cases.len().max(1)).max(1);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<CaseResult>>> = Mutex::new((0..cases.len()).map(|_| None).collect());
     let worker = || {
@@ -74,7 +98,7 @@ pub fn extract_cohort(
             }
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(case) = cases.get(index) else { return };
-            let result = extract_case(case, settings);
+            let result = extract_case(case, settings, per_case);
             done(case, &result);
             if let Ok(mut slots) = results.lock() {
                 slots[index] = Some(result);

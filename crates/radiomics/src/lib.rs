@@ -18,6 +18,7 @@ pub mod dicom;
 pub mod discretise;
 pub mod error;
 pub mod features;
+mod gzip;
 pub mod image;
 pub mod manifest;
 pub mod nifti;

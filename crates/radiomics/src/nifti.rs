@@ -10,8 +10,7 @@
 
 use std::path::Path;
 
-use ::nifti::{IntoNdArray, NiftiHeader, NiftiObject, ReaderOptions};
-use ndarray::{Axis, Ix3};
+use ::nifti::{Endianness, NiftiHeader, NiftiType};
 
 use crate::error::ImageError;
 use crate::image::{Geometry, Image, ras_to_lps_direction, ras_to_lps_point};
@@ -21,33 +20,37 @@ use crate::image::{Geometry, Image, ras_to_lps_direction, ras_to_lps_point};
 pub fn read_nifti(path: &Path) -> Result<Image<f64>, ImageError> {
     let nifti_err = |source| ImageError::Nifti { path: path.to_path_buf(), source };
     let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
-    let object = ReaderOptions::new().read_file(path).map_err(nifti_err)?;
-    let header = object.header().clone();
-    let mut array = object.into_volume().into_ndarray::<f64>().map_err(nifti_err)?;
-    if array.ndim() < 3 {
-        return Err(format(format!("NIfTI image has {} dimensions, expected 3", array.ndim())));
-    }
-    while array.ndim() > 3 {
-        let extra = array.len_of(Axis(3));
-        if extra != 1 {
-            return Err(format(format!("NIfTI image has shape {:?}, expected a 3D volume", array.shape())));
-        }
-        array = array.index_axis_move(Axis(3), 0);
-    }
-    let array = array.into_dimensionality::<Ix3>().map_err(|e| format(format!("NIfTI volume is not 3D: {e}")))?;
-    let (nx, ny, nz) = array.dim();
-    // NIfTI stores x fastest, so the array is column-major and its reversed view is row-major
-    // over (z, y, x): the voxels can move out without a copy.
-    let reversed = array.reversed_axes();
-    let data = if reversed.is_standard_layout() {
-        let (data, offset) = reversed.into_raw_vec_and_offset();
-        match offset {
-            Some(0) | None => data,
-            Some(start) => data[start..].to_vec(),
-        }
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })?;
+    let raw = if crate::gzip::is_gzip(&bytes) {
+        crate::gzip::gunzip(&bytes).map_err(|e| format(format!("gzip data could not be decompressed: {e}")))?
     } else {
-        reversed.iter().copied().collect()
+        bytes
     };
+    // The crate parses the header (endianness, versions); the voxels are decoded straight from
+    // the file's bytes, which spares a copy of the whole volume.
+    let header = NiftiHeader::from_reader(raw.as_slice()).map_err(nifti_err)?;
+    if &header.magic != b"n+1\0" {
+        return Err(format(
+            "a NIfTI header/image pair (.hdr/.img) is not supported: convert it to a single .nii or .nii.gz".into(),
+        ));
+    }
+    let voxels = raw.get(header.vox_offset as usize..).unwrap_or_default();
+    let dims = header.dim().map_err(nifti_err)?;
+    if dims.len() < 3 {
+        return Err(format(format!("NIfTI image has {} dimensions, expected 3", dims.len())));
+    }
+    if dims[3..].iter().any(|&d| d > 1) {
+        return Err(format(format!("NIfTI image has shape {dims:?}, expected a 3D volume")));
+    }
+    let (nx, ny, nz) = (usize::from(dims[0]), usize::from(dims[1]), usize::from(dims[2]));
+    let data_type = header.data_type().map_err(nifti_err)?;
+    // NIfTI stores x fastest, as `Image` does: the voxels convert in order, with no reordering.
+    let mut data = to_f64(voxels, data_type, header.endianness == Endianness::Big, nx * ny * nz).map_err(format)?;
+    // As the standard says: a slope of 0 means no scaling.
+    let (slope, intercept) = (f64::from(header.scl_slope), f64::from(header.scl_inter));
+    if slope != 0.0 && slope.is_finite() && intercept.is_finite() && (slope, intercept) != (1.0, 0.0) {
+        data.iter_mut().for_each(|v| *v = *v * slope + intercept);
+    }
     let (spacing, origin_ras, direction_ras) = ras_transform(&header)
         .ok_or_else(|| format("NIfTI header has a degenerate voxel-to-world transform".into()))?;
     Ok(Image {
@@ -58,6 +61,38 @@ pub fn read_nifti(path: &Path) -> Result<Image<f64>, ImageError> {
             direction: ras_to_lps_direction(direction_ras),
         },
         data,
+    })
+}
+
+/// Decodes `count` voxels of `data_type` from `raw`.
+fn to_f64(raw: &[u8], data_type: NiftiType, big_endian: bool, count: usize) -> Result<Vec<f64>, String> {
+    macro_rules! decode {
+        ($t:ty) => {{
+            const WIDTH: usize = std::mem::size_of::<$t>();
+            if raw.len() < count * WIDTH {
+                return Err(format!("NIfTI data holds {} bytes, the header promises {}", raw.len(), count * WIDTH));
+            }
+            raw[..count * WIDTH]
+                .chunks_exact(WIDTH)
+                .map(|b| {
+                    let bytes: [u8; WIDTH] = b.try_into().unwrap_or([0; WIDTH]);
+                    (if big_endian { <$t>::from_be_bytes(bytes) } else { <$t>::from_le_bytes(bytes) }) as f64
+                })
+                .collect()
+        }};
+    }
+    Ok(match data_type {
+        NiftiType::Uint8 => decode!(u8),
+        NiftiType::Int8 => decode!(i8),
+        NiftiType::Int16 => decode!(i16),
+        NiftiType::Uint16 => decode!(u16),
+        NiftiType::Int32 => decode!(i32),
+        NiftiType::Uint32 => decode!(u32),
+        NiftiType::Int64 => decode!(i64),
+        NiftiType::Uint64 => decode!(u64),
+        NiftiType::Float32 => decode!(f32),
+        NiftiType::Float64 => decode!(f64),
+        other => return Err(format!("NIfTI data type {other:?} is not a scalar image type")),
     })
 }
 

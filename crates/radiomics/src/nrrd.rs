@@ -10,7 +10,6 @@
 //! `line skip` and other encodings are rejected with an error naming the header line.
 //! Comments (`#`) and key/value pairs (`key:=value`) are ignored.
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::error::ImageError;
@@ -315,11 +314,8 @@ pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<Image<f64>, ImageError> {
     let payload: &[u8] = match f.value {
         "raw" => body,
         "gzip" | "gz" => {
-            let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(body)
-                .read_to_end(&mut out)
-                .map_err(|e| format(format!("gzip data could not be decompressed: {e}")))?;
-            decoded = out;
+            decoded =
+                crate::gzip::gunzip(body).map_err(|e| format(format!("gzip data could not be decompressed: {e}")))?;
             &decoded
         }
         v => return Err(bad(f, format!("encoding `{v}` is not supported (raw or gzip)"))),

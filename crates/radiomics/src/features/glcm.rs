@@ -6,7 +6,8 @@
 //! `i`, `j` are the levels' values, not their ranks.
 use nalgebra::DMatrix;
 
-use super::{ClassFeatures, DIRECTIONS, EPS, entropy, neighbour};
+use super::grid::{GreyLevels, Padded};
+use super::{ClassFeatures, EPS, entropy};
 use crate::discretise::Discretised;
 
 const NAMES: [&str; 24] = [
@@ -38,13 +39,22 @@ const NAMES: [&str; 24] = [
 
 pub fn compute(levels: &Discretised) -> ClassFeatures {
     let grey = GreyLevels::of(levels);
+    let mut grid = Padded::of(levels);
+    // Pairs are counted by rank: rank + 1 in the grid, 0 outside the ROI.
+    let mut roi = Vec::new();
+    for (index, level) in grid.levels.iter_mut().enumerate() {
+        if *level != 0 {
+            *level = grey.rank[*level as usize] as u32 + 1;
+            roi.push(index);
+        }
+    }
     let n = grey.values.len();
     let mut sums = [0.0f64; 24];
     let mut directions = 0usize;
     let mut counts = vec![0.0f64; n * n];
-    for d in DIRECTIONS {
+    for offset in grid.directions() {
         counts.iter_mut().for_each(|c| *c = 0.0);
-        let total = co_occurrences(levels, &grey.rank, d, n, &mut counts);
+        let total = co_occurrences(&grid.levels, &roi, offset, n, &mut counts);
         if total == 0.0 {
             continue;
         }
@@ -54,58 +64,24 @@ pub fn compute(levels: &Discretised) -> ClassFeatures {
         }
         directions += 1;
     }
-    NAMES.iter().zip(sums).map(|(name, sum)| (*name, sum / directions.max(1) as f64)).collect()
+    // Without a single pair, pyradiomics has no matrix to average and reports NaN.
+    let mean = |sum: f64| if directions == 0 { f64::NAN } else { sum / directions as f64 };
+    NAMES.iter().zip(sums).map(|(name, sum)| (*name, mean(sum))).collect()
 }
 
-/// The grey levels present in the ROI, and each level's rank among them.
-pub(crate) struct GreyLevels {
-    /// Present levels, ascending.
-    pub values: Vec<f64>,
-    /// `rank[level]` is the level's index in `values` (meaningless for absent levels).
-    pub rank: Vec<usize>,
-}
-
-impl GreyLevels {
-    pub fn of(levels: &Discretised) -> GreyLevels {
-        let mut present = vec![false; levels.max_level as usize + 1];
-        for &l in &levels.levels {
-            present[l as usize] = true;
-        }
-        let mut rank = vec![0; present.len()];
-        let mut values = Vec::new();
-        for level in 1..present.len() {
-            if present[level] {
-                rank[level] = values.len();
-                values.push(level as f64);
-            }
-        }
-        GreyLevels { values, rank }
-    }
-}
-
-/// Adds both orders of every ROI voxel pair one step apart along `d` into `counts` (n x n,
-/// ranks); returns the total.
-fn co_occurrences(levels: &Discretised, rank: &[usize], d: [isize; 3], n: usize, counts: &mut [f64]) -> f64 {
-    let [nx, ny, nz] = levels.size;
+/// Adds both orders of every ROI voxel pair `offset` apart into `counts` (n x n, by rank), in
+/// a padded grid of ranks + 1 whose ROI voxels are at `roi`; returns the total.
+fn co_occurrences(ranks: &[u32], roi: &[usize], offset: isize, n: usize, counts: &mut [f64]) -> f64 {
     let mut total = 0.0;
-    for z in 0..nz {
-        for y in 0..ny {
-            for x in 0..nx {
-                let a = levels.levels[x + nx * (y + ny * z)];
-                if a == 0 {
-                    continue;
-                }
-                let Some(other) = neighbour(levels.size, [x, y, z], d) else { continue };
-                let b = levels.levels[other];
-                if b == 0 {
-                    continue;
-                }
-                let (ra, rb) = (rank[a as usize], rank[b as usize]);
-                counts[ra * n + rb] += 1.0;
-                counts[rb * n + ra] += 1.0;
-                total += 2.0;
-            }
+    for &at in roi {
+        let b = ranks[at.wrapping_add_signed(offset)];
+        if b == 0 {
+            continue;
         }
+        let (ra, rb) = (ranks[at] as usize - 1, b as usize - 1);
+        counts[ra * n + rb] += 1.0;
+        counts[rb * n + ra] += 1.0;
+        total += 2.0;
     }
     total
 }

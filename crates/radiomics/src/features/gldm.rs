@@ -5,8 +5,8 @@
 //! counts voxels by grey level `i` (the level's value) and dependence size `j`, which counts
 //! the voxel itself too: `j = 1 + dependent neighbours`, 1..=27 (IBSI's NGLDM convention, which
 //! pyradiomics follows). `Nz`, the sum of the matrix, is the number of ROI voxels.
-use super::glcm::GreyLevels;
-use super::glszm::Padded;
+use super::grid::GreyLevels;
+use super::grid::Padded;
 use super::{ClassFeatures, EPS};
 use crate::discretise::Discretised;
 

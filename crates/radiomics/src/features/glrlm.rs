@@ -3,7 +3,8 @@
 //! A run is a maximal line of ROI voxels with one grey level along a direction; one matrix
 //! (grey level x run length) per direction of the 13 in 3D, features computed per direction
 //! and averaged. `i` is the grey level's value, `j` the run length in voxels.
-use super::{ClassFeatures, DIRECTIONS, EPS, glcm::GreyLevels, neighbour};
+use super::grid::{GreyLevels, Padded};
+use super::{ClassFeatures, DIRECTIONS, EPS};
 use crate::discretise::Discretised;
 
 const NAMES: [&str; 16] = [
@@ -28,64 +29,65 @@ const NAMES: [&str; 16] = [
 /// `voxel_count` is the number of ROI voxels (pyradiomics' `Np`).
 pub fn compute(levels: &Discretised, voxel_count: usize) -> ClassFeatures {
     let grey = GreyLevels::of(levels);
+    let mut grid = Padded::of(levels);
+    // Runs compare levels only for equality, so ranks + 1 serve as well and index the matrix.
+    let mut roi = Vec::with_capacity(voxel_count);
+    for (index, level) in grid.levels.iter_mut().enumerate() {
+        if *level != 0 {
+            *level = grey.rank[*level as usize] as u32 + 1;
+            roi.push(index);
+        }
+    }
     let longest = levels.size.iter().copied().max().unwrap_or(1);
     let mut sums = [0.0f64; 16];
     let mut directions = 0usize;
-    for d in DIRECTIONS {
-        let runs = run_lengths(levels, &grey.rank, grey.values.len(), longest, d);
+    for (d, offset) in DIRECTIONS.iter().zip(grid.directions()) {
+        // pyradiomics leaves out directions that step across an axis the ROI is one voxel thick
+        // in: they would only hold runs of length 1.
+        if (0..3).any(|axis| d[axis] != 0 && levels.size[axis] == 1) {
+            continue;
+        }
+        let runs = run_lengths(&grid.levels, &roi, grey.values.len(), longest, offset);
         let Some(values) = features(&runs, &grey.values, longest, voxel_count as f64) else { continue };
         for (sum, value) in sums.iter_mut().zip(values) {
             *sum += value;
         }
         directions += 1;
     }
-    NAMES.iter().zip(sums).map(|(name, sum)| (*name, sum / directions.max(1) as f64)).collect()
+    let mean = |sum: f64| if directions == 0 { f64::NAN } else { sum / directions as f64 };
+    NAMES.iter().zip(sums).map(|(name, sum)| (*name, mean(sum))).collect()
 }
 
-/// Counts runs along `d`: entry `rank * longest + (length - 1)`.
-fn run_lengths(levels: &Discretised, rank: &[usize], n: usize, longest: usize, d: [isize; 3]) -> Vec<f64> {
-    let [nx, ny, nz] = levels.size;
-    let back = [-d[0], -d[1], -d[2]];
-    let mut runs = vec![0.0; n * longest];
-    for z in 0..nz {
-        for y in 0..ny {
-            for x in 0..nx {
-                let level = levels.levels[x + nx * (y + ny * z)];
-                if level == 0 {
-                    continue;
-                }
-                // Only the first voxel of a run counts it.
-                if neighbour(levels.size, [x, y, z], back).is_some_and(|prev| levels.levels[prev] == level) {
-                    continue;
-                }
-                let mut length = 1;
-                let mut at = [x, y, z];
-                while let Some(next) = neighbour(levels.size, at, d) {
-                    if levels.levels[next] != level {
-                        break;
-                    }
-                    length += 1;
-                    at = [
-                        (at[0] as isize + d[0]) as usize,
-                        (at[1] as isize + d[1]) as usize,
-                        (at[2] as isize + d[2]) as usize,
-                    ];
-                }
-                runs[rank[level as usize] * longest + length - 1] += 1.0;
-            }
+/// Counts runs along `offset` in a padded grid of ranks + 1 whose ROI voxels are at `roi`:
+/// entry `rank * longest + (length - 1)`.
+fn run_lengths(ranks: &[u32], roi: &[usize], n: usize, longest: usize, offset: isize) -> Vec<u32> {
+    let mut runs = vec![0u32; n * longest];
+    for &start in roi {
+        let rank = ranks[start];
+        // Only the first voxel of a run counts it. The zero border ends every run inside the
+        // grid, so no step below leaves it.
+        if ranks[start.wrapping_add_signed(-offset)] == rank {
+            continue;
         }
+        let mut length = 1;
+        let mut at = start.wrapping_add_signed(offset);
+        while ranks[at] == rank {
+            length += 1;
+            at = at.wrapping_add_signed(offset);
+        }
+        runs[(rank as usize - 1) * longest + length - 1] += 1;
     }
     runs
 }
 
 /// The 16 features of one direction's run-length matrix, or `None` when it holds no run.
-fn features(runs: &[f64], g: &[f64], longest: usize, np: f64) -> Option<[f64; 16]> {
-    let nr: f64 = runs.iter().sum();
+fn features(runs: &[u32], g: &[f64], longest: usize, np: f64) -> Option<[f64; 16]> {
+    let nr = runs.iter().map(|&c| f64::from(c)).sum::<f64>();
     if nr == 0.0 {
         return None;
     }
     let n = g.len();
-    let at = |i: usize, j: usize| runs[i * longest + j];
+    let at = |i: usize, j: usize| f64::from(runs[i * longest + j]);
     let pg: Vec<f64> = (0..n).map(|i| (0..longest).map(|j| at(i, j)).sum()).collect();
     let pr: Vec<f64> = (0..longest).map(|j| (0..n).map(|i| at(i, j)).sum()).collect();
     let mean_level: f64 = (0..n).map(|i| g[i] * pg[i]).sum::<f64>() / nr;

@@ -4,9 +4,8 @@
 //! zones by grey level `i` (the level's value) and size `j` (voxels). `Nz` is the number of
 //! zones, `Np` the number of ROI voxels. Zones are found with a flood fill on an explicit stack,
 //! so the pass is linear in the bounding box and never recurses.
-use std::ops::Range;
-
-use super::{ClassFeatures, DIRECTIONS, EPS};
+use super::grid::Padded;
+use super::{ClassFeatures, EPS};
 use crate::discretise::Discretised;
 
 const NAMES: [&str; 16] = [
@@ -32,51 +31,6 @@ const NAMES: [&str; 16] = [
 pub fn compute(levels: &Discretised, voxel_count: usize) -> ClassFeatures {
     let zones = zone_counts(levels);
     NAMES.iter().copied().zip(features(&zones, voxel_count as f64)).collect()
-}
-
-/// The grey levels inside a one-voxel border of zeros (outside the ROI), so that each of the
-/// 26 neighbours of a ROI voxel lies a fixed index offset away, with no bounds to check.
-pub(crate) struct Padded {
-    /// Levels of the padded box, x fastest; 0 outside the ROI and on the border.
-    pub levels: Vec<u32>,
-    /// Index offsets of the 26 neighbours at distance 1.
-    pub offsets: [isize; 26],
-}
-
-impl Padded {
-    pub fn of(levels: &Discretised) -> Padded {
-        let [nx, ny, nz] = levels.size;
-        let (px, py) = (nx + 2, ny + 2);
-        let mut padded = vec![0u32; px * py * (nz + 2)];
-        for z in 0..nz {
-            for y in 0..ny {
-                let from = nx * (y + ny * z);
-                let to = 1 + px * (y + 1 + py * (z + 1));
-                padded[to..to + nx].copy_from_slice(&levels.levels[from..from + nx]);
-            }
-        }
-        let mut offsets = [0isize; 26];
-        for (k, d) in DIRECTIONS.iter().enumerate() {
-            let offset = d[0] + px as isize * (d[1] + py as isize * d[2]);
-            offsets[2 * k] = offset;
-            offsets[2 * k + 1] = -offset;
-        }
-        Padded { levels: padded, offsets }
-    }
-
-    /// The index range that holds every ROI voxel and whose neighbours are all in the grid:
-    /// from voxel (1, 1, 1) to (nx, ny, nz) of the padded box.
-    pub fn interior(&self) -> Range<usize> {
-        let reach = self.offsets.iter().map(|o| o.unsigned_abs()).max().unwrap_or(0);
-        reach..self.levels.len().saturating_sub(reach).max(reach)
-    }
-
-    /// The levels of the [`Padded::interior`] voxels' neighbours at `offset`, one per interior
-    /// voxel: a whole-grid shift that the compiler can vectorise.
-    pub fn shifted(&self, offset: isize) -> &[u32] {
-        let range = self.interior();
-        &self.levels[range.start.wrapping_add_signed(offset)..range.end.wrapping_add_signed(offset)]
-    }
 }
 
 /// One cell of the size zone matrix: `count` zones of grey level `level` and `size` voxels.

@@ -12,8 +12,8 @@
 use std::ops::AddAssign;
 
 use super::ClassFeatures;
-use super::glcm::GreyLevels;
-use super::glszm::Padded;
+use super::grid::GreyLevels;
+use super::grid::Padded;
 use crate::discretise::Discretised;
 
 const NAMES: [&str; 5] = ["Busyness", "Coarseness", "Complexity", "Contrast", "Strength"];

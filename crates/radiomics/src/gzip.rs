@@ -1,0 +1,56 @@
+//! Whole-file gzip decompression for image files.
+//!
+//! libdeflate inflates a CT volume in memory about 1.7 times as fast as a streaming decoder
+//! (PAT1: 21 ms against 35 ms), and reading is most of the time of a small case. It handles a
+//! single gzip member whose size the trailer gives; anything else (multi-member files, sizes
+//! of 4 GiB and more) falls back to flate2's streaming decoder.
+
+use std::io::Read;
+
+/// True when `bytes` start with the gzip magic number.
+pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Decompresses a whole gzip file.
+pub(crate) fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    if let Some(trailer) = bytes.len().checked_sub(4).and_then(|at| bytes.get(at..)) {
+        let size = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
+        let mut out = vec![0u8; size];
+        if let Ok(n) = libdeflater::Decompressor::new().gzip_decompress(bytes, &mut out)
+            && n == size
+        {
+            return Ok(out);
+        }
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn single_and_multi_member() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let one = gz(&data);
+        assert!(is_gzip(&one));
+        assert_eq!(gunzip(&one).unwrap(), data);
+        let mut two = one.clone();
+        two.extend(gz(b"tail"));
+        let mut expected = data.clone();
+        expected.extend(b"tail");
+        assert_eq!(gunzip(&two).unwrap(), expected);
+        assert!(gunzip(&one[..one.len() / 2]).is_err());
+    }
+}
