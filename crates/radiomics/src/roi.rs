@@ -51,19 +51,24 @@ impl Roi {
         if image.data.len() != mask.data.len() {
             return Err(RoiError::SizeMismatch { image: image.data.len(), mask: mask.data.len() });
         }
-        let [nx, ny, _] = image.geometry.size;
+        let [nx, ny, nz] = image.geometry.size;
         let wanted = label as f64;
         let mut lo = [usize::MAX; 3];
         let mut hi = [0usize; 3];
         let mut voxel_count = 0;
-        for (index, &m) in mask.data.iter().enumerate() {
-            if m == wanted {
-                let at = [index % nx, (index / nx) % ny, index / (nx * ny)];
-                for axis in 0..3 {
-                    lo[axis] = lo[axis].min(at[axis]);
-                    hi[axis] = hi[axis].max(at[axis]);
+        for z in 0..nz {
+            for y in 0..ny {
+                let row = &mask.data[nx * (y + ny * z)..nx * (y + 1 + ny * z)];
+                let (Some(first), Some(last)) =
+                    (row.iter().position(|&m| m == wanted), row.iter().rposition(|&m| m == wanted))
+                else {
+                    continue;
+                };
+                voxel_count += row[first..=last].iter().filter(|&&m| m == wanted).count();
+                for (axis, (from, to)) in [(first, last), (y, y), (z, z)].into_iter().enumerate() {
+                    lo[axis] = lo[axis].min(from);
+                    hi[axis] = hi[axis].max(to);
                 }
-                voxel_count += 1;
             }
         }
         if voxel_count == 0 {

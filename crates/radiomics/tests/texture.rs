@@ -1,5 +1,5 @@
-//! The texture classes (glcm, glrlm, glszm, gldm, ngtdm) against the IBSI-1 reference values of
-//! the digital phantom and against pyradiomics 3.0.1.
+//! The first-order and texture classes (firstorder, glcm, glrlm, glszm, gldm, ngtdm) against the
+//! IBSI-1 reference values of the digital phantom and against pyradiomics 3.0.1.
 //!
 //! IBSI lists the digital phantom's texture values to 3 significant digits without a tolerance,
 //! so a value passes when it rounds to the reference. pyradiomics' values (run with its default
@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use flow_radiomics::discretise::fixed_bin_width;
-use flow_radiomics::features::{glcm, gldm, glrlm, glszm, ngtdm};
+use flow_radiomics::features::{firstorder, glcm, gldm, glrlm, glszm, ngtdm};
 use flow_radiomics::{Geometry, Image, Roi, read_image};
 
 /// The IBSI-1 digital phantom as read from `ibsi1/digital_phantom/phantom.nii.gz`: 5 x 4 x 4
@@ -757,4 +757,45 @@ fn pyradiomics_one_slice_roi() {
         .filter(|(name, _)| name.starts_with("glcm_") || name.starts_with("glrlm_"))
         .collect();
     assert_matches_pyradiomics("digital phantom, one slice, bin width 1", &ours, &PYRADIOMICS_ONE_SLICE);
+}
+
+/// IBSI-1 "Intensity-based statistical features" and "Intensity histogram features" of the
+/// digital phantom (reference_values.csv), by pyradiomics name. The phantom's grey levels are its
+/// intensities (bin width 1), so IBSI's discretised entropy and uniformity apply to
+/// pyradiomics' Entropy and Uniformity. pyradiomics' Kurtosis is IBSI's excess kurtosis + 3.
+const IBSI_FIRST_ORDER: [(&str, &str, f64); 17] = [
+    ("Mean", "mean intensity Q4LE", 2.15),
+    ("Variance", "intensity variance ECT3", 3.05),
+    ("Skewness", "intensity skewness KE2A", 1.08),
+    ("Kurtosis", "(excess) intensity kurtosis IPH6, + 3", -0.355 + 3.0),
+    ("Median", "median intensity Y12H", 1.0),
+    ("Minimum", "minimum intensity 1GSF", 1.0),
+    ("10Percentile", "10th intensity percentile QG58", 1.0),
+    ("90Percentile", "90th intensity percentile 8DWT", 4.0),
+    ("Maximum", "maximum intensity 84IY", 6.0),
+    ("InterquartileRange", "intensity interquartile range SALO", 3.0),
+    ("Range", "intensity range 2OJQ", 5.0),
+    ("MeanAbsoluteDeviation", "intensity-based mean absolute deviation 4FUA", 1.55),
+    ("RobustMeanAbsoluteDeviation", "intensity-based robust mean absolute deviation 1128", 1.11),
+    ("Energy", "intensity-based energy N8CA", 567.0),
+    ("RootMeanSquared", "root mean square intensity 5ZWQ", 2.77),
+    ("Entropy", "discretised intensity entropy TLU2", 1.27),
+    ("Uniformity", "discretised intensity uniformity BJ5W", 0.512),
+];
+
+#[test]
+fn ibsi_firstorder() {
+    let features = firstorder::compute(&roi([5, 4, 4], &PHANTOM, &PHANTOM_MASK), 1.0, 0.0);
+    let mut failures = Vec::new();
+    for &(name, ibsi, expected) in &IBSI_FIRST_ORDER {
+        let got = features.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        // The kurtosis reference is 2.645 after the shift: still half a unit of IBSI's third digit.
+        let tolerance = ibsi_tolerance(if name == "Kurtosis" { -0.355 } else { expected });
+        match got {
+            Some(got) if (got - expected).abs() <= tolerance => {}
+            other => failures.push(format!("{name} / {ibsi}: ours {other:?}, IBSI {expected} ± {tolerance:.1e}")),
+        }
+    }
+    println!("firstorder: {} of {} IBSI digital phantom values match", 17 - failures.len(), 17);
+    assert!(failures.is_empty(), "firstorder: IBSI mismatches:\n{}", failures.join("\n"));
 }
