@@ -1,0 +1,10 @@
+//! The model half of the seed pipeline as a library with no engine or table dependency:
+//! seeded train/validation/test splits, a standard scaler fitted on the training rows only,
+//! PCA by an exact SVD, gradient-boosted trees with XGBoost's semantics (and its JSON model
+//! format), a single decision tree baseline, and classification metrics.
+//!
+//! Everything works on [`Dataset`]: a dense matrix of samples x features with ids and labels.
+
+pub mod dataset;
+
+pub use dataset::{Dataset, DatasetError};
