@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use flow_engine::cancel::CancelToken;
+use flow_engine::digest::Digest;
 use flow_engine::exec::{self, RunOptions};
-use flow_engine::store::runs::new_run_id;
+use flow_engine::store::runs::{RunRecord, new_run_id};
 use flow_engine::store::{Store, create_private_dir, create_private_file};
 use flow_engine::workflow::cache::{self, Loaded};
+use flow_engine::workflow::model::Workflow;
 use flow_engine::workflow::{LoadOptions, parse_memory};
 
 use crate::args::{RunArgs, WorkflowArgs};
@@ -63,8 +65,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    let workflow = Arc::new(workflow);
     let outcome = runtime
-        .block_on(exec::run(Arc::new(workflow), &mut store, options))
+        .block_on(exec::run(workflow.clone(), &mut store, options))
         .map_err(|e| CliError::Internal(e.to_string()))?;
     progress.finish();
     tracing::info!(files_read = outcome.files_read, status = %outcome.record.status, "run finished");
@@ -86,6 +89,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         out(&format!("{json}\n"));
     } else {
         out(&summary_table(&outcome.record));
+        out(&shown_outputs(&workflow, &outcome.record, &store));
     }
     if outcome.cancelled {
         Err(CliError::Interrupted)
@@ -94,6 +98,28 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     } else {
         Ok(())
     }
+}
+
+/// The outputs kinds mark as shown (results tables), in workflow order, for every node that has
+/// them in this run, ran or cached.
+fn shown_outputs(workflow: &Workflow, record: &RunRecord, store: &Store) -> String {
+    const LIMIT: u64 = 64 * 1024;
+    let mut text = String::new();
+    for node in &workflow.nodes {
+        let Some(done) = record.nodes.iter().find(|n| n.name == node.name) else { continue };
+        for port in node.outputs.iter().filter(|p| p.shown) {
+            let Some(digest) = done.outputs.get(&port.name).and_then(|d| d.parse::<Digest>().ok()) else { continue };
+            let path = store.cas.object_path(&digest);
+            // A shown output is a small text; anything else is left to the file itself.
+            let readable = std::fs::metadata(&path).map(|m| m.is_file() && m.len() <= LIMIT).unwrap_or(false);
+            let Some(body) = readable.then(|| std::fs::read_to_string(&path).ok()).flatten() else { continue };
+            text.push_str(&format!("\n{}.{}\n{}", node.name, port.name, body));
+            if !body.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+    }
+    text
 }
 
 /// Loads and validates a workflow, through the validated-workflow cache when it has an entry;

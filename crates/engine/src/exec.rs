@@ -34,7 +34,7 @@ use crate::cancel::CancelToken;
 use crate::digest::{Digest, Shape};
 use crate::graph::Dag;
 use crate::key::ActionManifest;
-use crate::kind::{NodeContext, NodeError};
+use crate::kind::{NodeContext, NodeError, RunNode};
 use crate::plan::{cached_outputs, hash_sources, manifest_for};
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::cas::{Cas, copy_out, remove_any};
@@ -186,6 +186,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 continue;
             }
             let inputs = input_paths(node, &store.cas, &outputs);
+            let run_view = run_view(&workflow, &records);
             let job = Job {
                 workflow: workflow.clone(),
                 id,
@@ -201,6 +202,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 keep_going: options.keep_going,
                 run_id: options.run_id.clone(),
                 state_dir: state.root.clone(),
+                run_view,
             };
             let node_threads = (node.threads as usize).clamp(1, jobs) as u32;
             let node_memory = node.memory.map(|b| ((b / (1024 * 1024)) as u32).clamp(1, memory_mb)).unwrap_or(0);
@@ -440,6 +442,36 @@ struct Job {
     keep_going: bool,
     run_id: String,
     state_dir: PathBuf,
+    run_view: Vec<RunNode>,
+}
+
+/// Every node of the workflow with its status so far in this run (see [`NodeContext::run`]).
+fn run_view(workflow: &Workflow, records: &[Option<NodeRecord>]) -> Vec<RunNode> {
+    workflow
+        .nodes
+        .iter()
+        .map(|node| {
+            let mut upstream: Vec<String> = node
+                .inputs
+                .iter()
+                .flat_map(|binding| &binding.sources)
+                .filter_map(|source| match source {
+                    Source::Node { node, .. } => Some(workflow.node(*node).name.clone()),
+                    Source::File { .. } => None,
+                })
+                .collect();
+            upstream.sort();
+            upstream.dedup();
+            let record = records.get(node.id.index()).and_then(Option::as_ref);
+            RunNode {
+                name: node.name.clone(),
+                kind: node.kind.name().to_string(),
+                upstream,
+                status: record.map(|r| r.status.as_str()).unwrap_or("pending").to_string(),
+                seconds: record.map(|r| r.seconds).unwrap_or(0.0),
+            }
+        })
+        .collect()
 }
 
 impl Job {
@@ -529,6 +561,7 @@ impl Job {
             state_dir: &self.state_dir,
             log_path: &self.log_path,
             cancel: &self.cancel,
+            run: &self.run_view,
         };
         let result = node.kind.run(&ctx).and_then(|()| {
             if self.cancel.is_cancelled() {

@@ -13,8 +13,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cancel::CancelToken;
@@ -92,11 +92,19 @@ pub struct PortSpec {
     pub required: bool,
     /// Inputs only: the port takes a list of artifacts (a fan-in).
     pub many: bool,
+    /// Outputs only: a short text (a results table) that `flow run` prints after its summary,
+    /// whether the node ran or was answered from the cache.
+    pub shown: bool,
 }
 
 impl PortSpec {
     pub fn new(name: &str, ty: PortType, doc: &str) -> PortSpec {
-        PortSpec { name: name.to_string(), ty, doc: doc.to_string(), required: true, many: false }
+        PortSpec { name: name.to_string(), ty, doc: doc.to_string(), required: true, many: false, shown: false }
+    }
+
+    pub fn shown(mut self) -> PortSpec {
+        self.shown = true;
+        self
     }
 
     pub fn optional(mut self) -> PortSpec {
@@ -226,6 +234,23 @@ pub struct NodeContext<'a> {
     /// The node's log file (stdout/stderr of commands, messages); shown on failure.
     pub log_path: &'a Path,
     pub cancel: &'a CancelToken,
+    /// The workflow's nodes as this run stood when this node started: every upstream node has
+    /// finished by then. Provenance for kinds that report on the run (the DAG in a report); it
+    /// is not part of the action key, so an output built from it describes the run that
+    /// produced it.
+    pub run: &'a [RunNode],
+}
+
+/// One node of the workflow as a run saw it: see [`NodeContext::run`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunNode {
+    pub name: String,
+    pub kind: String,
+    /// Names of the nodes it takes input from.
+    pub upstream: Vec<String>,
+    /// `ran`, `cached`, `failed`, `skipped`, `cancelled`, or `pending` when not finished yet.
+    pub status: String,
+    pub seconds: f64,
 }
 
 impl NodeContext<'_> {

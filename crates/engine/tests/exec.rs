@@ -133,3 +133,35 @@ fn dropped_objects_make_a_cache_miss_not_an_error() {
     let outcome = run_text(dir.path(), &registry, CHAIN);
     assert_eq!(outcome.record.count(NodeStatus::Ran), 2);
 }
+
+#[test]
+fn a_node_sees_the_run_so_far_with_its_upstream_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = common::Write::new("1");
+    let text = format!("{CHAIN}  view:\n    uses: test.run_view\n    in: {{ src: b.out }}\n");
+    let view = |outcome: &RunOutcome| -> Vec<flow_engine::kind::RunNode> {
+        let node = outcome.record.nodes.iter().find(|n| n.name == "view").unwrap();
+        let digest: Digest = node.outputs["out"].parse().unwrap();
+        let path = Store::open(StateDir::new(dir.path().join(".flow"))).unwrap().cas.object_path(&digest);
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let first = run_text(dir.path(), &common::registry(&write), &text);
+    let seen = view(&first);
+    let by_name = |name: &str| seen.iter().find(|n| n.name == name).unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert_eq!((by_name("a").status.as_str(), by_name("b").status.as_str()), ("ran", "ran"));
+    assert_eq!(by_name("b").upstream, vec!["a".to_string()]);
+    assert_eq!(by_name("view").status, "pending");
+    assert_eq!(by_name("view").kind, "test.run_view");
+
+    // The view is provenance, not input: an unchanged rerun is cached and keeps the first view.
+    let again = run_text(dir.path(), &common::registry(&write), &text);
+    assert_eq!(status_of(&again, "view"), NodeStatus::Cached);
+    assert_eq!(view(&again), seen);
+
+    // b reruns with new bytes, so the view reruns and sees a cached, b ran.
+    let changed = run_text(dir.path(), &common::registry(&write), &text.replace("text: B", "text: B2"));
+    let seen = view(&changed);
+    let status = |name: &str| seen.iter().find(|n| n.name == name).unwrap().status.clone();
+    assert_eq!((status("a").as_str(), status("b").as_str()), ("cached", "ran"));
+}

@@ -154,6 +154,8 @@ struct Port {
     doc: String,
     required: bool,
     many: bool,
+    #[serde(default)]
+    shown: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -212,6 +214,7 @@ impl Entry {
                     doc: p.doc.clone(),
                     required: p.required,
                     many: p.many,
+                    shown: p.shown,
                 })
                 .collect();
             let out = match output_index.get(&ports) {
@@ -284,6 +287,7 @@ impl Entry {
                     doc: p.doc,
                     required: p.required,
                     many: p.many,
+                    shown: p.shown,
                 });
             }
             outputs.push(specs);

@@ -103,9 +103,38 @@ impl NodeKind for DirKind {
     }
 }
 
+/// `test.run_view`: writes what the run looked like when it started (`NodeContext::run`) as
+/// JSON to output `out`, after the input `src` it waits for.
+pub struct RunView;
+
+impl NodeKind for RunView {
+    fn name(&self) -> &str {
+        "test.run_view"
+    }
+    fn version(&self) -> &str {
+        "1"
+    }
+    fn info(&self) -> KindInfo {
+        KindInfo {
+            summary: "record the run".into(),
+            inputs: Inputs::Fixed(vec![PortSpec::new("src", PortType::FILE, "")]),
+            outputs: Outputs::Fixed(vec![PortSpec::new("out", PortType::file("json"), "").shown()]),
+            params: vec![],
+        }
+    }
+    fn configure(&self, params: &Value, _bound: &[&str]) -> Result<Configured, ParamError> {
+        Ok(self.info().configured(params.clone()))
+    }
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
+        let json = serde_json::to_vec(ctx.run).map_err(|e| NodeError::Failed(e.to_string()))?;
+        std::fs::write(ctx.output("out")?, json).map_err(|e| NodeError::io("write out", e))
+    }
+}
+
 pub fn registry(write: &Arc<Write>) -> Registry {
     let mut registry = Registry::new();
     registry.register(write.clone());
     registry.register(Arc::new(DirKind));
+    registry.register(Arc::new(RunView));
     registry
 }
