@@ -1,9 +1,46 @@
 //! `workflows/multimodal.yaml` as a user runs it: no downloads, the synthetic cohort through
-//! preprocessing into the feature store and the seed's join; then reruns and `flow fs`.
+//! preprocessing into the feature store, the joins, four models and the report; then reruns
+//! and `flow fs`.
 
 use crate::util::{Project, WORKFLOW};
 
 const MULTIMODAL: &str = include_str!("../workflows/multimodal.yaml");
+
+/// Everything after the join: the four feature sets' chains, the tree baseline and the report.
+const MODEL_NODES: [&str; 32] = [
+    "genomic_set",
+    "genomic_split",
+    "genomic_scaled",
+    "genomic_pca",
+    "genomic_model",
+    "genomic_predicted",
+    "genomic_metrics",
+    "clinical_set",
+    "clinical_split",
+    "clinical_scaled",
+    "clinical_pca",
+    "clinical_model",
+    "clinical_predicted",
+    "clinical_metrics",
+    "imaging_set",
+    "imaging_split",
+    "imaging_scaled",
+    "imaging_pca",
+    "imaging_model",
+    "imaging_predicted",
+    "imaging_metrics",
+    "multimodal_set",
+    "multimodal_split",
+    "multimodal_scaled",
+    "multimodal_pca",
+    "multimodal_model",
+    "multimodal_predicted",
+    "multimodal_metrics",
+    "tree_model",
+    "tree_predicted",
+    "tree_metrics",
+    "report",
+];
 
 #[test]
 fn multimodal_workflow_runs_caches_and_fills_the_feature_store() {
@@ -11,6 +48,11 @@ fn multimodal_workflow_runs_caches_and_fills_the_feature_store() {
     let first = project.run_ok(&[]);
     first.assert_all("ran");
     assert!(project.exists("results/multimodal-features.parquet"));
+    let html = project.read("results/report/report.html");
+    for figure in ["roc", "confusion", "explained_variance", "pca_heatmap", "correlation_circle", "dag"] {
+        assert!(project.exists(&format!("results/report/{figure}.svg")), "no {figure}.svg");
+    }
+    assert!(html.contains("multimodal") && html.contains("imaging") && !html.contains("http://"), "report.html");
 
     // Nothing changed: nothing runs, and the published table is untouched.
     project.run_ok(&[]).assert_all("cached");
@@ -59,18 +101,66 @@ fn multimodal_workflow_runs_caches_and_fills_the_feature_store() {
 fn editing_the_sql_reruns_only_the_query() {
     let project = Project::with_workflow(MULTIMODAL);
     project.run_ok(&[]);
-    let edited = MULTIMODAL.replace("ORDER BY genomic.case_id", "ORDER BY genomic.case_id DESC");
+    // The first ORDER BY is the join's; the feature sets' queries come after it.
+    let edited = MULTIMODAL.replacen("ORDER BY genomic.case_id", "ORDER BY genomic.case_id DESC", 1);
     assert_ne!(edited, MULTIMODAL, "the workflow's query changed shape; update this test");
     project.write(WORKFLOW, &edited);
     let run = project.run_ok(&[]);
-    run.assert_statuses(&[
-        ("cohort", "cached"),
-        ("genomic", "cached"),
-        ("clinical", "cached"),
-        ("imaging", "cached"),
-        ("genomic_fg", "cached"),
-        ("clinical_fg", "cached"),
-        ("imaging_fg", "cached"),
-        ("joined", "ran"),
-    ]);
+    run.assert_statuses(
+        &[
+            ("cohort", "cached"),
+            ("genomic", "cached"),
+            ("clinical", "cached"),
+            ("imaging", "cached"),
+            ("genomic_fg", "cached"),
+            ("clinical_fg", "cached"),
+            ("imaging_fg", "cached"),
+            ("joined", "ran"),
+        ]
+        .into_iter()
+        .chain(MODEL_NODES.iter().map(|n| (*n, "cached")))
+        .collect::<Vec<_>>(),
+    );
+}
+
+/// The metrics table `flow run` prints: a header and one row per feature set and model.
+fn metrics_rows(stdout: &str) -> Vec<Vec<String>> {
+    let table = stdout.split("report.table\n").nth(1).unwrap_or_else(|| panic!("no metrics table in:\n{stdout}"));
+    table
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn the_run_ends_with_the_metrics_table_and_a_training_edit_reruns_only_the_models() {
+    let project = Project::with_workflow(MULTIMODAL);
+    let first = project.flow(&["run", WORKFLOW]);
+    first.assert_ok();
+    let rows = metrics_rows(&first.stdout);
+    let sets: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(sets, ["genomic", "clinical", "imaging", "multimodal", "multimodal"], "{}", first.stdout);
+    for row in &rows {
+        // accuracy, F1, precision, recall, AUC: probabilities with three decimals.
+        let values: Vec<f64> = row[row.len() - 5..].iter().map(|v| v.parse().unwrap()).collect();
+        assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{row:?}");
+    }
+    // Cached runs print the same table.
+    let cached = project.flow(&["run", WORKFLOW]);
+    assert_eq!(metrics_rows(&cached.stdout), rows);
+
+    let edited = MULTIMODAL.replace("  eta: 0.1\n", "  eta: 0.2\n");
+    assert_ne!(edited, MULTIMODAL, "the workflow's eta changed shape; update this test");
+    project.write(WORKFLOW, &edited);
+    let run = project.run_ok(&[]);
+    let statuses = run.statuses();
+    for (node, status) in &statuses {
+        let retrained =
+            ["_model", "_predicted", "_metrics"].iter().any(|s| node.ends_with(s)) && !node.starts_with("tree_");
+        let expected = if retrained || node == "report" { "ran" } else { "cached" };
+        assert_eq!(status, expected, "{node}\n{}", run.context());
+    }
+    assert_eq!(statuses.values().filter(|s| *s == "ran").count(), 13);
 }

@@ -6,5 +6,16 @@
 //! Everything works on [`Dataset`]: a dense matrix of samples x features with ids and labels.
 
 pub mod dataset;
+pub mod gbdt;
+pub mod metrics;
+pub mod pca;
+pub mod scale;
+pub mod split;
+pub mod tree;
 
 pub use dataset::{Dataset, DatasetError};
+pub use metrics::{ClassificationReport, MetricsError, RocCurve};
+pub use pca::{Components, Pca, PcaError};
+pub use scale::{ScaleError, StandardScaler};
+pub use split::{Split, SplitError, TrainTest, train_test, train_validation_test};
+pub use tree::{DecisionTree, TreeError, TreeParams};

@@ -10,6 +10,15 @@ pub mod featurestore_query;
 pub mod featurestore_write;
 pub mod genomic_preprocess;
 pub mod imaging_radiomics;
+pub mod ml_evaluate;
+pub mod ml_pca;
+pub mod ml_predict;
+pub mod ml_scale;
+pub mod ml_split;
+mod ml_table;
+pub mod ml_train_gbdt;
+pub mod ml_train_tree;
+pub mod report_html;
 pub mod shell;
 pub mod synth_nsclc_cohort;
 
@@ -21,6 +30,14 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(genomic_preprocess::GenomicPreprocess));
     registry.register(Arc::new(clinical_preprocess::ClinicalPreprocess));
     registry.register(Arc::new(imaging_radiomics::ImagingRadiomics));
+    registry.register(Arc::new(ml_split::MlSplit));
+    registry.register(Arc::new(ml_scale::MlScale));
+    registry.register(Arc::new(ml_pca::MlPca));
+    registry.register(Arc::new(ml_train_gbdt::MlTrainGbdt));
+    registry.register(Arc::new(ml_train_tree::MlTrainTree));
+    registry.register(Arc::new(ml_predict::MlPredict));
+    registry.register(Arc::new(ml_evaluate::MlEvaluate));
+    registry.register(Arc::new(report_html::ReportHtml));
     registry.register(Arc::new(featurestore_write::FeaturestoreWrite));
     registry.register(Arc::new(featurestore_query::FeaturestoreQuery));
     registry
