@@ -9,5 +9,7 @@ mod concurrency;
 mod errors;
 mod failures;
 mod pipeline;
+mod plugins;
+mod plugins_rust;
 mod preprocess;
 mod radiomics;

@@ -8,6 +8,7 @@ use flow_engine::digest::Digest;
 use flow_engine::graph;
 use flow_engine::kind::{Inputs, KindInfo, NodeKind, Outputs, Registry};
 use flow_engine::plan::{Plan, PlanStatus, plan};
+use flow_engine::plugin;
 use flow_engine::store::runs::{NodeStatus, RunRecord, last_run_of, list_runs};
 use flow_engine::store::{StateDir, Store, StoreLock};
 use flow_engine::workflow::{NodeId, Workflow};
@@ -39,6 +40,13 @@ impl Context {
     }
 }
 
+/// The built-in kinds plus the Rust plugins compiled in (docs/plugins.md).
+fn registry() -> Registry {
+    let mut registry = flow_nodes::builtin_registry();
+    flow_plugin_winsorize::register(&mut registry);
+    registry
+}
+
 pub fn dispatch(cli: Cli) -> Result<(), CliError> {
     let cwd =
         std::env::current_dir().map_err(|e| CliError::Internal(format!("cannot read the current directory: {e}")))?;
@@ -53,12 +61,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(dir) => project_dir.join(dir),
         None => project_dir.join(".flow"),
     };
-    let ctx = Context {
-        project_dir,
-        state: StateDir::new(state_root),
-        registry: flow_nodes::builtin_registry(),
-        verbose: cli.verbose,
-    };
+    let ctx = Context { project_dir, state: StateDir::new(state_root), registry: registry(), verbose: cli.verbose };
     if !matches!(cli.command, Command::Run(_)) {
         logging::init_console(cli.verbose);
     }
@@ -365,6 +368,12 @@ fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
 }
 
 fn nodes_cmd(ctx: &Context, args: &NodesArgs) -> Result<(), CliError> {
+    // Process plugins of the project (`plugins/`) and of FLOW_PLUGIN_PATH are kinds too.
+    let plugins = plugin::discover(&plugin::search_path(&ctx.project_dir.join("flow.yaml"), &ctx.project_dir, &[]))
+        .map_err(CliError::Input)?;
+    let registry = plugin::extend(&ctx.registry, plugins).map_err(CliError::Input)?;
+    let ctx =
+        &Context { registry, project_dir: ctx.project_dir.clone(), state: ctx.state.clone(), verbose: ctx.verbose };
     match &args.kind {
         None => {
             if args.json {

@@ -20,6 +20,7 @@ pub mod graph;
 pub mod key;
 pub mod kind;
 pub mod plan;
+pub mod plugin;
 pub mod store;
 pub mod workflow;
 pub mod yaml;

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos, suggestion};
 use crate::graph::find_cycles;
 use crate::kind::{Configured, Inputs, NodeKind, PortSpec, Registry};
+use crate::plugin;
 use crate::workflow::model::{InputBinding, Node, NodeId, Publish, Source, Workflow};
 use crate::workflow::vars;
 use crate::yaml::{self, Spanned, pos};
@@ -26,6 +27,9 @@ struct RawWorkflow {
     nodes: IndexMap<Spanned<String>, Spanned<RawNode>>,
     #[serde(default)]
     publish: IndexMap<Spanned<String>, Spanned<String>>,
+    /// More folders to find process plugins in, relative to the workflow.
+    #[serde(default)]
+    plugins: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -71,7 +75,28 @@ pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Workflow, Diagnost
 pub fn load_str(text: &str, file: &Path, options: &LoadOptions<'_>) -> Result<Workflow, Diagnostics> {
     let (marked, uses) = vars::mark(text).map_err(|e| Diagnostic::new(file, e.pos, e.message))?;
     let raw: RawWorkflow = yaml::parse(&marked, file)?;
-    Loader { file, options, diags: Vec::new() }.build(raw, &uses)
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut missing = Vec::new();
+    for listed in &raw.plugins {
+        if !base.join(&listed.value).is_dir() {
+            missing.push(Diagnostic::new(
+                file,
+                pos(listed),
+                format!("plugin folder '{}' does not exist (relative to the workflow)", listed.value),
+            ));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Diagnostics(missing));
+    }
+    let listed: Vec<PathBuf> = raw.plugins.iter().map(|p| PathBuf::from(&p.value)).collect();
+    let plugins = plugin::discover(&plugin::search_path(file, options.project_dir, &listed))?;
+    if plugins.is_empty() {
+        return Loader { file, options, diags: Vec::new() }.build(raw, &uses);
+    }
+    let registry = plugin::extend(options.registry, plugins)?;
+    let options = LoadOptions { registry: &registry, overrides: options.overrides, project_dir: options.project_dir };
+    Loader { file, options: &options, diags: Vec::new() }.build(raw, &uses)
 }
 
 struct Loader<'a> {
