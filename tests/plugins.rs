@@ -177,3 +177,30 @@ fn python_byte_code_caches_do_not_count_as_plugin_edits() {
     project.write("plugins/survival_label/.DS_Store", "finder");
     run().assert_statuses(&[("cohort", "cached"), ("labels", "cached")]);
 }
+
+#[test]
+fn plugins_are_found_through_flow_plugin_path_and_the_workflow_plugins_list() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let plugin = elsewhere.path().join("head");
+    std::fs::create_dir_all(&plugin).unwrap();
+    for (path, text) in tutorial_files() {
+        if let Some(name) = path.strip_prefix("plugins/head/") {
+            std::fs::write(plugin.join(name), text).unwrap();
+        }
+    }
+    let project = Project::new();
+    for (path, text) in tutorial_files().iter().filter(|(p, _)| !p.starts_with("plugins/")) {
+        project.write(path, text);
+    }
+    // Not in the project: unknown until FLOW_PLUGIN_PATH names the folder holding it.
+    project.run(&[]).assert_code(2).assert_stderr_contains("unknown node kind 'table.head'");
+    let out = project.command(&["run", WORKFLOW]).env("FLOW_PLUGIN_PATH", elsewhere.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The workflow's own `plugins:` list, relative to the workflow file.
+    let listed = format!("plugins: [{}]\n{}", elsewhere.path().display(), project.read(WORKFLOW));
+    project.write(WORKFLOW, &listed);
+    project.run_ok(&[]).assert_statuses(&[("first", "cached")]);
+    project.write(WORKFLOW, &listed.replace(&elsewhere.path().display().to_string(), "no/such/dir"));
+    project.run(&[]).assert_code(2).assert_stderr_contains("flow.yaml:1:").assert_stderr_contains("does not exist");
+}

@@ -72,6 +72,7 @@ impl Project {
             .args(args)
             .current_dir(self.path())
             .env_remove("FLOW_STATE_DIR")
+            .env_remove("FLOW_PLUGIN_PATH")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
