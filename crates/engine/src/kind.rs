@@ -166,6 +166,14 @@ pub struct KindInfo {
 
 impl KindInfo {
     /// The `Configured` of a kind whose ports do not depend on its params.
+    /// The output ports of a kind whose outputs are fixed (none for dynamic outputs).
+    pub fn outputs_fixed(&self) -> Vec<PortSpec> {
+        match &self.outputs {
+            Outputs::Fixed(ports) => ports.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn configured(self, params: Value) -> Configured {
         let outputs = match self.outputs {
             Outputs::Fixed(ports) => ports,

@@ -521,16 +521,6 @@ fn code_digest(dir: &Path) -> std::io::Result<Digest> {
     Ok(Digest::of_bytes(listing.as_bytes()))
 }
 
-impl KindInfo {
-    /// The output ports of a kind whose outputs are fixed.
-    pub fn outputs_fixed(&self) -> Vec<PortSpec> {
-        match &self.outputs {
-            Outputs::Fixed(ports) => ports.clone(),
-            _ => Vec::new(),
-        }
-    }
-}
-
 /// A declared output must exist with the declared shape, and a known format must look like it.
 fn check_output(kind: &str, port: &PortSpec, path: &Path) -> Result<(), NodeError> {
     use crate::digest::Shape;
