@@ -39,6 +39,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Delete stored objects that no recent run references
     Gc(GcArgs),
+    /// Rehash every stored object; quarantine corrupt ones so the next run rebuilds them
+    Verify(VerifyArgs),
     /// List node kinds, or show one in detail
     Nodes(NodesArgs),
     /// Inspect the feature store: list, describe GROUP, get GROUP ID, query "SQL"
@@ -79,6 +81,10 @@ pub struct RunArgs {
     /// Print the run summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
+
+    /// Let publish replace destinations flow did not write (or that were edited since)
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +142,13 @@ pub struct GcArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Fail at once if another flow process holds the store, instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
     /// Fail at once if another flow process holds the store, instead of waiting
     #[arg(long)]
     pub no_wait: bool,

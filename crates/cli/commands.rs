@@ -10,12 +10,12 @@ use flow_engine::kind::{Inputs, KindInfo, NodeKind, Outputs, Registry};
 use flow_engine::plan::{Plan, PlanStatus, plan};
 use flow_engine::plugin;
 use flow_engine::store::runs::{NodeStatus, RunRecord, last_run_of, list_runs};
-use flow_engine::store::{StateDir, Store, StoreLock};
+use flow_engine::store::{StateDir, Store, StoreLock, Verdict};
 use flow_engine::workflow::{NodeId, Workflow};
 use serde_json::json;
 
 use crate::args::{
-    Cli, Command, GcArgs, GraphArgs, GraphFormat, NodesArgs, PlanArgs, StatusArgs, WhyArgs, WorkflowArgs,
+    Cli, Command, GcArgs, GraphArgs, GraphFormat, NodesArgs, PlanArgs, StatusArgs, VerifyArgs, WhyArgs, WorkflowArgs,
 };
 use crate::display::seconds_text;
 use crate::{CliError, logging, out};
@@ -72,6 +72,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Graph(args) => graph_cmd(&ctx, args),
         Command::Status(args) => status_cmd(&ctx, args),
         Command::Gc(args) => gc_cmd(&ctx, args),
+        Command::Verify(args) => verify_cmd(&ctx, args),
         Command::Nodes(args) => nodes_cmd(&ctx, args),
         Command::Fs(args) => crate::fs::fs_cmd(&ctx, args),
     }
@@ -313,8 +314,8 @@ fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
         out("nothing to collect: no store yet\n");
         return Ok(());
     }
-    let _lock = lock_store(ctx, args.no_wait)?;
-    let mut store = Store::open(ctx.state.clone())?;
+    let lock = lock_store(ctx, args.no_wait)?;
+    let mut store = Store::open_locked(ctx.state.clone(), &lock)?;
     let all_runs = list_runs(&ctx.state, usize::MAX);
     let kept = &all_runs[..all_runs.len().min(args.keep_runs)];
     let mut live: HashSet<Digest> = HashSet::new();
@@ -356,6 +357,7 @@ fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
         }
     }
     ctx.state.clear_tmp().map_err(|e| CliError::Internal(e.to_string()))?;
+    store.cas.compact_stamps().map_err(|e| CliError::Internal(e.to_string()))?;
     out(&format!(
         "deleted {} objects ({}) and {} action records; kept {} objects used by the last {} run(s)\n",
         dead.len(),
@@ -365,6 +367,48 @@ fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
         kept.len()
     ));
     Ok(())
+}
+
+/// `flow verify`: rehashes every object, whatever its look on disk (`nix store verify`).
+/// Corrupt objects are quarantined and the action records that produced them dropped, so the
+/// next run recomputes them. Exit 0 when everything was intact, 1 when something was not.
+fn verify_cmd(ctx: &Context, args: &VerifyArgs) -> Result<(), CliError> {
+    if !ctx.state.exists() {
+        out(&format!("no store at {} yet: nothing to verify\n", ctx.state.root.display()));
+        return Ok(());
+    }
+    let lock = lock_store(ctx, args.no_wait)?;
+    let mut store = Store::open_locked(ctx.state.clone(), &lock)?;
+    let objects = store.cas.list().map_err(|e| CliError::Internal(e.to_string()))?;
+    let mut corrupt = Vec::new();
+    let mut invalidated = 0;
+    for (digest, _) in &objects {
+        let verdict = store.cas.rehash(digest).map_err(|e| CliError::Internal(format!("{}: {e}", digest)))?;
+        if let Verdict::Corrupt { moved_to } = verdict {
+            let keys = store.actions.invalidate(digest).map_err(|e| CliError::Internal(e.to_string()))?;
+            invalidated += keys.len();
+            corrupt.push((*digest, moved_to));
+        }
+    }
+    store.cas.compact_stamps().map_err(|e| CliError::Internal(e.to_string()))?;
+    let mut text = String::new();
+    for (digest, moved_to) in &corrupt {
+        let place = moved_to.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        text.push_str(&format!("corrupt: {digest} (content no longer matches its digest) -> {place}\n"));
+    }
+    for line in store.damage_report() {
+        text.push_str(&format!("damaged: {line}\n"));
+    }
+    text.push_str(&format!(
+        "verified {} objects: {} intact, {} corrupt (quarantined); {} action records dropped{}\n",
+        objects.len(),
+        objects.len() - corrupt.len(),
+        corrupt.len(),
+        invalidated,
+        if corrupt.is_empty() { String::new() } else { ": the next `flow run` recomputes them".to_string() }
+    ));
+    out(&text);
+    if corrupt.is_empty() { Ok(()) } else { Err(CliError::NodesFailed) }
 }
 
 fn nodes_cmd(ctx: &Context, args: &NodesArgs) -> Result<(), CliError> {

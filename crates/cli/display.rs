@@ -97,6 +97,8 @@ impl Bars {
                 self.overall.set_message(format!("— a node failed; waiting for {running} running node(s)"));
             }
             Event::Cancelling => self.overall.set_message("— cancelling"),
+            // Printed once, after the summary.
+            Event::Warning { .. } => {}
         }
     }
 }
@@ -117,7 +119,8 @@ impl Lines {
                 }
             }
             Event::Draining { running } => eprintln!("a node failed; waiting for {running} running node(s) to finish"),
-            Event::Cancelling => eprintln!("cancelling: killing running nodes"),
+            Event::Cancelling => eprintln!("cancelling: stopping running nodes"),
+            Event::Warning { .. } => {}
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The `flow` command. `main` parses arguments, dispatches, prints an error once and exits with
 //! a status scripts can rely on:
-//! 0 success, 1 a node failed (or an internal error), 2 bad input (workflow, arguments),
-//! 3 the store is busy (`--no-wait`), 130 interrupted.
+//! 0 success, 1 a node failed, 2 bad input (workflow, arguments, input data, a publish
+//! destination flow did not write), 3 the store is busy (`--no-wait`), 4 an internal error
+//! (store I/O, damaged state), 130 interrupted by SIGINT, 143 by SIGTERM.
 
 mod args;
 mod commands;
@@ -25,25 +26,30 @@ pub enum CliError {
     Usage(String),
     /// A node failed; the details were already printed.
     NodesFailed,
+    /// Every failed node rejected its input data; the details were already printed.
+    BadData,
     Busy(String),
-    Interrupted,
+    /// Cancelled by this signal.
+    Interrupted(i32),
+    /// The store or the state directory failed us (I/O, damage): not the user's input.
     Internal(String),
 }
 
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Input(_) | CliError::Usage(_) => 2,
-            CliError::NodesFailed | CliError::Internal(_) => 1,
+            CliError::Input(_) | CliError::Usage(_) | CliError::BadData => 2,
+            CliError::NodesFailed => 1,
             CliError::Busy(_) => 3,
-            CliError::Interrupted => 130,
+            CliError::Internal(_) => 4,
+            CliError::Interrupted(signal) => 128u8.saturating_add(*signal as u8),
         }
     }
 }
 
 impl From<flow_engine::store::StoreError> for CliError {
     fn from(e: flow_engine::store::StoreError) -> CliError {
-        CliError::Internal(e.to_string())
+        if e.is_user_error() { CliError::Usage(e.to_string()) } else { CliError::Internal(e.to_string()) }
     }
 }
 
@@ -70,8 +76,8 @@ fn main() -> ExitCode {
                 CliError::Usage(message) | CliError::Busy(message) | CliError::Internal(message) => {
                     eprintln!("error: {message}")
                 }
-                CliError::NodesFailed => {}
-                CliError::Interrupted => eprintln!("interrupted"),
+                CliError::NodesFailed | CliError::BadData => {}
+                CliError::Interrupted(_) => eprintln!("interrupted"),
             }
             ExitCode::from(error.exit_code())
         }

@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
 
     create_private_dir(&ctx.state.root)
         .map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
-    let _lock = lock_store(ctx, args.no_wait)?;
+    let lock = lock_store(ctx, args.no_wait)?;
     ctx.state.create().map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
     if !loaded.hit {
         // Only a workflow that loaded cleanly gets here; a cache that cannot be written is no error.
@@ -50,13 +50,14 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     logging::init_run(ctx.verbose, log_file);
     tracing::info!(workflow = %workflow.file.display(), nodes = workflow.nodes.len(), jobs, "run {run_id}");
 
-    let mut store = Store::open(ctx.state.clone())?;
+    let mut store = Store::open_locked(ctx.state.clone(), &lock)?;
     let progress = Arc::new(Progress::new());
     let options = RunOptions {
         run_id,
         jobs,
         memory_budget,
         keep_going: args.keep_going,
+        overwrite: args.overwrite,
         cancel: CancelToken::new(),
         observer: progress.clone(),
     };
@@ -66,9 +67,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
     let workflow = Arc::new(workflow);
-    let outcome = runtime
-        .block_on(exec::run(workflow.clone(), &mut store, options))
-        .map_err(|e| CliError::Internal(e.to_string()))?;
+    let outcome = runtime.block_on(exec::run(workflow.clone(), &mut store, options)).map_err(|e| {
+        if e.is_user_error() { CliError::Usage(e.to_string()) } else { CliError::Internal(e.to_string()) }
+    })?;
     progress.finish();
     tracing::info!(files_read = outcome.files_read, status = %outcome.record.status, "run finished");
 
@@ -91,8 +92,15 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         out(&summary_table(&outcome.record));
         out(&shown_outputs(&workflow, &outcome.record, &store));
     }
+    for warning in &outcome.record.warnings {
+        eprintln!("warning: {warning}");
+    }
     if outcome.cancelled {
-        Err(CliError::Interrupted)
+        Err(CliError::Interrupted(outcome.signal.unwrap_or(libc::SIGINT)))
+    } else if let Some(error) = outcome.publish_error {
+        if error.is_user_error() { Err(CliError::Usage(error.to_string())) } else { Err(CliError::Internal(error.to_string())) }
+    } else if !outcome.failures.is_empty() && outcome.failures.iter().all(|f| f.bad_input) {
+        Err(CliError::BadData)
     } else if !outcome.failures.is_empty() {
         Err(CliError::NodesFailed)
     } else {

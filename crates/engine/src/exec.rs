@@ -35,11 +35,12 @@ use crate::digest::{Digest, Shape};
 use crate::graph::Dag;
 use crate::key::ActionManifest;
 use crate::kind::{NodeContext, NodeError, RunNode};
-use crate::plan::{cached_outputs, hash_sources, manifest_for};
+use crate::plan::{Lookup, cached_outputs, hash_sources, manifest_for};
 use crate::store::actions::{ManifestLog, OutputRecord};
-use crate::store::cas::{Cas, copy_out, remove_any};
+use crate::store::cas::{Cas, remove_any};
+use crate::store::publish::{PublishError, PublishRecord, Target};
 use crate::store::runs::{NodeRecord, NodeStatus, RunRecord, now_utc};
-use crate::store::{Store, StoreError, create_private_dir};
+use crate::store::{Store, StoreError, Verdict, create_private_dir};
 use crate::workflow::model::{Node, NodeId, Source, Workflow};
 
 /// What the scheduler tells the display.
@@ -67,6 +68,11 @@ pub enum Event {
         running: usize,
     },
     Cancelling,
+    /// Something the user should know that does not stop the run (a reduced resource request,
+    /// a repaired store object, damaged state lines skipped).
+    Warning {
+        message: String,
+    },
 }
 
 pub trait Observer: Send + Sync {
@@ -86,6 +92,8 @@ pub struct RunOptions {
     /// Memory budget in bytes for nodes that declare `resources.memory`.
     pub memory_budget: u64,
     pub keep_going: bool,
+    /// Replace publish destinations flow did not write (`--overwrite`).
+    pub overwrite: bool,
     pub cancel: CancelToken,
     pub observer: Arc<dyn Observer>,
 }
@@ -96,12 +104,18 @@ pub struct Failure {
     pub node: String,
     pub error: String,
     pub log: PathBuf,
+    /// The node rejected its input data ([`NodeError::BadInput`]), as opposed to failing.
+    pub bad_input: bool,
 }
 
 pub struct RunOutcome {
     pub record: RunRecord,
     pub failures: Vec<Failure>,
     pub cancelled: bool,
+    /// The signal that cancelled the run (SIGINT or SIGTERM), if one did.
+    pub signal: Option<i32>,
+    /// Publishing refused a destination (it holds what flow did not write) or failed.
+    pub publish_error: Option<StoreError>,
     /// Files hashed by reading (the rest came from the stat cache).
     pub files_read: usize,
 }
@@ -110,6 +124,18 @@ pub struct RunOutcome {
 pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the store was opened read-only; `flow run` must hold the store lock")]
+    ReadOnly,
+}
+
+impl RunError {
+    /// Whether the user's files or choices are at fault (exit 2), rather than the store.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            RunError::Store(e) => e.is_user_error(),
+            RunError::ReadOnly => false,
+        }
+    }
 }
 
 /// What a finished node task reports back to the loop.
@@ -122,12 +148,29 @@ struct Done {
     key: Digest,
 }
 
-/// Runs the workflow. The caller holds the store lock.
+/// Runs the workflow. The caller holds the store lock and opened `store` with it.
 pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions) -> Result<RunOutcome, RunError> {
+    if !store.writable() {
+        return Err(RunError::ReadOnly);
+    }
     let started_at = now_utc();
     let clock = Instant::now();
     let state = store.state.clone();
+    // Refused before anything runs: a destination in the way would waste the whole run.
+    let mut published = PublishRecord::load(&state.published_path(), &workflow.project_dir);
+    if !options.overwrite {
+        for target in &workflow.publish {
+            published.check_ours(&target.dest, &mut store.stat).map_err(StoreError::from)?;
+        }
+    }
+    let mut warnings: Vec<String> = store.damage_report();
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+        options.observer.event(&Event::Warning { message: warning.clone() });
+    }
     state.create().map_err(|e| StoreError::io(&state.root, e))?;
+    // Commands a crashed earlier run left running would write into tmp/ as it is cleared.
+    crate::process::kill_orphans(&state).map_err(|e| StoreError::io(&crate::process::procs_dir(&state.root), e))?;
     state.clear_tmp().map_err(|e| StoreError::io(&state.tmp_dir(), e))?;
     let logs_dir = state.logs_dir().join(&options.run_id);
     create_private_dir(&logs_dir).map_err(|e| StoreError::io(&logs_dir, e))?;
@@ -147,6 +190,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     ready.reverse(); // popped from the back: declaration order first
 
     let jobs = options.jobs.max(1);
+    let mut repairs: BTreeMap<usize, String> = BTreeMap::new();
     let threads = Arc::new(Semaphore::new(jobs));
     let memory_mb = (options.memory_budget / (1024 * 1024)).clamp(1, u32::MAX as u64) as u32;
     let memory = Arc::new(Semaphore::new(memory_mb as usize));
@@ -154,12 +198,11 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     let mut tasks: JoinSet<Done> = JoinSet::new();
     let mut failures = Vec::new();
     let mut cancelled = false;
+    let mut signal: Option<i32> = None;
     let mut failed = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     // `kill PID` cancels like Ctrl-C: children run in their own process groups and would
     // otherwise outlive flow.
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut signals = Signals::new();
 
     loop {
         while let Some(id) = ready.pop() {
@@ -174,16 +217,53 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 continue;
             };
             let key = manifest.key();
-            if let Some(found) = cached_outputs(store, &key) {
-                records[id.index()] = Some(node_record(node, NodeStatus::Cached, 0.0, Some(&key), &found));
-                outputs[id.index()] = Some(found);
-                options.observer.event(&Event::Finished {
-                    node: node.name.clone(),
-                    status: NodeStatus::Cached,
-                    seconds: 0.0,
-                });
-                release(&dag, id, &mut remaining, &mut ready);
-                continue;
+            let mut repaired = None;
+            match cached_outputs(store, &key)? {
+                Lookup::Hit(found) => {
+                    records[id.index()] = Some(node_record(node, NodeStatus::Cached, 0.0, Some(&key), &found));
+                    outputs[id.index()] = Some(found);
+                    options.observer.event(&Event::Finished {
+                        node: node.name.clone(),
+                        status: NodeStatus::Cached,
+                        seconds: 0.0,
+                    });
+                    release(&dag, id, &mut remaining, &mut ready);
+                    continue;
+                }
+                Lookup::Miss => {}
+                Lookup::Corrupt { port, moved_to } => {
+                    let place = moved_to.map(|p| format!("; the bad copy is in {}", p.display())).unwrap_or_default();
+                    let message = format!(
+                        "node '{}': its cached output '{port}' was corrupt in the store (changed on disk){place}; recomputing it",
+                        node.name
+                    );
+                    tracing::warn!("{message}");
+                    options.observer.event(&Event::Warning { message: message.clone() });
+                    warnings.push(message.clone());
+                    repaired = Some(message);
+                }
+            }
+            if node.threads as usize > jobs {
+                let message = format!(
+                    "node '{}' asks for {} threads; the run's budget is {jobs} (-j), so it runs with {jobs}",
+                    node.name, node.threads
+                );
+                options.observer.event(&Event::Warning { message: message.clone() });
+                warnings.push(message);
+            }
+            if let Some(bytes) = node.memory
+                && bytes / (1024 * 1024) > memory_mb as u64
+            {
+                let message = format!(
+                    "node '{}' asks for {} MiB of memory; the run's budget is {memory_mb} MiB (--memory), so it runs within that",
+                    node.name,
+                    bytes / (1024 * 1024)
+                );
+                options.observer.event(&Event::Warning { message: message.clone() });
+                warnings.push(message);
+            }
+            if let Some(message) = repaired {
+                repairs.insert(id.index(), message);
             }
             let inputs = input_paths(node, &store.cas, &outputs);
             let run_view = run_view(&workflow, &records);
@@ -239,8 +319,9 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 }
                 None => break,
             },
-            _ = interrupted(&mut ctrl_c, &mut terminate), if !cancelled => {
+            received = signals.next(), if !cancelled => {
                 cancelled = true;
+                signal = Some(received);
                 stop.store(true, Ordering::SeqCst);
                 options.observer.event(&Event::Cancelling);
                 options.cancel.cancel();
@@ -258,6 +339,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 manifest_log.append(&done.key, &json).map_err(|e| StoreError::io(&manifests_path, e))?;
                 let mut record = node_record(node, NodeStatus::Ran, done.seconds, Some(&done.key), &found);
                 record.attempts = done.attempts;
+                record.repaired = repairs.remove(&done.id.index());
                 record.log = Some(log_path.display().to_string());
                 records[done.id.index()] = Some(record);
                 outputs[done.id.index()] = Some(found);
@@ -279,7 +361,12 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 if status == NodeStatus::Failed {
                     record.error = Some(error.to_string());
                     record.log = Some(log_path.display().to_string());
-                    failures.push(Failure { node: node.name.clone(), error: error.to_string(), log: log_path });
+                    failures.push(Failure {
+                        node: node.name.clone(),
+                        error: error.to_string(),
+                        log: log_path,
+                        bad_input: error.is_bad_input(),
+                    });
                     if !options.keep_going {
                         failed = true;
                         stop.store(true, Ordering::SeqCst);
@@ -307,15 +394,40 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
         }
         nodes.push(record);
     }
+    let mut publish_error = None;
+    if !cancelled {
+        let stop = Arc::new(AtomicBool::new(false));
+        let signalled = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let watcher = {
+            let (stop, signalled) = (stop.clone(), signalled.clone());
+            tokio::spawn(async move {
+                let received = signals.next().await;
+                signalled.store(received, Ordering::SeqCst);
+                stop.store(true, Ordering::SeqCst);
+            })
+        };
+        let result = tokio::task::block_in_place(|| {
+            publish(&workflow, store, &outputs, &mut published, options.overwrite, &stop)
+        });
+        watcher.abort();
+        match result {
+            Ok(()) => {}
+            Err(StoreError::Publish(PublishError::Interrupted)) => {
+                cancelled = true;
+                signal = Some(signalled.load(Ordering::SeqCst)).filter(|&s| s != 0);
+            }
+            Err(e) => publish_error = Some(e),
+        }
+    }
     let status = if cancelled {
         "cancelled"
-    } else if failures.is_empty() {
+    } else if failures.is_empty() && publish_error.is_none() {
         "ok"
     } else {
         "failed"
     };
-    if !cancelled {
-        publish(&workflow, store, &outputs)?;
+    if let Some(error) = &publish_error {
+        warnings.push(error.to_string());
     }
     store.stat.save().map_err(|e| StoreError::io(&state.statcache_path(), e))?;
     if is_empty_dir(&logs_dir) {
@@ -329,26 +441,45 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
         started: started_at,
         seconds: clock.elapsed().as_secs_f64(),
         status: status.to_string(),
+        warnings,
         nodes,
     };
     record.save(&state).map_err(|e| StoreError::io(&state.runs_dir(), e))?;
-    Ok(RunOutcome { record, failures, cancelled, files_read: store.stat.files_read - reads_before })
+    Ok(RunOutcome {
+        record,
+        failures,
+        cancelled,
+        signal,
+        publish_error,
+        files_read: store.stat.files_read - reads_before,
+    })
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn interrupted(
-    ctrl_c: &mut std::pin::Pin<&mut impl std::future::Future<Output = std::io::Result<()>>>,
-    terminate: &mut Option<tokio::signal::unix::Signal>,
-) {
-    match terminate {
-        Some(term) => {
-            tokio::select! {
-                _ = ctrl_c.as_mut() => {}
-                _ = term.recv() => {}
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from the start of a run to the end of publishing.
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals { interrupt: signal(SignalKind::interrupt()).ok(), terminate: signal(SignalKind::terminate()).ok() }
+    }
+
+    /// The next signal received: `libc::SIGINT` or `libc::SIGTERM`.
+    async fn next(&mut self) -> i32 {
+        async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
         }
-        None => {
-            let _ = ctrl_c.as_mut().await;
+        tokio::select! {
+            _ = recv(&mut self.interrupt) => libc::SIGINT,
+            _ = recv(&mut self.terminate) => libc::SIGTERM,
         }
     }
 }
@@ -387,6 +518,7 @@ fn node_record(
         error: None,
         log: None,
         attempts: 0,
+        repaired: None,
     }
 }
 
@@ -409,20 +541,40 @@ fn input_paths(node: &Node, cas: &Cas, outputs: &[Option<Vec<OutputRecord>>]) ->
         .collect()
 }
 
-/// Copies published outputs to their human paths, skipping ones already identical.
-fn publish(workflow: &Workflow, store: &mut Store, outputs: &[Option<Vec<OutputRecord>>]) -> Result<(), StoreError> {
+/// Copies published outputs to their human paths (see [`crate::store::publish`]), each object
+/// checked first: a corrupt object is never copied out.
+fn publish(
+    workflow: &Workflow,
+    store: &mut Store,
+    outputs: &[Option<Vec<OutputRecord>>],
+    record: &mut PublishRecord,
+    overwrite: bool,
+    stop: &AtomicBool,
+) -> Result<(), StoreError> {
+    let mut targets = Vec::new();
     for target in &workflow.publish {
         let Some(found) = &outputs[target.node.index()] else { continue };
-        let record = &found[target.output];
-        if target.dest.exists()
-            && let Ok((shape, digest)) = store.stat.digest(&target.dest)
-            && shape == record.shape
-            && digest == record.digest
-        {
-            continue;
+        let output = &found[target.output];
+        match store.check(&output.digest)? {
+            Verdict::Intact => {}
+            Verdict::Missing | Verdict::Corrupt { .. } => {
+                return Err(StoreError::io(
+                    &store.cas.object_path(&output.digest),
+                    std::io::Error::other(format!(
+                        "the object for {} changed or vanished during the run; nothing was published from it. Run again to rebuild it",
+                        workflow.output_name(target.node, target.output)
+                    )),
+                ));
+            }
         }
-        copy_out(&store.cas.object_path(&record.digest), &target.dest).map_err(|e| StoreError::io(&target.dest, e))?;
+        targets.push(Target {
+            object: store.cas.object_path(&output.digest),
+            shape: output.shape,
+            digest: output.digest,
+            dest: &target.dest,
+        });
     }
+    record.publish(&targets, overwrite, &mut store.stat, stop)?;
     Ok(())
 }
 

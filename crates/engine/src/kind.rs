@@ -210,6 +210,11 @@ impl ParamError {
 pub enum NodeError {
     #[error("{0}")]
     Failed(String),
+    /// An input file is malformed or unusable: the user must fix the data, not rerun. The
+    /// message names the file, the field/row/header key and what is wrong. `flow run` exits 2
+    /// when every failure of a run is of this kind.
+    #[error("{0}")]
+    BadInput(String),
     #[error("cancelled")]
     Cancelled,
     #[error("{context}: {source}")]
@@ -219,6 +224,11 @@ pub enum NodeError {
 impl NodeError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> NodeError {
         NodeError::Io { context: context.into(), source }
+    }
+
+    /// Whether the fix is in the user's data rather than in the run (see [`NodeError::BadInput`]).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, NodeError::BadInput(_))
     }
 }
 

@@ -11,7 +11,7 @@ use crate::graph::Dag;
 use crate::key::{ActionManifest, CACHE_FORMAT};
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::runs::{NodeStatus, RunRecord};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Verdict};
 use crate::workflow::model::{Node, NodeId, Source, Workflow};
 
 /// Digests of every `file:` input, each hashed once (through the stat cache).
@@ -66,10 +66,29 @@ pub fn manifest_for(
     })
 }
 
-/// A cache hit only counts if every output object is still in the store (gc may have run).
-pub fn cached_outputs(store: &Store, key: &Digest) -> Option<Vec<OutputRecord>> {
-    let outputs = store.actions.get(key)?;
-    outputs.iter().all(|o| store.cas.contains(&o.digest)).then(|| outputs.to_vec())
+/// What the action cache holds for a key, after checking the objects it points at.
+#[derive(Clone, Debug)]
+pub enum Lookup {
+    Hit(Vec<OutputRecord>),
+    /// No record, or an output object is gone (gc, deleted by hand).
+    Miss,
+    /// An output object's content no longer matches its digest. In a writable store it was
+    /// quarantined and the record dropped; either way the node must run again.
+    Corrupt { port: String, moved_to: Option<PathBuf> },
+}
+
+/// A cache hit only counts if every output object is still in the store (gc may have run) and
+/// still holds the content its digest names (nothing is served unverified).
+pub fn cached_outputs(store: &mut Store, key: &Digest) -> Result<Lookup, StoreError> {
+    let Some(outputs) = store.actions.get(key).map(<[OutputRecord]>::to_vec) else { return Ok(Lookup::Miss) };
+    for output in &outputs {
+        match store.check(&output.digest)? {
+            Verdict::Intact => {}
+            Verdict::Missing => return Ok(Lookup::Miss),
+            Verdict::Corrupt { moved_to } => return Ok(Lookup::Corrupt { port: output.port.clone(), moved_to }),
+        }
+    }
+    Ok(Lookup::Hit(outputs))
 }
 
 #[derive(Clone, Debug)]
@@ -124,12 +143,15 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
             continue;
         };
         let key = manifest.key();
-        let status = match cached_outputs(store, &key) {
-            Some(found) => {
+        let status = match cached_outputs(store, &key)? {
+            Lookup::Hit(found) => {
                 outputs[id.index()] = Some(found);
                 PlanStatus::Cached
             }
-            None => PlanStatus::Run(Vec::new()),
+            Lookup::Miss => PlanStatus::Run(Vec::new()),
+            Lookup::Corrupt { port, .. } => PlanStatus::Run(vec![format!(
+                "its cached output '{port}' is corrupt (changed on disk since it was stored); it will be rebuilt"
+            )]),
         };
         manifests[id.index()] = Some(manifest);
         planned[id.index()] = Some(PlannedNode { id, status, key: Some(key) });
@@ -168,6 +190,9 @@ fn explain_runs(
 
     for slot in planned.iter_mut().flatten() {
         let PlanStatus::Run(reasons) = &mut slot.status else { continue };
+        if !reasons.is_empty() {
+            continue; // already explained (a corrupt object)
+        }
         let node = workflow.node(slot.id);
         let Some(manifest) = &manifests[slot.id.index()] else { continue };
         let origin = |port: &str| describe_origin(workflow, node, port);

@@ -16,12 +16,16 @@ use flow_engine::workflow::{LoadOptions, load_str};
 fn run_text(project: &Path, registry: &Registry, text: &str) -> RunOutcome {
     let options = LoadOptions { registry, overrides: &[], project_dir: project };
     let workflow = load_str(text, &project.join("w.yaml"), &options).unwrap();
-    let mut store = Store::open(StateDir::new(project.join(".flow"))).unwrap();
+    let state = StateDir::new(project.join(".flow"));
+    flow_engine::store::create_private_dir(&state.root).unwrap();
+    let lock = state.lock(false, &|| {}).unwrap().expect("no other run holds the store");
+    let mut store = Store::open_locked(state, &lock).unwrap();
     let options = RunOptions {
         run_id: flow_engine::store::runs::new_run_id(),
         jobs: 2,
         memory_budget: 1 << 30,
         keep_going: false,
+        overwrite: false,
         cancel: CancelToken::new(),
         observer: Arc::new(Quiet),
     };

@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Digest, Shape};
-use crate::store::{repair_tail, write_atomic};
+use crate::store::{repair_tail, split_complete_lines, write_atomic};
 
 const HEADER: &str = "flow-actions 1\n";
 
@@ -29,36 +29,42 @@ pub struct ActionLog {
     path: PathBuf,
     records: HashMap<Digest, Vec<OutputRecord>>,
     file: Option<File>,
+    /// The file has another format's header; it is set aside at the first append.
+    foreign: bool,
+    /// Lines that could not be read (a bad byte, a garbled record); skipped, never fatal.
+    pub damaged_lines: usize,
 }
 
 impl ActionLog {
-    /// Loads the log (missing is empty). Nothing is opened for writing until `append`.
+    /// Loads the log (missing is empty). Loading only reads: repairs (cutting a torn tail,
+    /// setting aside a log of another version) wait for the first `append`, which the caller
+    /// makes under the store lock.
     pub fn load(path: &Path) -> io::Result<ActionLog> {
         let mut records = HashMap::new();
-        match fs::read_to_string(path) {
-            Ok(text) if text.starts_with(HEADER) => {
-                let mut valid_len = HEADER.len();
-                for line in text[HEADER.len()..].split_inclusive('\n') {
-                    // A line without its newline was torn by a kill; drop it.
-                    let Some(record) = line.strip_suffix('\n') else { break };
-                    valid_len += line.len();
-                    if let Some((key, outputs)) = parse_line(record) {
-                        records.insert(key, outputs);
+        let mut foreign = false;
+        let mut damaged_lines = 0;
+        match fs::read(path) {
+            Ok(bytes) if bytes.starts_with(HEADER.as_bytes()) => {
+                // A torn last line (no newline: a kill mid-write) is normal and ignored.
+                let (lines, _torn) = split_complete_lines(&bytes[HEADER.len()..]);
+                for line in lines {
+                    match std::str::from_utf8(line).ok().and_then(parse_line) {
+                        Some(Line::Record(key, outputs)) => {
+                            records.insert(key, outputs);
+                        }
+                        Some(Line::Forget(key)) => {
+                            records.remove(&key);
+                        }
+                        None => damaged_lines += 1,
                     }
                 }
-                if valid_len < text.len() {
-                    // Cut the torn tail so the next append starts on a fresh line.
-                    OpenOptions::new().write(true).open(path)?.set_len(valid_len as u64)?;
-                }
             }
-            Ok(_) => {
-                let aside = path.with_extension("log.old");
-                fs::rename(path, &aside)?;
-            }
+            Ok(bytes) if bytes.is_empty() => {}
+            Ok(_) => foreign = true,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        Ok(ActionLog { path: path.to_path_buf(), records, file: None })
+        Ok(ActionLog { path: path.to_path_buf(), records, file: None, foreign, damaged_lines })
     }
 
     pub fn get(&self, key: &Digest) -> Option<&[OutputRecord]> {
@@ -77,22 +83,44 @@ impl ActionLog {
         self.records.iter()
     }
 
-    /// Records an action; call only once its output objects are in the CAS.
+    /// Records an action; call only once its output objects are in the CAS, with the lock held.
     pub fn append(&mut self, key: Digest, outputs: Vec<OutputRecord>) -> io::Result<()> {
-        let line = format_line(&key, &outputs);
+        self.write_line(&format_line(&key, &outputs))?;
+        self.records.insert(key, outputs);
+        Ok(())
+    }
+
+    /// Drops every record with `digest` among its outputs (a corrupt object): their actions
+    /// rerun. Returns the keys dropped.
+    pub fn invalidate(&mut self, digest: &Digest) -> io::Result<Vec<Digest>> {
+        let keys: Vec<Digest> =
+            self.records.iter().filter(|(_, outs)| outs.iter().any(|o| o.digest == *digest)).map(|(k, _)| *k).collect();
+        for key in &keys {
+            self.write_line(&format!("-{}\n", key.to_hex()))?;
+            self.records.remove(key);
+        }
+        Ok(keys)
+    }
+
+    fn write_line(&mut self, line: &str) -> io::Result<()> {
         if self.file.is_none() {
-            let fresh = !self.path.exists();
+            if self.foreign {
+                let aside = self.path.with_extension("log.old");
+                fs::rename(&self.path, &aside)?;
+                self.foreign = false;
+            }
+            repair_tail(&self.path)?;
+            let fresh = fs::metadata(&self.path).map(|m| m.len() == 0).unwrap_or(true);
             let mut file = OpenOptions::new().append(true).create(true).mode(0o600).open(&self.path)?;
             if fresh {
                 file.write_all(HEADER.as_bytes())?;
             }
             self.file = Some(file);
         }
-        if let Some(file) = self.file.as_mut() {
-            file.write_all(line.as_bytes())?;
+        match self.file.as_mut() {
+            Some(file) => file.write_all(line.as_bytes()),
+            None => Ok(()),
         }
-        self.records.insert(key, outputs);
-        Ok(())
     }
 
     /// Rewrites the log keeping only records `keep` accepts (used by gc).
@@ -125,7 +153,21 @@ fn format_line(key: &Digest, outputs: &[OutputRecord]) -> String {
     line
 }
 
-fn parse_line(line: &str) -> Option<(Digest, Vec<OutputRecord>)> {
+enum Line {
+    Record(Digest, Vec<OutputRecord>),
+    /// `-KEY`: the record was invalidated.
+    Forget(Digest),
+}
+
+fn parse_line(line: &str) -> Option<Line> {
+    if let Some(key) = line.strip_prefix('-') {
+        return key.parse().ok().map(Line::Forget);
+    }
+    let (key, outputs) = parse_record(line)?;
+    Some(Line::Record(key, outputs))
+}
+
+fn parse_record(line: &str) -> Option<(Digest, Vec<OutputRecord>)> {
     let mut fields = line.split(' ');
     let key: Digest = fields.next()?.parse().ok()?;
     let mut outputs = Vec::new();
@@ -165,8 +207,9 @@ impl ManifestLog {
     /// The manifests of the given keys, as JSON text.
     pub fn find(path: &Path, keys: &[Digest]) -> HashMap<Digest, String> {
         let mut found = HashMap::new();
-        let Ok(text) = fs::read_to_string(path) else { return found };
-        for line in text.lines() {
+        let Ok(bytes) = fs::read(path) else { return found };
+        for line in bytes.split(|&b| b == b'\n') {
+            let Ok(line) = std::str::from_utf8(line) else { continue };
             let Some((key, json)) = line.split_once(' ') else { continue };
             let Ok(key) = key.parse::<Digest>() else { continue };
             if keys.contains(&key) {
@@ -207,12 +250,38 @@ mod tests {
     }
 
     #[test]
-    fn other_versions_are_set_aside() {
+    fn other_versions_are_set_aside_at_the_first_write_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("actions.log");
         fs::write(&path, "flow-actions 0\nwhatever\n").unwrap();
-        let log = ActionLog::load(&path).unwrap();
+        let mut log = ActionLog::load(&path).unwrap();
         assert!(log.is_empty());
+        assert!(!dir.path().join("actions.log.old").exists(), "loading only reads");
+        log.append(Digest([1; 32]), vec![]).unwrap();
         assert!(dir.path().join("actions.log.old").exists());
+        assert_eq!(ActionLog::load(&path).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn damaged_lines_are_skipped_and_counted_and_invalidation_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("actions.log");
+        let mut log = ActionLog::load(&path).unwrap();
+        log.append(Digest([1; 32]), vec![out("a", 2)]).unwrap();
+        log.append(Digest([3; 32]), vec![out("b", 2), out("c", 4)]).unwrap();
+        log.append(Digest([5; 32]), vec![out("d", 6)]).unwrap();
+        drop(log);
+        let mut bytes = fs::read(&path).unwrap();
+        let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 1 + 3;
+        bytes[second] = 0xff; // one bad byte inside the first record
+        fs::write(&path, &bytes).unwrap();
+        let mut log = ActionLog::load(&path).unwrap();
+        assert_eq!(log.damaged_lines, 1);
+        assert_eq!(log.len(), 2, "the other records survive a bad byte");
+        assert_eq!(log.invalidate(&Digest([2; 32])).unwrap(), vec![Digest([3; 32])]);
+        drop(log);
+        let log = ActionLog::load(&path).unwrap();
+        assert!(log.get(&Digest([3; 32])).is_none(), "an invalidated record stays gone");
+        assert_eq!(log.get(&Digest([5; 32])).unwrap(), &[out("d", 6)]);
     }
 }

@@ -2,24 +2,110 @@
 //!
 //! Objects enter by rename from tmp/ (same file system), so an object path either does not
 //! exist or holds complete content. Files inside are made read-only so a node that scribbles
-//! on its inputs fails loudly instead of corrupting the store.
+//! on its inputs fails loudly instead of corrupting the store. Whatever changes an object
+//! anyway (a user, a disk) is caught before the object is used: each object's look on disk is
+//! recorded when it is stored ([`super::stamps`]) and compared before use; a changed look means
+//! a rehash, and content that no longer matches its name is quarantined, never served.
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::digest::{Digest, Shape, digest_path};
-use crate::store::create_private_dir;
+use crate::store::stamps::{Stamps, look_of};
+use crate::store::{Verdict, create_private_dir};
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Cas {
     root: PathBuf,
+    stamps: Arc<Mutex<Stamps>>,
+    /// Where corrupt objects go; `None` for a store opened read-only, which records nothing.
+    quarantine: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Cas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cas").field("root", &self.root).finish()
+    }
 }
 
 impl Cas {
-    pub fn new(root: PathBuf) -> Cas {
-        Cas { root }
+    pub fn open(root: PathBuf, stamps: &Path, quarantine: Option<PathBuf>) -> Cas {
+        Cas { root, stamps: Arc::new(Mutex::new(Stamps::load(stamps))), quarantine }
+    }
+
+    pub fn writable(&self) -> bool {
+        self.quarantine.is_some()
+    }
+
+    fn stamps(&self) -> MutexGuard<'_, Stamps> {
+        // A panic elsewhere while holding the table leaves it usable: every entry is whole.
+        self.stamps.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn damaged_stamp_lines(&self) -> usize {
+        self.stamps().damaged_lines
+    }
+
+    /// Checks an object before use: a look unchanged since it was recorded is trusted; any
+    /// difference (or no record) means a rehash. A corrupt object is moved to quarantine when
+    /// the store is writable.
+    pub fn verify(&self, digest: &Digest) -> io::Result<Verdict> {
+        let path = self.object_path(digest);
+        let look = match look_of(&path) {
+            Ok(look) => look,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Verdict::Missing),
+            Err(e) => return Err(e),
+        };
+        if self.stamps().get(digest) == Some(look) {
+            return Ok(Verdict::Intact);
+        }
+        self.rehash(digest)
+    }
+
+    /// Rehashes an object whatever its look (`flow verify`).
+    pub fn rehash(&self, digest: &Digest) -> io::Result<Verdict> {
+        let path = self.object_path(digest);
+        let before = match look_of(&path) {
+            Ok(look) => look,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Verdict::Missing),
+            Err(e) => return Err(e),
+        };
+        let intact = match digest_path(&path) {
+            Ok((_, found)) => found == *digest,
+            // Unreadable content (a file made a FIFO, permissions gone) is as bad as wrong content.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Verdict::Missing),
+            Err(_) => false,
+        };
+        if intact {
+            // Record the look only if nothing moved while hashing.
+            if self.writable() && look_of(&path)? == before {
+                self.stamps().record(*digest, before)?;
+            }
+            return Ok(Verdict::Intact);
+        }
+        let moved_to = match &self.quarantine {
+            Some(dir) => Some(self.quarantine_object(digest, dir)?),
+            None => None,
+        };
+        Ok(Verdict::Corrupt { moved_to })
+    }
+
+    fn quarantine_object(&self, digest: &Digest, dir: &Path) -> io::Result<PathBuf> {
+        create_private_dir(dir)?;
+        let hex = digest.to_hex();
+        let mut dest = dir.join(&hex);
+        let mut n = 1;
+        while fs::symlink_metadata(&dest).is_ok() {
+            n += 1;
+            dest = dir.join(format!("{hex}.{n}"));
+        }
+        fs::rename(self.object_path(digest), &dest)?;
+        self.stamps().forget(digest);
+        tracing::warn!(object = %digest.short(), to = %dest.display(), "corrupt object quarantined");
+        Ok(dest)
     }
 
     pub fn object_path(&self, digest: &Digest) -> PathBuf {
@@ -32,11 +118,12 @@ impl Cas {
     }
 
     /// Hashes `path` (a finished output in tmp/) and moves it into the store. If the store
-    /// already has that content, the new copy is dropped.
+    /// already has that content, intact, the new copy is dropped; a corrupt copy in the store
+    /// is quarantined and replaced by the new one.
     pub fn ingest(&self, path: &Path) -> io::Result<(Shape, Digest)> {
         let (shape, digest) = digest_path(path)?;
         let dest = self.object_path(&digest);
-        if fs::symlink_metadata(&dest).is_ok() {
+        if fs::symlink_metadata(&dest).is_ok() && self.verify(&digest)? == Verdict::Intact {
             remove_any(path)?;
             return Ok((shape, digest));
         }
@@ -45,7 +132,11 @@ impl Cas {
         }
         make_read_only(path)?;
         match fs::rename(path, &dest) {
-            Ok(()) => Ok((shape, digest)),
+            Ok(()) => {
+                // The look is taken after the rename and chmod, which both change ctime.
+                self.stamps().record(digest, look_of(&dest)?)?;
+                Ok((shape, digest))
+            }
             // Another writer got there first with the same content.
             Err(_) if fs::symlink_metadata(&dest).is_ok() => {
                 remove_any(path)?;
@@ -73,7 +164,18 @@ impl Cas {
     }
 
     pub fn remove(&self, digest: &Digest) -> io::Result<()> {
-        remove_any(&self.object_path(digest))
+        remove_any(&self.object_path(digest))?;
+        self.stamps().forget(digest);
+        Ok(())
+    }
+
+    /// Rewrites the look table keeping only objects still in the store.
+    pub fn compact_stamps(&self) -> io::Result<()> {
+        let root = self.root.clone();
+        self.stamps().compact(|digest| {
+            let hex = digest.to_hex();
+            fs::symlink_metadata(root.join(&hex[..2]).join(&hex[2..])).is_ok()
+        })
     }
 }
 
@@ -154,10 +256,14 @@ fn copy_tree(src: &Path, dest: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn cas(dir: &Path) -> Cas {
+        Cas::open(dir.join("cas"), &dir.join("stamps"), Some(dir.join("quarantine")))
+    }
+
     #[test]
     fn ingest_deduplicates_and_protects() {
         let dir = tempfile::tempdir().unwrap();
-        let cas = Cas::new(dir.path().join("cas"));
+        let cas = cas(dir.path());
         let a = dir.path().join("a");
         let b = dir.path().join("b");
         fs::write(&a, b"same").unwrap();
@@ -175,7 +281,7 @@ mod tests {
     #[test]
     fn trees_are_objects_too() {
         let dir = tempfile::tempdir().unwrap();
-        let cas = Cas::new(dir.path().join("cas"));
+        let cas = cas(dir.path());
         let t = dir.path().join("t");
         fs::create_dir_all(t.join("s")).unwrap();
         fs::write(t.join("s/x"), b"1").unwrap();
@@ -186,5 +292,61 @@ mod tests {
         copy_out(&cas.object_path(&d), &out).unwrap();
         fs::write(out.join("s/x"), b"edited").unwrap();
         assert_eq!(fs::read(cas.object_path(&d).join("s/x")).unwrap(), b"1", "the store copy is separate");
+    }
+
+    /// Overwrites a stored (read-only) file the way a careless user or a bad disk would.
+    fn scribble(path: &Path, bytes: &[u8], keep_mtime: bool) {
+        let meta = fs::metadata(path).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(path, bytes).unwrap();
+        if keep_mtime {
+            fs::File::options().write(true).open(path).unwrap().set_modified(meta.modified().unwrap()).unwrap();
+        }
+        fs::set_permissions(path, meta.permissions()).unwrap();
+    }
+
+    #[test]
+    fn a_changed_object_is_noticed_quarantined_and_replaced_on_ingest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = cas(dir.path());
+        let a = dir.path().join("a");
+        fs::write(&a, b"good").unwrap();
+        let (_, digest) = cas.ingest(&a).unwrap();
+        assert_eq!(cas.verify(&digest).unwrap(), Verdict::Intact);
+
+        // Same size, same mtime: only ctime tells, and that is enough for a rehash.
+        scribble(&cas.object_path(&digest), b"evil", true);
+        let Verdict::Corrupt { moved_to: Some(moved) } = cas.verify(&digest).unwrap() else {
+            panic!("a same-size, same-mtime edit must be caught")
+        };
+        assert_eq!(fs::read(&moved).unwrap(), b"evil", "the bad copy is kept for inspection");
+        assert_eq!(cas.verify(&digest).unwrap(), Verdict::Missing);
+
+        // The good content comes back under the same name.
+        fs::write(&a, b"good").unwrap();
+        cas.ingest(&a).unwrap();
+        assert_eq!(fs::read(cas.object_path(&digest)).unwrap(), b"good");
+        assert_eq!(cas.verify(&digest).unwrap(), Verdict::Intact);
+
+        // A corrupt copy in the store does not swallow a fresh good one.
+        scribble(&cas.object_path(&digest), b"evil", false);
+        fs::write(&a, b"good").unwrap();
+        cas.ingest(&a).unwrap();
+        assert_eq!(fs::read(cas.object_path(&digest)).unwrap(), b"good");
+    }
+
+    #[test]
+    fn a_read_only_store_reports_corruption_without_moving_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = cas(dir.path());
+        let t = dir.path().join("t");
+        fs::create_dir_all(t.join("s")).unwrap();
+        fs::write(t.join("s/x"), b"1").unwrap();
+        let (_, digest) = cas.ingest(&t).unwrap();
+        scribble(&cas.object_path(&digest).join("s/x"), b"2", false);
+        let reader = Cas::open(dir.path().join("cas"), &dir.path().join("stamps"), None);
+        assert_eq!(reader.verify(&digest).unwrap(), Verdict::Corrupt { moved_to: None });
+        assert!(cas.object_path(&digest).exists(), "a reader never moves objects");
+        assert!(matches!(cas.verify(&digest).unwrap(), Verdict::Corrupt { moved_to: Some(_) }));
     }
 }

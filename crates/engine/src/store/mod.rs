@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! .flow/
-//!   lock             held (flock) by the run or gc that writes the store
+//!   (the directory itself is flock-ed by the run or gc that writes the store)
 //!   cas/ab/cdef…     objects, named by the blake3 digest of their content (file or tree)
 //!   actions.log      action key -> output digests, one line per record, appended last
 //!   manifests.log    action key -> what went into it, read by `flow why` / `flow plan`
@@ -12,12 +12,18 @@
 //!   runs/ID.log      the run's tracing log
 //!   logs/ID/NODE.log each node's stdout/stderr and messages
 //!   tmp/             outputs being written; anything here after a crash is garbage
+//!   stamps           object -> its look on disk (stat fields) when stored, to notice corruption
+//!   quarantine/      objects whose content no longer matched their digest, kept for inspection
+//!   published        what flow last published where (relative path -> digest), so it never
+//!                    replaces a file it did not write
 //! ```
 //! The store holds patient data: directories are created 0700 and files 0600.
 
 pub mod actions;
 pub mod cas;
+pub mod publish;
 pub mod runs;
+pub mod stamps;
 pub mod statcache;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -29,6 +35,8 @@ use actions::ActionLog;
 use cas::Cas;
 use statcache::StatCache;
 
+use crate::digest::Digest;
+
 /// Problems with the state directory or the user's source files.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,6 +44,16 @@ pub enum StoreError {
     Io { path: PathBuf, source: io::Error },
     #[error("input of node '{node}': cannot read {}: {source}", path.display())]
     Source { path: PathBuf, node: String, source: io::Error },
+    /// A publish destination holds something flow did not put there.
+    #[error(transparent)]
+    Publish(#[from] publish::PublishError),
+}
+
+impl StoreError {
+    /// Whether the user's files or choices are at fault (exit 2), rather than the store (exit 4).
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, StoreError::Source { .. } | StoreError::Publish(_))
+    }
 }
 
 impl StoreError {
@@ -53,15 +71,82 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store. Reading never creates anything; call `StateDir::create` (under the
-    /// lock) before writing.
+    /// Opens the store for reading: nothing is created, repaired or recorded, so `flow plan`
+    /// and `flow status` may run beside a `flow run`.
     pub fn open(state: StateDir) -> Result<Store, StoreError> {
+        Store::open_with(state, None)
+    }
+
+    /// Opens the store for writing; the lock proves no other flow process writes it.
+    pub fn open_locked(state: StateDir, _lock: &StoreLock) -> Result<Store, StoreError> {
+        let quarantine = state.quarantine_dir();
+        Store::open_with(state, Some(quarantine))
+    }
+
+    fn open_with(state: StateDir, quarantine: Option<PathBuf>) -> Result<Store, StoreError> {
         let actions_path = state.actions_path();
         let actions = ActionLog::load(&actions_path).map_err(|e| StoreError::io(&actions_path, e))?;
         let stat = StatCache::load(&state.statcache_path());
-        let cas = Cas::new(state.cas_dir());
+        let cas = Cas::open(state.cas_dir(), &state.stamps_path(), quarantine);
         Ok(Store { state, cas, actions, stat })
     }
+
+    /// Whether this store was opened under the lock and may be written.
+    pub fn writable(&self) -> bool {
+        self.cas.writable()
+    }
+
+    /// Checks an object before it is used. A corrupt object is quarantined (when writable) and
+    /// every action record that produced it is dropped, so its producer reruns.
+    pub fn check(&mut self, digest: &Digest) -> Result<Verdict, StoreError> {
+        let verdict = self.cas.verify(digest).map_err(|e| StoreError::io(&self.cas.object_path(digest), e))?;
+        if let Verdict::Corrupt { .. } = verdict
+            && self.writable()
+        {
+            let actions_path = self.state.actions_path();
+            self.actions.invalidate(digest).map_err(|e| StoreError::io(&actions_path, e))?;
+        }
+        Ok(verdict)
+    }
+
+    /// Problems found while reading state files (damaged lines skipped), for the run's summary.
+    pub fn damage_report(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.actions.damaged_lines > 0 {
+            found.push(format!(
+                "{}: skipped {} damaged line(s); the cached results they held will be recomputed",
+                self.state.actions_path().display(),
+                self.actions.damaged_lines
+            ));
+        }
+        if self.cas.damaged_stamp_lines() > 0 {
+            found.push(format!(
+                "{}: skipped {} damaged line(s); those objects will be rehashed before use",
+                self.state.stamps_path().display(),
+                self.cas.damaged_stamp_lines()
+            ));
+        }
+        found
+    }
+}
+
+/// What checking a CAS object found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Intact,
+    Missing,
+    /// Its content no longer matches its digest; `moved_to` is where it was quarantined
+    /// (`None` in a read-only store, which leaves it in place).
+    Corrupt { moved_to: Option<PathBuf> },
+}
+
+/// Splits an append-only log's bytes into complete lines and a torn tail (the bytes after the
+/// last newline, left by a kill mid-write). Lines are bytes: one bad byte damages one line,
+/// not the whole log.
+pub fn split_complete_lines(bytes: &[u8]) -> (Vec<&[u8]>, Option<&[u8]>) {
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    let last = lines.pop().filter(|tail| !tail.is_empty());
+    (lines, last)
 }
 
 /// Paths inside one state directory.
@@ -155,12 +240,24 @@ impl StateDir {
     pub fn statcache_path(&self) -> PathBuf {
         self.root.join("statcache")
     }
+    pub fn stamps_path(&self) -> PathBuf {
+        self.root.join("stamps")
+    }
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+    pub fn published_path(&self) -> PathBuf {
+        self.root.join("published")
+    }
 
     /// Takes the store's exclusive lock. Without `wait`, returns `Ok(None)` when another
     /// process holds it; with `wait`, calls `on_wait` once and blocks until it is free.
+    ///
+    /// The lock is an `flock` on the state directory itself, not on a file in it: a file can be
+    /// deleted while held (and a second run would then lock a new one beside the first), the
+    /// directory cannot be replaced without losing the whole store.
     pub fn lock(&self, wait: bool, on_wait: &dyn Fn()) -> io::Result<Option<StoreLock>> {
-        let path = self.root.join("lock");
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(&path)?;
+        let file = File::open(&self.root)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(StoreLock { _file: file })),
             Err(fs::TryLockError::WouldBlock) if !wait => Ok(None),
@@ -173,7 +270,8 @@ impl StateDir {
         }
     }
 
-    /// Removes what a killed run left in tmp/. Call with the lock held.
+    /// Removes what a killed run left in tmp/. Call with the lock held (and after the orphaned
+    /// processes of killed runs are gone, or they may write while this deletes).
     pub fn clear_tmp(&self) -> io::Result<()> {
         let tmp = self.tmp_dir();
         if let Ok(entries) = fs::read_dir(&tmp) {

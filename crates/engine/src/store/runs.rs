@@ -53,6 +53,9 @@ pub struct NodeRecord {
     pub log: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
+    /// Why a node that was cached reran anyway: its cached output was corrupt in the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -68,6 +71,10 @@ pub struct RunRecord {
     pub seconds: f64,
     /// "ok", "failed" or "cancelled".
     pub status: String,
+    /// What the user should know beyond the node statuses: repaired objects, reduced resource
+    /// requests, damaged state lines skipped, a refused publish.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub nodes: Vec<NodeRecord>,
 }
 
