@@ -45,10 +45,12 @@ fn publish_copies_artifacts_and_restores_them() {
     // Published files belong to the user: writable, unlike the store's objects.
     assert_eq!(mode(&project.join("results/top.txt")) & 0o200, 0o200);
 
-    // A cached run republishes what was deleted or edited.
+    // A cached run republishes what was deleted; an edit is the user's until --overwrite.
     std::fs::remove_file(project.join("results/top.txt")).unwrap();
     project.write("results/bundle/top.txt", "edited by hand\n");
-    project.run_ok(&[]).assert_all("cached");
+    project.run(&[]).assert_code(2).assert_stderr_contains("results/bundle exists");
+    assert_eq!(project.read("results/bundle/top.txt"), "edited by hand\n");
+    project.run_ok(&["--overwrite"]).assert_all("cached");
     assert_eq!(project.read("results/top.txt"), "alpha\nbeta\n");
     assert_eq!(project.read("results/bundle/top.txt"), "alpha\nbeta\n");
 

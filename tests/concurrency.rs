@@ -90,6 +90,8 @@ nodes:
     let mut holder = project.start(&["run", "hold.yaml"]);
     holder.wait_for_file("hold-started");
 
+    // A user who deletes what looks like a stale lock file does not let a second run in.
+    let _ = std::fs::remove_file(project.join(".flow/lock"));
     let busy = project.flow(&["run", "--no-wait", "quick.yaml"]);
     busy.assert_code(3).assert_stderr_contains("another flow process");
     project.flow(&["gc", "--no-wait"]).assert_code(3).assert_stderr_contains("another flow process");

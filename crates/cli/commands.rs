@@ -80,15 +80,14 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
 
 /// Takes the store lock, telling the user when it has to wait.
 pub fn lock_store(ctx: &Context, no_wait: bool) -> Result<StoreLock, CliError> {
-    let lock_path = ctx.state.root.join("lock");
-    let on_wait = || eprintln!("waiting for another flow process to release {} …", lock_path.display());
+    let on_wait = || eprintln!("waiting for another flow process to release {} …", ctx.state.root.display());
     match ctx.state.lock(!no_wait, &on_wait) {
         Ok(Some(lock)) => Ok(lock),
         Ok(None) => Err(CliError::Busy(format!(
             "another flow process is using {} (remove --no-wait to wait for it)",
             ctx.state.root.display()
         ))),
-        Err(e) => Err(CliError::Internal(format!("cannot lock {}: {e}", lock_path.display()))),
+        Err(e) => Err(CliError::Internal(format!("cannot lock {}: {e}", ctx.state.root.display()))),
     }
 }
 
@@ -304,6 +303,28 @@ fn status_cmd(ctx: &Context, args: &StatusArgs) -> Result<(), CliError> {
                 r.workflow
             ));
         }
+        // The latest run's timings live here and in its log, not in cached artifacts (a
+        // report that embedded them would change bytes from run to run).
+        let latest = &runs[0];
+        let mut ran: Vec<_> = latest.nodes.iter().filter(|n| n.status != NodeStatus::Cached).collect();
+        if !ran.is_empty() {
+            ran.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+            text.push_str(&format!("\nlatest run {} ({}), slowest nodes:\n", latest.id, latest.status));
+            for node in ran.iter().take(10) {
+                text.push_str(&format!(
+                    "  {:<9}  {:>8}  {}\n",
+                    node.status.as_str(),
+                    seconds_text(node.seconds),
+                    node.name
+                ));
+            }
+        }
+        for warning in &latest.warnings {
+            text.push_str(&format!("  warning: {warning}\n"));
+        }
+    }
+    for line in store.damage_report() {
+        text.push_str(&format!("\ndamaged state: {line}\n"));
     }
     out(&text);
     Ok(())

@@ -98,7 +98,11 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     if outcome.cancelled {
         Err(CliError::Interrupted(outcome.signal.unwrap_or(libc::SIGINT)))
     } else if let Some(error) = outcome.publish_error {
-        if error.is_user_error() { Err(CliError::Usage(error.to_string())) } else { Err(CliError::Internal(error.to_string())) }
+        if error.is_user_error() {
+            Err(CliError::Usage(error.to_string()))
+        } else {
+            Err(CliError::Internal(error.to_string()))
+        }
     } else if !outcome.failures.is_empty() && outcome.failures.iter().all(|f| f.bad_input) {
         Err(CliError::BadData)
     } else if !outcome.failures.is_empty() {
@@ -133,7 +137,12 @@ fn shown_outputs(workflow: &Workflow, record: &RunRecord, store: &Store) -> Stri
 /// Loads and validates a workflow, through the validated-workflow cache when it has an entry;
 /// the workflow's `file` becomes absolute so run records match it from any working directory.
 pub fn load_workflow(ctx: &Context, args: &WorkflowArgs) -> Result<Loaded, CliError> {
-    let options = LoadOptions { registry: &ctx.registry, overrides: &args.set, project_dir: &ctx.project_dir };
+    let options = LoadOptions {
+        registry: &ctx.registry,
+        overrides: &args.set,
+        project_dir: &ctx.project_dir,
+        state_dir: &ctx.state.root,
+    };
     let cache_dir = ctx.state.root.join(cache::DIR_NAME);
     let mut loaded = cache::load_cached(&args.file, &options, &cache_dir).map_err(CliError::Input)?;
     if let Ok(absolute) = std::fs::canonicalize(&args.file) {

@@ -324,7 +324,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 signal = Some(received);
                 stop.store(true, Ordering::SeqCst);
                 options.observer.event(&Event::Cancelling);
-                options.cancel.cancel();
+                options.cancel.interrupt(received);
                 continue;
             }
         };

@@ -28,7 +28,7 @@ use crate::workflow::model::{InputBinding, Node, NodeId, Publish, Source, Workfl
 /// The cache's directory inside the state directory.
 pub const DIR_NAME: &str = "workflow-cache";
 /// Bumped whenever the layout of a cache entry or the meaning of a load changes.
-const FORMAT: &str = "flow-workflow-cache-1";
+const FORMAT: &str = "flow-workflow-cache-2";
 /// Entries kept in the cache directory; older ones are removed when a new one is written.
 const KEEP: usize = 4;
 
@@ -82,7 +82,7 @@ pub fn load_cached(file: &Path, options: &LoadOptions<'_>, cache_dir: &Path) -> 
     let text = fs::read_to_string(file)
         .map_err(|e| Diagnostic::new(file, Pos::UNKNOWN, format!("cannot read workflow file: {e}")))?;
     let key = cache_key(text.as_bytes(), file, options);
-    if let Some(workflow) = read_entry(&entry_path(cache_dir, &key), options) {
+    if let Some(workflow) = read_entry(&entry_path(cache_dir, &key), &key, options) {
         return Ok(Loaded { workflow, key, hit: true });
     }
     let workflow = load_str(&text, file, options)?;
@@ -92,7 +92,8 @@ pub fn load_cached(file: &Path, options: &LoadOptions<'_>, cache_dir: &Path) -> 
 /// Writes the cache entry for a workflow loaded with `key`, and prunes old entries.
 /// Skipped (not an error) when a `file:` input vanished since the load.
 pub fn save(cache_dir: &Path, key: &Digest, workflow: &Workflow) -> io::Result<()> {
-    let Some(entry) = Entry::from_workflow(workflow) else { return Ok(()) };
+    let Some(mut entry) = Entry::from_workflow(workflow) else { return Ok(()) };
+    entry.key = key.to_hex();
     let bytes = serde_json::to_vec(&entry).map_err(io::Error::other)?;
     create_private_dir(cache_dir)?;
     write_atomic(&entry_path(cache_dir, key), &bytes)?;
@@ -104,9 +105,14 @@ fn entry_path(cache_dir: &Path, key: &Digest) -> PathBuf {
     cache_dir.join(key.to_string())
 }
 
-fn read_entry(path: &Path, options: &LoadOptions<'_>) -> Option<Workflow> {
+/// An entry counts only if it says it was made from this very load key: a file copied or
+/// renamed into another entry's place (or a damaged name) must not run another workflow.
+fn read_entry(path: &Path, key: &Digest, options: &LoadOptions<'_>) -> Option<Workflow> {
     let bytes = fs::read(path).ok()?;
     let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+    if entry.key != key.to_hex() {
+        return None;
+    }
     entry.into_workflow(options)
 }
 
@@ -138,6 +144,8 @@ fn shape_of(path: &Path) -> Option<Shape> {
 /// their outputs, so each distinct list is stored once and nodes refer to it by index.
 #[derive(Serialize, Deserialize)]
 struct Entry {
+    /// The load key (workflow bytes, path, variables, kinds, build) this entry was made from.
+    key: String,
     name: String,
     file: PathBuf,
     project_dir: PathBuf,
@@ -262,6 +270,7 @@ impl Entry {
             })
             .collect();
         Some(Entry {
+            key: String::new(),
             name: workflow.name.clone(),
             file: workflow.file.clone(),
             project_dir: workflow.project_dir.clone(),
@@ -449,7 +458,12 @@ publish:
         let (dir, file, cache) = setup();
         let registry = registry("1");
         let overrides = vec![("n".to_string(), "4".to_string())];
-        let options = LoadOptions { registry: &registry, overrides: &overrides, project_dir: dir.path() };
+        let options = LoadOptions {
+            registry: &registry,
+            overrides: &overrides,
+            project_dir: dir.path(),
+            state_dir: &dir.path().join(".flow"),
+        };
 
         let first = load_cached(&file, &options, &cache).unwrap();
         assert!(!first.hit);
@@ -464,10 +478,20 @@ publish:
 
         // Another override, another kind version, or other file bytes: a miss.
         let other = vec![("n".to_string(), "5".to_string())];
-        let changed = LoadOptions { registry: &registry, overrides: &other, project_dir: dir.path() };
+        let changed = LoadOptions {
+            registry: &registry,
+            overrides: &other,
+            project_dir: dir.path(),
+            state_dir: &dir.path().join(".flow"),
+        };
         assert!(!load_cached(&file, &changed, &cache).unwrap().hit);
         let registry2 = registry_v2();
-        let changed = LoadOptions { registry: &registry2, overrides: &overrides, project_dir: dir.path() };
+        let changed = LoadOptions {
+            registry: &registry2,
+            overrides: &overrides,
+            project_dir: dir.path(),
+            state_dir: &dir.path().join(".flow"),
+        };
         assert!(!load_cached(&file, &changed, &cache).unwrap().hit);
         fs::write(&file, WORKFLOW.replace("1G", "2G")).unwrap();
         let third = load_cached(&file, &options, &cache).unwrap();
@@ -483,7 +507,12 @@ publish:
     fn missing_file_input_falls_back_to_a_load_error() {
         let (dir, file, cache) = setup();
         let registry = registry("1");
-        let options = LoadOptions { registry: &registry, overrides: &[], project_dir: dir.path() };
+        let options = LoadOptions {
+            registry: &registry,
+            overrides: &[],
+            project_dir: dir.path(),
+            state_dir: &dir.path().join(".flow"),
+        };
         let first = load_cached(&file, &options, &cache).unwrap();
         save(&cache, &first.key, &first.workflow).unwrap();
         assert!(load_cached(&file, &options, &cache).unwrap().hit);
@@ -501,10 +530,43 @@ publish:
     }
 
     #[test]
+    fn an_entry_swapped_in_from_another_load_is_ignored() {
+        let (dir, file, cache) = setup();
+        let registry = registry("1");
+        let four = vec![("n".to_string(), "4".to_string())];
+        let five = vec![("n".to_string(), "5".to_string())];
+        let with_four = LoadOptions {
+            registry: &registry,
+            overrides: &four,
+            project_dir: dir.path(),
+            state_dir: &dir.path().join(".flow"),
+        };
+        let with_five = LoadOptions {
+            registry: &registry,
+            overrides: &five,
+            project_dir: dir.path(),
+            state_dir: &dir.path().join(".flow"),
+        };
+        let a = load_cached(&file, &with_four, &cache).unwrap();
+        save(&cache, &a.key, &a.workflow).unwrap();
+        let b = load_cached(&file, &with_five, &cache).unwrap();
+        // Put the n=4 entry where the n=5 load looks.
+        fs::copy(entry_path(&cache, &a.key), entry_path(&cache, &b.key)).unwrap();
+        let again = load_cached(&file, &with_five, &cache).unwrap();
+        assert!(!again.hit, "a swapped entry is not a hit");
+        assert_eq!(again.workflow.nodes[0].params, serde_json::json!({"n": 5}));
+    }
+
+    #[test]
     fn a_corrupt_entry_is_ignored() {
         let (dir, file, cache) = setup();
         let registry = registry("1");
-        let options = LoadOptions { registry: &registry, overrides: &[], project_dir: dir.path() };
+        let options = LoadOptions {
+            registry: &registry,
+            overrides: &[],
+            project_dir: dir.path(),
+            state_dir: &dir.path().join(".flow"),
+        };
         let first = load_cached(&file, &options, &cache).unwrap();
         save(&cache, &first.key, &first.workflow).unwrap();
         fs::write(entry_path(&cache, &first.key), b"{not json").unwrap();
