@@ -34,8 +34,8 @@ use crate::cancel::CancelToken;
 use crate::digest::{Digest, Shape};
 use crate::graph::Dag;
 use crate::key::ActionManifest;
-use crate::kind::{NodeContext, NodeError, RunNode};
-use crate::plan::{Lookup, cached_outputs, hash_sources, manifest_for};
+use crate::kind::{NodeContext, NodeError, WorkflowNode};
+use crate::plan::{Lookup, cached_outputs, hash_sources, manifest_for, structure_digests, workflow_view};
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::cas::{Cas, remove_any};
 use crate::store::publish::{PublishError, PublishRecord, Target};
@@ -179,6 +179,8 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
 
     let reads_before = store.stat.files_read;
     let sources = hash_sources(&workflow, store)?;
+    let structure = structure_digests(&workflow);
+    let view = Arc::new(workflow_view(&workflow));
     let n = workflow.nodes.len();
     options.observer.event(&Event::Planned { total: n });
 
@@ -211,7 +213,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 records[id.index()] = Some(skipped(node));
                 continue;
             }
-            let Some(manifest) = manifest_for(node, &sources, &outputs) else {
+            let Some(manifest) = manifest_for(node, &sources, &outputs, &structure) else {
                 // An upstream output is missing: that node failed or was skipped.
                 records[id.index()] = Some(skipped(node));
                 continue;
@@ -266,7 +268,6 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 repairs.insert(id.index(), message);
             }
             let inputs = input_paths(node, &store.cas, &outputs);
-            let run_view = run_view(&workflow, &records);
             let job = Job {
                 workflow: workflow.clone(),
                 id,
@@ -282,7 +283,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 keep_going: options.keep_going,
                 run_id: options.run_id.clone(),
                 state_dir: state.root.clone(),
-                run_view,
+                view: view.clone(),
             };
             let node_threads = (node.threads as usize).clamp(1, jobs) as u32;
             let node_memory = node.memory.map(|b| ((b / (1024 * 1024)) as u32).clamp(1, memory_mb)).unwrap_or(0);
@@ -594,36 +595,7 @@ struct Job {
     keep_going: bool,
     run_id: String,
     state_dir: PathBuf,
-    run_view: Vec<RunNode>,
-}
-
-/// Every node of the workflow with its status so far in this run (see [`NodeContext::run`]).
-fn run_view(workflow: &Workflow, records: &[Option<NodeRecord>]) -> Vec<RunNode> {
-    workflow
-        .nodes
-        .iter()
-        .map(|node| {
-            let mut upstream: Vec<String> = node
-                .inputs
-                .iter()
-                .flat_map(|binding| &binding.sources)
-                .filter_map(|source| match source {
-                    Source::Node { node, .. } => Some(workflow.node(*node).name.clone()),
-                    Source::File { .. } => None,
-                })
-                .collect();
-            upstream.sort();
-            upstream.dedup();
-            let record = records.get(node.id.index()).and_then(Option::as_ref);
-            RunNode {
-                name: node.name.clone(),
-                kind: node.kind.name().to_string(),
-                upstream,
-                status: record.map(|r| r.status.as_str()).unwrap_or("pending").to_string(),
-                seconds: record.map(|r| r.seconds).unwrap_or(0.0),
-            }
-        })
-        .collect()
+    view: Arc<Vec<WorkflowNode>>,
 }
 
 impl Job {
@@ -713,7 +685,7 @@ impl Job {
             state_dir: &self.state_dir,
             log_path: &self.log_path,
             cancel: &self.cancel,
-            run: &self.run_view,
+            workflow: &self.view,
         };
         let result = node.kind.run(&ctx).and_then(|()| {
             if self.cancel.is_cancelled() {

@@ -24,6 +24,10 @@ pub struct ActionManifest {
     pub params: Value,
     /// Input port -> digests of the artifacts bound to it, in binding order.
     pub inputs: BTreeMap<String, Vec<String>>,
+    /// Digest of the workflow structure upstream of the node, for kinds that read it
+    /// ([`crate::kind::NodeKind::reads_workflow`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
 }
 
 impl ActionManifest {
@@ -68,6 +72,10 @@ impl ActionManifest {
         write_json(&self.kind_version, &mut out);
         out.extend_from_slice(b",\"params\":");
         write_canonical(&self.params, &mut out);
+        if let Some(workflow) = &self.workflow {
+            out.extend_from_slice(b",\"workflow\":");
+            write_json(workflow, &mut out);
+        }
         out.push(b'}');
         String::from_utf8(out).unwrap_or_default()
     }
@@ -100,6 +108,9 @@ impl ActionManifest {
             if !self.inputs.contains_key(port) {
                 reasons.push(format!("input '{port}' was removed"));
             }
+        }
+        if old.workflow != self.workflow {
+            reasons.push("the workflow upstream of it changed (a node renamed, added or rewired)".to_string());
         }
         reasons
     }
@@ -179,6 +190,7 @@ mod tests {
             code: None,
             params,
             inputs: BTreeMap::from([("features".to_string(), vec![input.to_string()])]),
+            workflow: None,
         }
     }
 
@@ -243,6 +255,9 @@ mod tests {
         let mut no_inputs = manifest(json!({"k": "v"}), "d4");
         no_inputs.inputs.clear();
         cases.push(no_inputs);
+        let mut reads_workflow = manifest(json!({"title": "t"}), "d5");
+        reads_workflow.workflow = Some("w1".into());
+        cases.push(reads_workflow);
         for m in cases {
             let mut old = String::new();
             canonical_via_value(&serde_json::to_value(&m).unwrap(), &mut old);

@@ -252,23 +252,21 @@ pub struct NodeContext<'a> {
     /// The node's log file (stdout/stderr of commands, messages); shown on failure.
     pub log_path: &'a Path,
     pub cancel: &'a CancelToken,
-    /// The workflow's nodes as this run stood when this node started: every upstream node has
-    /// finished by then. Provenance for kinds that report on the run (the DAG in a report); it
-    /// is not part of the action key, so an output built from it describes the run that
-    /// produced it.
-    pub run: &'a [RunNode],
+    /// The workflow's structure (every node's name, kind and upstream nodes), for kinds that
+    /// describe the pipeline, such as the DAG in a report. Structure only, never how a run went
+    /// (statuses, times): outputs must be pure functions of their inputs, or early cutoff and
+    /// byte-identical reruns break. A kind that reads it says so ([`NodeKind::reads_workflow`]),
+    /// and then the structure upstream of the node is part of its action key.
+    pub workflow: &'a [WorkflowNode],
 }
 
-/// One node of the workflow as a run saw it: see [`NodeContext::run`].
+/// One node of the workflow's structure: see [`NodeContext::workflow`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunNode {
+pub struct WorkflowNode {
     pub name: String,
     pub kind: String,
-    /// Names of the nodes it takes input from.
+    /// Names of the nodes it takes input from, sorted.
     pub upstream: Vec<String>,
-    /// `ran`, `cached`, `failed`, `skipped`, `cancelled`, or `pending` when not finished yet.
-    pub status: String,
-    pub seconds: f64,
 }
 
 impl NodeContext<'_> {
@@ -322,6 +320,17 @@ pub trait NodeKind: Send + Sync {
     /// For kinds whose behaviour lives in files (plugins): a digest of those files, in the key.
     fn code_digest(&self) -> Option<Digest> {
         None
+    }
+    /// The top-level params that hold shell commands. The loader splices `${var}` values into
+    /// these as literal shell text (quoted for where they stand), never as shell syntax.
+    fn shell_params(&self) -> &[&str] {
+        &[]
+    }
+    /// Whether the kind reads [`NodeContext::workflow`]. If so, the names, kinds and edges of
+    /// the nodes upstream of a node of this kind are part of its action key: renaming one
+    /// reruns it.
+    fn reads_workflow(&self) -> bool {
+        false
     }
     fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError>;
 }

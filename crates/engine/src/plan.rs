@@ -3,12 +3,13 @@
 //! `flow plan` prints this; `flow why` explains one node from it. The action manifests come
 //! from the same function the scheduler uses.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use crate::digest::{Digest, Shape};
 use crate::graph::Dag;
 use crate::key::{ActionManifest, CACHE_FORMAT};
+use crate::kind::WorkflowNode;
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::runs::{NodeStatus, RunRecord};
 use crate::store::{Store, StoreError, Verdict};
@@ -38,11 +39,59 @@ pub fn hash_sources(workflow: &Workflow, store: &mut Store) -> Result<SourceDige
     Ok(digests)
 }
 
+/// The workflow's structure as kinds see it ([`crate::kind::NodeContext::workflow`]).
+pub fn workflow_view(workflow: &Workflow) -> Vec<WorkflowNode> {
+    workflow
+        .nodes
+        .iter()
+        .map(|node| WorkflowNode {
+            name: node.name.clone(),
+            kind: node.kind.name().to_string(),
+            upstream: node.upstream().into_iter().map(|id| workflow.node(id).name.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+        })
+        .collect()
+}
+
+/// For each node whose kind reads the workflow, a digest of the structure upstream of it (the
+/// nodes it depends on, with their kinds and edges): part of its action key.
+pub fn structure_digests(workflow: &Workflow) -> Vec<Option<Digest>> {
+    let mut digests = vec![None; workflow.nodes.len()];
+    if !workflow.nodes.iter().any(|n| n.kind.reads_workflow()) {
+        return digests;
+    }
+    let view = workflow_view(workflow);
+    for node in workflow.nodes.iter().filter(|n| n.kind.reads_workflow()) {
+        let mut seen: BTreeSet<NodeId> = BTreeSet::from([node.id]);
+        let mut stack = vec![node.id];
+        while let Some(id) = stack.pop() {
+            for up in workflow.node(id).upstream() {
+                if seen.insert(up) {
+                    stack.push(up);
+                }
+            }
+        }
+        let mut closure: Vec<&WorkflowNode> = seen.iter().map(|id| &view[id.index()]).collect();
+        closure.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(node.name.as_bytes());
+        for entry in closure {
+            for text in [&entry.name, &entry.kind].into_iter().chain(&entry.upstream) {
+                hasher.update(&(text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+            }
+            hasher.update(b"\n");
+        }
+        digests[node.id.index()] = Some(Digest(*hasher.finalize().as_bytes()));
+    }
+    digests
+}
+
 /// The manifest of a node given its inputs' digests; `None` if an upstream output is unknown.
 pub fn manifest_for(
     node: &Node,
     sources: &SourceDigests,
     outputs: &[Option<Vec<OutputRecord>>],
+    structure: &[Option<Digest>],
 ) -> Option<ActionManifest> {
     let mut inputs = BTreeMap::new();
     for binding in &node.inputs {
@@ -63,6 +112,7 @@ pub fn manifest_for(
         code: node.kind.code_digest().map(|d| d.to_hex()),
         params: node.params.clone(),
         inputs,
+        workflow: structure[node.id.index()].map(|d| d.to_hex()),
     })
 }
 
@@ -74,7 +124,10 @@ pub enum Lookup {
     Miss,
     /// An output object's content no longer matches its digest. In a writable store it was
     /// quarantined and the record dropped; either way the node must run again.
-    Corrupt { port: String, moved_to: Option<PathBuf> },
+    Corrupt {
+        port: String,
+        moved_to: Option<PathBuf>,
+    },
 }
 
 /// A cache hit only counts if every output object is still in the store (gc may have run) and
@@ -129,6 +182,7 @@ impl Plan {
 /// Computes the plan. `previous` (the workflow's last run) lets reasons say what changed.
 pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>) -> Result<Plan, StoreError> {
     let sources = hash_sources(workflow, store)?;
+    let structure = structure_digests(workflow);
     let dag = Dag::new(workflow);
     let order = dag.topological_order();
     let mut outputs: Vec<Option<Vec<OutputRecord>>> = vec![None; workflow.nodes.len()];
@@ -137,7 +191,7 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
 
     for &id in &order {
         let node = workflow.node(id);
-        let Some(manifest) = manifest_for(node, &sources, &outputs) else {
+        let Some(manifest) = manifest_for(node, &sources, &outputs, &structure) else {
             let waiting: Vec<NodeId> = node.upstream().into_iter().filter(|up| outputs[up.index()].is_none()).collect();
             planned[id.index()] = Some(PlannedNode { id, status: PlanStatus::Pending(waiting), key: None });
             continue;

@@ -1,19 +1,22 @@
 //! `report.html`: the seed's results as one self-contained HTML page plus SVG/PNG figures:
 //! the metrics table per feature set, PCA variance, the PC-loading heat map and correlation
-//! circle coloured by modality, ROC curves, confusion matrices and the run's DAG. Also a plain
-//! text metrics table that `flow run` prints at the end. The drawing is in `flow_report`.
+//! circle coloured by modality, ROC curves, confusion matrices and the DAG of the workflow that
+//! feeds the report. Also a plain text metrics table that `flow run` prints at the end. The
+//! drawing is in `flow_report`.
+//!
+//! The report is a pure function of its inputs and parameters, like every cached output: it
+//! never shows how a run went (statuses, times), which would change its bytes from run to run
+//! and, on a cache hit, show the run that first built it. Those belong in the run's log.
 
 use std::collections::BTreeMap;
 
 use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
-    RunNode, typed_params,
+    WorkflowNode, typed_params,
 };
 use flow_ml::metrics::ClassificationReport;
 use flow_ml::pca::Pca;
-use flow_report::{
-    Dag, DagEdge, DagNode, Feature, FeatureSetReport, Metrics, NodeStatus, PcaSummary, ReportInput, RocPoint,
-};
+use flow_report::{Dag, DagEdge, DagNode, Feature, FeatureSetReport, Metrics, PcaSummary, ReportInput, RocPoint};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -47,12 +50,18 @@ impl NodeKind for ReportHtml {
     }
 
     fn version(&self) -> &str {
-        "1"
+        // 2: the DAG shows the workflow's structure, no run statuses or times.
+        "2"
+    }
+
+    fn reads_workflow(&self) -> bool {
+        true
     }
 
     fn info(&self) -> KindInfo {
         KindInfo {
-            summary: "HTML report: metrics per feature set, PCA figures by modality, ROC, confusion, the DAG".into(),
+            summary: "HTML report: metrics per feature set, PCA figures by modality, ROC, confusion, the workflow DAG"
+                .into(),
             inputs: Inputs::Fixed(vec![
                 PortSpec::new("metrics", PortType::file("json"), "ml.evaluate outputs, one per feature set, in table order")
                     .many(),
@@ -133,7 +142,7 @@ impl NodeKind for ReportHtml {
         let mut input = ReportInput::new(p.title, sets);
         input.circle_pcs = p.circle_pcs;
         input.top_n = p.top_n;
-        input.dag = dag(ctx.node, ctx.run);
+        input.dag = provenance(ctx.node, ctx.workflow);
         let text = metrics_text(&input);
         let out = ctx.output("report")?;
         flow_report::render(&input, out).map_err(|e| NodeError::Failed(format!("report: {e}")))?;
@@ -201,36 +210,40 @@ fn metrics_of(report: &ClassificationReport) -> Metrics {
     }
 }
 
-/// The run's DAG as this node saw it: finished nodes with their status, this node as running.
-fn dag(this: &str, run: &[RunNode]) -> Dag {
-    let status = |node: &RunNode| match node.status.as_str() {
-        "ran" => Some(NodeStatus::Ran),
-        "cached" => Some(NodeStatus::Cached),
-        "failed" => Some(NodeStatus::Failed),
-        "skipped" | "cancelled" => Some(NodeStatus::Skipped),
-        _ if node.name == this => Some(NodeStatus::Ran),
-        _ => None,
-    };
-    let nodes: Vec<DagNode> = run
+/// The part of the workflow this report is built from: this node and every node upstream of
+/// it, with their kinds and edges, in workflow order.
+///
+/// Only names, kinds and edges are read from the run view, never how the run is going: the
+/// nodes of a run finish in an order that varies, and a cached report outlives the run that
+/// made it. Nodes that do not feed the report are left out, so editing an unrelated branch of
+/// the workflow does not change the report.
+fn provenance(this: &str, run: &[WorkflowNode]) -> Dag {
+    let by_name: BTreeMap<&str, &WorkflowNode> = run.iter().map(|node| (node.name.as_str(), node)).collect();
+    if !by_name.contains_key(this) {
+        // No run view (a node run outside a workflow): no DAG figure rather than a wrong one.
+        return Dag::default();
+    }
+    let mut feeds = std::collections::BTreeSet::from([this]);
+    let mut frontier = vec![this];
+    while let Some(name) = frontier.pop() {
+        for upstream in by_name.get(name).map(|node| node.upstream.as_slice()).unwrap_or_default() {
+            if by_name.contains_key(upstream.as_str()) && feeds.insert(upstream.as_str()) {
+                frontier.push(upstream.as_str());
+            }
+        }
+    }
+    let shown: Vec<&WorkflowNode> = run.iter().filter(|node| feeds.contains(node.name.as_str())).collect();
+    let nodes = shown.iter().map(|node| DagNode { name: node.name.clone(), kind: node.kind.clone() }).collect();
+    let edges = shown
         .iter()
-        .filter_map(|node| {
-            status(node).map(|status| DagNode {
-                name: node.name.clone(),
-                kind: node.kind.clone(),
-                status,
-                seconds: node.seconds,
-            })
-        })
-        .collect();
-    let shown = |name: &str| nodes.iter().any(|n| n.name == name);
-    let edges = run
-        .iter()
-        .filter(|node| shown(&node.name))
         .flat_map(|node| {
-            node.upstream.iter().filter(|u| shown(u)).map(|u| DagEdge { from: u.clone(), to: node.name.clone() })
+            node.upstream
+                .iter()
+                .filter(|upstream| feeds.contains(upstream.as_str()))
+                .map(|upstream| DagEdge { from: upstream.clone(), to: node.name.clone() })
         })
         .collect();
-    Dag { nodes, edges }
+    Dag { nodes, edges, report_node: Some(this.to_string()) }
 }
 
 /// The table `flow run` prints: one row per feature set (and baseline), three decimals.
@@ -278,4 +291,121 @@ fn metrics_text(input: &ReportInput) -> String {
         text.push('\n');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use flow_engine::cancel::CancelToken;
+    use flow_ml::metrics::ClassificationReport;
+    use serde_json::json;
+
+    use super::*;
+
+    /// A `WorkflowNode` from JSON, so this test compiles whether or not the engine's run view still
+    /// carries `status` and `seconds` (unknown fields are ignored when it does not).
+    fn run_node(name: &str, kind: &str, upstream: &[&str], status: &str, seconds: f64) -> WorkflowNode {
+        serde_json::from_value(json!({
+            "name": name, "kind": kind, "upstream": upstream, "status": status, "seconds": seconds,
+        }))
+        .unwrap()
+    }
+
+    /// The same workflow as two runs see it: the one that builds the report from scratch
+    /// (everything upstream ran, slowly; a side branch still pending) and a later one where
+    /// the upstream came from the cache in no time and the side branch failed.
+    fn run_views() -> [Vec<WorkflowNode>; 2] {
+        let view = |upstream_status: &str, seconds: f64, side: &str| {
+            vec![
+                run_node("split", "ml.split", &[], upstream_status, seconds),
+                run_node("clinical_metrics", "ml.evaluate", &["split"], upstream_status, 3.0 * seconds),
+                run_node("multimodal_metrics", "ml.evaluate", &["split"], upstream_status, 7.5 * seconds),
+                run_node("qc", "shell", &["split"], side, 0.25 * seconds),
+                run_node("report", "report.html", &["clinical_metrics", "multimodal_metrics"], "pending", 0.0),
+            ]
+        };
+        [view("ran", 1.7, "pending"), view("cached", 0.0004, "failed")]
+    }
+
+    fn evaluation(dir: &Path, name: &str, shift: f64) -> PathBuf {
+        let y_true = [0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+        let y_prob: Vec<f64> = [0.2, 0.4, 0.7, 0.9, 0.6, 0.3, 0.8, 0.1].iter().map(|p| (p + shift) / 1.2).collect();
+        let metrics = ClassificationReport::from_probabilities(&y_true, &y_prob, 0.5).unwrap();
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec(&Evaluation { name: name.to_string(), metrics }).unwrap()).unwrap();
+        path
+    }
+
+    /// Runs the node on fixed inputs with `run` as the run view; every output file's bytes by name.
+    fn render(inputs_dir: &Path, run: &[WorkflowNode]) -> BTreeMap<String, Vec<u8>> {
+        let work = tempfile::tempdir().unwrap();
+        let report_dir = work.path().join("report");
+        std::fs::create_dir(&report_dir).unwrap();
+        let outputs = BTreeMap::from([
+            ("report".to_string(), report_dir.clone()),
+            ("table".into(), work.path().join("table.txt")),
+        ]);
+        let inputs = BTreeMap::from([(
+            "metrics".to_string(),
+            vec![evaluation(inputs_dir, "clinical", 0.0), evaluation(inputs_dir, "multimodal", 0.1)],
+        )]);
+        let params = json!({"title": "Survival"});
+        let cancel = CancelToken::new();
+        let ctx = NodeContext {
+            node: "report",
+            params: &params,
+            inputs: &inputs,
+            outputs: &outputs,
+            threads: 1,
+            project_dir: work.path(),
+            scratch_dir: work.path(),
+            state_dir: work.path(),
+            log_path: &work.path().join("log"),
+            cancel: &cancel,
+            workflow: run,
+        };
+        ReportHtml.run(&ctx).unwrap();
+        let mut files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&report_dir)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap())
+            })
+            .collect();
+        files.insert("table.txt".to_string(), std::fs::read(work.path().join("table.txt")).unwrap());
+        files
+    }
+
+    #[test]
+    fn the_report_is_the_same_bytes_whatever_the_run_view_says() {
+        let inputs = tempfile::tempdir().unwrap();
+        let [first_run, later_run] = run_views();
+        let first = render(inputs.path(), &first_run);
+        let later = render(inputs.path(), &later_run);
+        assert!(first.contains_key("dag.svg") && first.contains_key("dag.png"), "{:?}", first.keys());
+        assert_eq!(first.keys().collect::<Vec<_>>(), later.keys().collect::<Vec<_>>());
+        for (name, bytes) in &first {
+            assert!(bytes == &later[name], "{name} differs between two runs with the same inputs");
+        }
+
+        // The DAG is what feeds the report, and only that: the side branch is left out. The
+        // SVG writes each text on a line of its own.
+        let svg = String::from_utf8(first["dag.svg"].clone()).unwrap();
+        for node in ["split", "clinical_metrics", "multimodal_metrics", "report"] {
+            assert!(svg.contains(&format!("\n{node}\n")), "{node} not drawn");
+        }
+        assert!(!svg.contains("\nqc\n"), "a node that does not feed the report is drawn");
+    }
+
+    #[test]
+    fn without_a_run_view_the_report_has_no_dag() {
+        assert_eq!(provenance("report", &[]), Dag::default());
+        let [run, _] = run_views();
+        let dag = provenance("report", &run);
+        assert_eq!(dag.report_node.as_deref(), Some("report"));
+        let names: Vec<&str> = dag.nodes.iter().map(|node| node.name.as_str()).collect();
+        assert_eq!(names, ["split", "clinical_metrics", "multimodal_metrics", "report"]);
+        assert_eq!(dag.edges.len(), 4);
+    }
 }

@@ -65,6 +65,9 @@ pub(crate) fn check(input: &ReportInput) -> Result<Checked<'_>> {
             names.extend(pca.features.iter().map(|feature| feature.modality.as_str()));
         }
     }
+    // Last, so the DAG's kind families never shift a feature set's or modality's colour; a
+    // family named after a modality (`imaging.radiomics`) shares its colour.
+    names.extend(input.dag.nodes.iter().map(|node| crate::figures::dag::family(&node.kind)));
     let palette = Palette::new(names);
     Ok(Checked { input, pca, palette, dag_edges })
 }
@@ -202,8 +205,8 @@ fn check_dag(dag: &Dag) -> Result<Vec<(usize, usize)>> {
         if index.insert(node.name.as_str(), i).is_some() {
             return Err(Error::BadDag(format!("node '{}' appears more than once", node.name)));
         }
-        if !(node.seconds.is_finite() && node.seconds >= 0.0) {
-            return Err(Error::BadDag(format!("node '{}' took {} seconds", node.name, node.seconds)));
+        if node.kind.trim().is_empty() {
+            return Err(Error::BadDag(format!("node '{}' has an empty kind", node.name)));
         }
     }
     let mut edges = Vec::new();
@@ -224,6 +227,14 @@ fn check_dag(dag: &Dag) -> Result<Vec<(usize, usize)>> {
     }
     if let Some(node) = crate::figures::dag::find_cycle(dag.nodes.len(), &edges) {
         return Err(Error::BadDag(format!("the edges form a cycle through node '{}'", dag.nodes[node].name)));
+    }
+    if let Some(report) = &dag.report_node
+        && !index.contains_key(report.as_str())
+    {
+        return Err(Error::BadDag(format!(
+            "report_node '{report}' is not one of the {} nodes; name the node that makes the report, or leave it out",
+            dag.nodes.len()
+        )));
     }
     Ok(edges)
 }

@@ -6,8 +6,7 @@ use std::fmt::Write;
 use crate::check::Checked;
 use crate::figure::Drawn;
 use crate::figures::{dag, heatmap, table as table_figure};
-use crate::input::NodeStatus;
-use crate::style::{escape, hex, percent, seconds};
+use crate::style::{escape, hex, percent};
 use crate::table::metrics_table;
 
 const CSS: &str = "\
@@ -23,7 +22,7 @@ tr.first td{border-top:1px solid #ccc}td.baseline{color:#666}\
 .note,figcaption{color:#555;font-size:.92em}figure{margin:1em 0 2em}\
 figure svg{max-width:100%;height:auto;display:block}\
 details{margin:.5em 0}summary{cursor:pointer;color:#0072b2}\
-.ran{color:#2e7d32}.cached{color:#5b7394}.failed{color:#b00020}.skipped{color:#888}\
+tr.this td{font-weight:bold}\
 footer{margin-top:3em;color:#777;font-size:.85em}";
 
 /// The page. `figures` are the drawn figures in page order.
@@ -65,7 +64,7 @@ pub(crate) fn page(checked: &Checked, figures: &[Drawn]) -> String {
         ("roc", "ROC curves", has(figures, "roc")),
         ("confusion", "Confusion matrices", true),
         ("pca", "PCA", checked.pca.is_some()),
-        ("run", "Run", has(figures, "dag")),
+        ("workflow", "Workflow", has(figures, "dag")),
     ];
     for (id, label, shown) in links {
         if shown {
@@ -133,11 +132,20 @@ pub(crate) fn page(checked: &Checked, figures: &[Drawn]) -> String {
         section(&mut out, "pca", &format!("PCA of the {} features", escape(&set.name)), &panels);
     }
     if let Some(svg) = find(figures, "dag") {
-        let caption = format!(
-            "{}. Layers follow the longest path from the inputs; each box shows the node, its kind, its status and its time.",
-            escape(&dag::summary(&input.dag))
+        let mut caption = format!(
+            "{}. Layers follow the longest path from the inputs; each box shows a node and its kind, coloured by the \
+             kind's family (the part before the dot).",
+            escape(&dag::summary(&input.dag, &checked.dag_edges))
         );
-        section(&mut out, "run", "Workflow run", &[(svg, caption)]);
+        if input.dag.report_node.is_some() {
+            caption.push_str(" The heavy outline marks the node that made this report.");
+        }
+        // Why no statuses or times: see `Dag`. Said here too, so a reader does not look for them.
+        caption.push_str(
+            " Structure only, no run times or statuses: the report is cached with its inputs and serves every run \
+             that reuses it; each run's own timings are in its log and in <code>flow status</code>.",
+        );
+        section(&mut out, "workflow", "Workflow", &[(svg, caption)]);
         out.push_str(&nodes_html(checked));
     }
     let files: Vec<String> = figures.iter().map(|figure| format!("{}.svg", figure.name)).collect();
@@ -225,16 +233,24 @@ fn metrics_html(checked: &Checked) -> String {
 
 fn nodes_html(checked: &Checked) -> String {
     let dag = &checked.input.dag;
+    let mut upstream: Vec<Vec<&str>> = vec![Vec::new(); dag.nodes.len()];
+    for &(from, to) in &checked.dag_edges {
+        upstream[to].push(dag.nodes[from].name.as_str());
+    }
     let mut out = format!("<details>\n<summary>All {} nodes</summary>\n<table>\n", dag.nodes.len());
-    out.push_str("<thead><tr><th class=\"l\">Node</th><th class=\"l\">Kind</th><th class=\"l\">Status</th><th>Time</th></tr></thead>\n<tbody>\n");
-    for node in &dag.nodes {
-        let status = node.status.as_str();
-        let time = if node.status == NodeStatus::Skipped { "\u{2013}".to_string() } else { seconds(node.seconds) };
+    out.push_str(
+        "<thead><tr><th class=\"l\">Node</th><th class=\"l\">Kind</th><th class=\"l\">Takes input from</th></tr></thead>\n<tbody>\n",
+    );
+    for (node, inputs) in dag.nodes.iter().zip(&upstream) {
+        let this = dag.report_node.as_deref() == Some(node.name.as_str());
+        let inputs: Vec<String> = inputs.iter().map(|name| escape(name)).collect();
         let _ = writeln!(
             out,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l {status}\">{status}</td><td>{time}</td></tr>",
+            "<tr{}><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            if this { " class=\"this\"" } else { "" },
             escape(&node.name),
-            escape(&node.kind)
+            escape(&node.kind),
+            if inputs.is_empty() { "\u{2013}".to_string() } else { inputs.join(", ") }
         );
     }
     out.push_str("</tbody>\n</table>\n</details>\n");

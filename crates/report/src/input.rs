@@ -35,7 +35,7 @@ pub struct ReportInput {
     /// The name of the baseline model (default "decision tree").
     #[serde(default = "default_baseline_label")]
     pub baseline_label: String,
-    /// The run's DAG; with no nodes the DAG figure is left out.
+    /// The workflow's structure; with no nodes the DAG figure is left out.
     #[serde(default)]
     pub dag: Dag,
     /// Also write a PNG beside each SVG (default true).
@@ -175,7 +175,11 @@ pub struct Feature {
     pub modality: String,
 }
 
-/// The workflow run as a DAG: nodes with their status and time, and dependency edges.
+/// The workflow that made the report, as a DAG: nodes with their kinds, and dependency edges.
+///
+/// Structure only, on purpose: a report is cached by its inputs like any output, so anything
+/// that differs from run to run (statuses, times, run ids) would change its bytes every run and,
+/// on a cache hit, show a run that is long over. A run's timings belong in the run's own log.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dag {
@@ -183,42 +187,20 @@ pub struct Dag {
     pub nodes: Vec<DagNode>,
     #[serde(default)]
     pub edges: Vec<DagEdge>,
+    /// The node that made this report, drawn emphasised; one of `nodes`, or `None`.
+    #[serde(default)]
+    pub report_node: Option<String>,
 }
 
-/// One node of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One node of the workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DagNode {
     /// The node's name in the workflow; unique.
     pub name: String,
-    /// Its kind, e.g. "ml.train_gbdt".
+    /// Its kind, e.g. "ml.train_gbdt". The part before the first dot (its family) picks the
+    /// box's colour.
     pub kind: String,
-    pub status: NodeStatus,
-    /// Wall-clock seconds the node took in this run (a cache lookup for a cached node).
-    #[serde(default)]
-    pub seconds: f64,
-}
-
-/// How a node ended in the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeStatus {
-    Ran,
-    Cached,
-    Failed,
-    /// Not run because an upstream node failed or the run was cancelled.
-    Skipped,
-}
-
-impl NodeStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeStatus::Ran => "ran",
-            NodeStatus::Cached => "cached",
-            NodeStatus::Failed => "failed",
-            NodeStatus::Skipped => "skipped",
-        }
-    }
 }
 
 /// An edge `from` → `to`: `to` consumes an output of `from`. Both are node names.

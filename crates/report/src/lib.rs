@@ -1,5 +1,5 @@
 //! The report of the seed pipeline: metrics per feature set, PCA figures, ROC curves,
-//! confusion matrices and the run's DAG, as SVG (and PNG) files and one self-contained HTML page.
+//! confusion matrices and the workflow's DAG, as SVG (and PNG) files and one self-contained HTML page.
 //!
 //! The input is a plain serde struct, [`ReportInput`], so the workflow node can hand it over as
 //! JSON; this crate knows neither the engine nor the model crate. [`render`] checks the whole
@@ -7,7 +7,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `report.html` | the page: Table 1 as an HTML table, every other figure as inline SVG, captions, the run's nodes; inline CSS, no script, no URL |
+//! | `report.html` | the page: Table 1 as an HTML table, every other figure as inline SVG, captions, the workflow's nodes; inline CSS, no script, no URL |
 //! | `metrics.csv` | Table 1 with full-precision values |
 //! | `metrics.svg` | Table 1: accuracy, F1, precision, recall (AUC when given) per feature set, baseline rows when given |
 //! | `roc.svg` | ROC curves of every feature set (baseline dashed), AUC in the legend |
@@ -15,7 +15,7 @@
 //! | `explained_variance.svg` | per-component and cumulative explained variance, the target and the chosen k |
 //! | `pca_heatmap.svg` | min-max scaled abs(loading) (per PC) x explained variance ratio, first 20 PCs, features grouped by modality |
 //! | `correlation_circle.svg` | feature–component correlations for two PCs, the top N labelled |
-//! | `dag.svg` | the run's DAG in layers, boxes coloured by status with their times |
+//! | `dag.svg` | the workflow's DAG in layers: each node's name and kind, boxes coloured by kind family, the report's own node emphasised |
 //!
 //! Each SVG has a PNG twin (`ReportInput::png`, on by default), drawn by the same code on
 //! plotters' bitmap backend. The PCA figures need a PCA summary and the DAG figure a non-empty
@@ -25,7 +25,10 @@
 //!
 //! **Determinism.** The same input gives the same bytes: no timestamps, fixed float formats,
 //! layouts that break ties by input order, and text measured with a bundled font (DejaVu Sans,
-//! `assets/`), never a system one. The workflow engine caches by content, so this matters.
+//! `assets/`), never a system one. The workflow engine caches by content, so this matters. For
+//! the same reason the input holds nothing about a run: the DAG is the workflow's structure,
+//! with no statuses, durations, run ids, hosts or paths, so a cached report is still true on
+//! every later run.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), flow_report::Error> {
@@ -49,9 +52,7 @@ mod table;
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
-pub use input::{
-    Dag, DagEdge, DagNode, Feature, FeatureSetReport, Metrics, NodeStatus, PcaSummary, ReportInput, RocPoint,
-};
+pub use input::{Dag, DagEdge, DagNode, Feature, FeatureSetReport, Metrics, PcaSummary, ReportInput, RocPoint};
 pub use style::format_metric;
 
 use figure::{Drawn, draw};
@@ -98,7 +99,7 @@ fn draw_figures(checked: &check::Checked) -> Result<Vec<Drawn>> {
         let circle = circle::CircleFigure::new(&set.name, pca, input.circle_pcs, input.top_n, &checked.palette);
         figures.push(draw(&circle, png)?);
     }
-    if let Some(figure) = dag::DagFigure::new(&input.dag, &checked.dag_edges) {
+    if let Some(figure) = dag::DagFigure::new(&input.dag, &checked.dag_edges, &checked.palette) {
         figures.push(draw(&figure, png)?);
     }
     Ok(figures)

@@ -154,17 +154,6 @@ pub(crate) fn percent(value: f64) -> String {
     format!("{:.1}%", value * 100.0)
 }
 
-/// Seconds with a precision that suits their size ("0.42 s", "12.3 s", "125 s").
-pub(crate) fn seconds(value: f64) -> String {
-    if value < 10.0 {
-        format!("{value:.2} s")
-    } else if value < 100.0 {
-        format!("{value:.1} s")
-    } else {
-        format!("{value:.0} s")
-    }
-}
-
 /// Text escaped for HTML element content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -206,9 +195,6 @@ mod tests {
         assert_eq!(format_metric(0.81264), "0.813");
         assert_eq!(format_metric(1.0), "1.000");
         assert_eq!(percent(0.99123), "99.1%");
-        assert_eq!(seconds(0.4212), "0.42 s");
-        assert_eq!(seconds(12.34), "12.3 s");
-        assert_eq!(seconds(125.4), "125 s");
         assert_eq!(escape("a<b & 'c'"), "a&lt;b &amp; &#39;c&#39;");
     }
 }

@@ -1,6 +1,6 @@
 //! The report end to end on a realistic synthetic input: the seed's 4 feature sets, 215
 //! features (21 genomic, 87 clinical, 107 imaging), a multimodal PCA keeping 65 of 94
-//! components for 99% of the variance, and a 27-node run.
+//! components for 99% of the variance, and a 28-node workflow.
 //!
 //! Set `FLOW_REPORT_OUT=dir` to keep the rendered report there and look at it.
 
@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use flow_report::{
-    Dag, DagEdge, DagNode, Error, Feature, FeatureSetReport, Metrics, NodeStatus, PcaSummary, ReportInput, RocPoint,
-    format_metric, render,
+    Dag, DagEdge, DagNode, Error, Feature, FeatureSetReport, Metrics, PcaSummary, ReportInput, RocPoint, format_metric,
+    render,
 };
 
 /// SplitMix64: a fixed generator, so the input (and the golden bytes) never change.
@@ -251,42 +251,35 @@ fn metrics(rng: &mut Rng, skill: f64) -> Metrics {
 fn dag() -> Dag {
     let mut nodes = Vec::new();
     let mut edges = Vec::new();
-    let mut node = |name: &str, kind: &str, status: NodeStatus, seconds: f64, inputs: &[&str]| {
-        nodes.push(DagNode { name: name.to_string(), kind: kind.to_string(), status, seconds });
+    let mut node = |name: &str, kind: &str, inputs: &[&str]| {
+        nodes.push(DagNode { name: name.to_string(), kind: kind.to_string() });
         edges.extend(inputs.iter().map(|from| DagEdge { from: from.to_string(), to: name.to_string() }));
     };
-    use NodeStatus::*;
-    node("cohort", "synth.nsclc_cohort", Cached, 0.002, &[]);
-    node("genomic_features", "genomic.preprocess", Cached, 0.001, &["cohort"]);
-    node("clinical_features", "clinical.preprocess", Cached, 0.001, &["cohort"]);
-    node("imaging_features", "imaging.radiomics", Cached, 0.003, &["cohort"]);
-    node("imaging_qc", "shell", Failed, 1.73, &["imaging_features"]);
-    node("qc_summary", "shell", Skipped, 0.0, &["imaging_qc"]);
-    node("fs_genomic", "featurestore.write", Cached, 0.001, &["genomic_features"]);
-    node("fs_clinical", "featurestore.write", Cached, 0.001, &["clinical_features"]);
-    node("fs_imaging", "featurestore.write", Cached, 0.001, &["imaging_features"]);
-    node("joined", "featurestore.query", Ran, 2.41, &["fs_genomic", "fs_clinical", "fs_imaging"]);
-    node("split", "ml.split", Ran, 0.08, &["joined"]);
+    node("cohort", "synth.nsclc_cohort", &[]);
+    node("genomic_features", "genomic.preprocess", &["cohort"]);
+    node("clinical_features", "clinical.preprocess", &["cohort"]);
+    node("imaging_features", "imaging.radiomics", &["cohort"]);
+    node("imaging_qc", "shell", &["imaging_features"]);
+    node("qc_summary", "shell", &["imaging_qc"]);
+    node("fs_genomic", "featurestore.write", &["genomic_features"]);
+    node("fs_clinical", "featurestore.write", &["clinical_features"]);
+    node("fs_imaging", "featurestore.write", &["imaging_features"]);
+    node("joined", "featurestore.query", &["fs_genomic", "fs_clinical", "fs_imaging"]);
+    node("split", "ml.split", &["joined"]);
     let mut evaluations = Vec::new();
     for set in ["genomic", "clinical", "imaging", "multimodal"] {
         let (pca, gbdt, tree, eval) =
             (format!("{set}_pca"), format!("{set}_gbdt"), format!("{set}_tree"), format!("{set}_eval"));
-        let cost = match set {
-            "multimodal" => 3.0,
-            "imaging" => 1.6,
-            "clinical" => 1.2,
-            _ => 0.4,
-        };
-        node(&pca, "ml.pca", Ran, 0.9 * cost, &["split"]);
-        node(&gbdt, "ml.train_gbdt", Ran, 4.2 * cost, &[&pca]);
-        node(&tree, "ml.train_tree", Ran, 0.3 * cost, &[&pca]);
-        node(&eval, "ml.evaluate", Ran, 0.12, &[&gbdt, &tree, "split"]);
+        node(&pca, "ml.pca", &["split"]);
+        node(&gbdt, "ml.train_gbdt", &[&pca]);
+        node(&tree, "ml.train_tree", &[&pca]);
+        node(&eval, "ml.evaluate", &[&gbdt, &tree, "split"]);
         evaluations.push(eval);
     }
     let mut inputs: Vec<&str> = evaluations.iter().map(String::as_str).collect();
     inputs.push("multimodal_pca");
-    node("report", "report.html", Ran, 1.9, &inputs);
-    Dag { nodes, edges }
+    node("report", "report.html", &inputs);
+    Dag { nodes, edges, report_node: Some("report".to_string()) }
 }
 
 fn synthetic() -> ReportInput {
@@ -430,7 +423,7 @@ fn the_input_round_trips_through_json_and_defaults_fill_in() {
     let back: ReportInput = serde_json::from_value(serde_json::to_value(&input).unwrap()).unwrap();
     assert!(back == input, "the input changed on its way through JSON");
     let json = serde_json::to_string(&input).unwrap();
-    assert!(json.contains("\"status\":\"cached\"") && json.contains("\"circle_pcs\":[1,2]"));
+    assert!(json.contains("\"report_node\":\"report\"") && json.contains("\"circle_pcs\":[1,2]"));
 
     let minimal = r#"{"title": "t", "feature_sets": [{"name": "clinical", "model":
         {"accuracy": 0.7, "precision": 0.69, "recall": 0.7, "f1": 0.68, "confusion": [[10, 3], [4, 7]]}}]}"#;
@@ -557,4 +550,43 @@ fn a_genome_wide_pca_keeps_the_heat_map_readable() {
     assert!(heatmap.contains("the 300 of 2000 features with the largest values"));
     let height: u32 = heatmap.split("height=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
     assert!(height < 4000, "{height}");
+}
+
+#[test]
+fn the_dag_is_structure_only_and_marks_the_report_node() {
+    // A report is cached with its inputs, so the input cannot carry how a run went: a DAG
+    // node with a status or a time is refused, naming the field.
+    for field in [r#""status": "ran""#, r#""seconds": 1.5"#] {
+        let json = format!(r#"{{"nodes": [{{"name": "split", "kind": "ml.split", {field}}}]}}"#);
+        let error = serde_json::from_str::<Dag>(&json).unwrap_err().to_string();
+        let name = field.split('"').nth(1).unwrap();
+        assert!(error.contains(&format!("unknown field `{name}`")), "{error}");
+    }
+
+    let mut input = synthetic();
+    input.png = false;
+    input.dag.report_node = Some("reprot".to_string());
+    assert_eq!(
+        render_error(&input).0.to_string(),
+        "dag: report_node 'reprot' is not one of the 28 nodes; name the node that makes the report, or leave it out"
+    );
+
+    let mut render_dag = |report_node: Option<&str>| {
+        input.dag.report_node = report_node.map(str::to_string);
+        let dir = tempfile::tempdir().unwrap();
+        render(&input, dir.path()).unwrap();
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        (read("dag.svg"), read("report.html"))
+    };
+    let (marked_svg, marked_html) = render_dag(Some("report"));
+    let (plain_svg, plain_html) = render_dag(None);
+    assert_ne!(marked_svg, plain_svg, "the report's own node looks like any other");
+    assert!(marked_svg.contains("this report") && !plain_svg.contains("this report"));
+    assert!(marked_html.contains("<tr class=\"this\"><td class=\"l\">report</td>"));
+    assert!(!plain_html.contains("<tr class=\"this\">"));
+    // Every node is drawn with its kind.
+    for node in &input.dag.nodes {
+        assert!(marked_svg.contains(&format!("\n{}\n", node.name)), "{} is not drawn", node.name);
+        assert!(marked_svg.contains(&format!("\n{}\n", node.kind)), "{} is not drawn", node.kind);
+    }
 }

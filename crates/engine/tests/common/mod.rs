@@ -103,13 +103,16 @@ impl NodeKind for DirKind {
     }
 }
 
-/// `test.run_view`: writes what the run looked like when it started (`NodeContext::run`) as
-/// JSON to output `out`, after the input `src` it waits for.
+/// `test.run_view`: writes the workflow's structure (`NodeContext::workflow`) as JSON to output
+/// `out`, after the input `src` it waits for.
 pub struct RunView;
 
 impl NodeKind for RunView {
     fn name(&self) -> &str {
         "test.run_view"
+    }
+    fn reads_workflow(&self) -> bool {
+        true
     }
     fn version(&self) -> &str {
         "1"
@@ -126,8 +129,48 @@ impl NodeKind for RunView {
         Ok(self.info().configured(params.clone()))
     }
     fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
-        let json = serde_json::to_vec(ctx.run).map_err(|e| NodeError::Failed(e.to_string()))?;
+        let json = serde_json::to_vec(ctx.workflow).map_err(|e| NodeError::Failed(e.to_string()))?;
         std::fs::write(ctx.output("out")?, json).map_err(|e| NodeError::io("write out", e))
+    }
+}
+
+/// `test.command`: a kind whose `cmd` param is a shell command (it is never run: the output is
+/// the command's text), to see what the loader splices into commands.
+pub struct CommandKind;
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CommandParams {
+    cmd: String,
+    #[serde(default)]
+    label: String,
+}
+
+impl NodeKind for CommandKind {
+    fn name(&self) -> &str {
+        "test.command"
+    }
+    fn version(&self) -> &str {
+        "1"
+    }
+    fn shell_params(&self) -> &[&str] {
+        &["cmd"]
+    }
+    fn info(&self) -> KindInfo {
+        KindInfo {
+            summary: "a command".into(),
+            inputs: Inputs::Fixed(vec![]),
+            outputs: Outputs::Fixed(vec![PortSpec::new("out", PortType::FILE, "")]),
+            params: vec![ParamDoc::required("cmd", "string", ""), ParamDoc::optional("label", "string", "", "")],
+        }
+    }
+    fn configure(&self, params: &Value, _bound: &[&str]) -> Result<Configured, ParamError> {
+        let (_, canonical) = typed_params::<CommandParams>(params)?;
+        Ok(self.info().configured(canonical))
+    }
+    fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
+        let params: CommandParams = ctx.params()?;
+        std::fs::write(ctx.output("out")?, params.cmd).map_err(|e| NodeError::io("write out", e))
     }
 }
 
@@ -136,5 +179,6 @@ pub fn registry(write: &Arc<Write>) -> Registry {
     registry.register(write.clone());
     registry.register(Arc::new(DirKind));
     registry.register(Arc::new(RunView));
+    registry.register(Arc::new(CommandKind));
     registry
 }

@@ -1,4 +1,4 @@
-//! The run's DAG, drawn top-down in layers (a small Sugiyama layout):
+//! The workflow's DAG, drawn top-down in layers (a small Sugiyama layout):
 //!
 //! 1. layers by longest path from the sources;
 //! 2. an edge that spans several layers gets a dummy point in each layer between, so it
@@ -8,20 +8,22 @@
 //! 4. x positions pull each box towards the mean of its neighbours above (then below), with
 //!    [`separate`] keeping the layer's order and spacing.
 //!
-//! Every step breaks ties by input order, so the same DAG always gives the same picture.
+//! Every step breaks ties by input order, so the same DAG always gives the same picture. Boxes
+//! show structure only (name, kind, colour by kind family, the report's own node emphasised):
+//! never a status or a time, which would differ between the runs that share one cached report.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use crate::figure::{DrawResult, Figure, fill_rect, line, outline_rect, swatch, text};
-use crate::input::{Dag, NodeStatus};
+use crate::figure::{DrawResult, Figure, fill_rect, line, swatch, text};
+use crate::input::Dag;
 use crate::layout::separate;
-use crate::style::{MUTED, RULE, bold, font, seconds, text_width};
+use crate::style::{MUTED, Palette, RULE, TEXT, WHITE, bold, font, mix, text_width};
 
 const MARGIN: i32 = 18;
-const HEAD: i32 = 84;
-const BOX_H: i32 = 58;
+const HEAD: i32 = 94;
+const BOX_H: i32 = 44;
 const LAYER_GAP: i32 = 50;
 const GAP: f64 = 26.0;
 const DUMMY_W: f64 = 10.0;
@@ -244,36 +246,24 @@ fn ports(layout: &Layout, n_nodes: usize) -> Vec<(i32, i32)> {
     ports
 }
 
-fn colours(status: NodeStatus) -> (RGBColor, RGBColor) {
-    match status {
-        NodeStatus::Ran => (RGBColor(0xDD, 0xF2, 0xE3), RGBColor(0x2E, 0x7D, 0x32)),
-        NodeStatus::Cached => (RGBColor(0xE3, 0xEA, 0xF3), RGBColor(0x5B, 0x73, 0x94)),
-        NodeStatus::Failed => (RGBColor(0xF9, 0xD7, 0xD7), RGBColor(0xB0, 0x00, 0x20)),
-        NodeStatus::Skipped => (RGBColor(0xF4, 0xF4, 0xF4), RGBColor(0x9E, 0x9E, 0x9E)),
-    }
+/// A kind's family: the part before the first dot (`ml` of `ml.train_gbdt`, `shell` of `shell`).
+pub(crate) fn family(kind: &str) -> &str {
+    kind.split('.').next().unwrap_or(kind)
 }
 
-fn status_line(status: NodeStatus, secs: f64) -> String {
-    match status {
-        NodeStatus::Skipped => "skipped".to_string(),
-        other => format!("{} \u{00b7} {}", other.as_str(), seconds(secs)),
+/// The DAG in one line: its size, and which node made the report. `edges` are the checked
+/// (deduplicated) edges as node indices.
+pub(crate) fn summary(dag: &Dag, edges: &[(usize, usize)]) -> String {
+    let n_layers = layers(dag.nodes.len(), edges).iter().max().map_or(0, |l| l + 1);
+    let mut line = format!("{} nodes, {} dependencies, {} layers", dag.nodes.len(), edges.len(), n_layers);
+    if let Some(report) = &dag.report_node {
+        line.push_str(&format!("; this report comes from node '{report}'"));
     }
+    line
 }
 
-/// The run in one line: counts per status and the time of the nodes that ran.
-pub(crate) fn summary(dag: &Dag) -> String {
-    let count = |status| dag.nodes.iter().filter(|n| n.status == status).count();
-    let ran_time: f64 = dag.nodes.iter().filter(|n| n.status != NodeStatus::Cached).map(|n| n.seconds).sum();
-    format!(
-        "{} nodes: {} ran, {} cached, {} failed, {} skipped; {} in the nodes that ran",
-        dag.nodes.len(),
-        count(NodeStatus::Ran),
-        count(NodeStatus::Cached),
-        count(NodeStatus::Failed),
-        count(NodeStatus::Skipped),
-        seconds(ran_time)
-    )
-}
+/// The box of the report's own node: a heavier, darker outline than the others.
+const REPORT_BORDER: u32 = 4;
 
 pub(crate) struct DagFigure {
     dag: Dag,
@@ -283,11 +273,14 @@ pub(crate) struct DagFigure {
     /// Per edge: x offsets of its end points from the centres of its source and target.
     ports: Vec<(i32, i32)>,
     summary: String,
+    /// Kind families in order of first appearance, with their colour.
+    families: Vec<(String, RGBColor)>,
 }
 
 impl DagFigure {
-    /// `None` for a DAG without nodes. `edges` are the checked edges as node indices.
-    pub(crate) fn new(dag: &Dag, edges: &[(usize, usize)]) -> Option<DagFigure> {
+    /// `None` for a DAG without nodes. `edges` are the checked edges as node indices;
+    /// `palette` is the report's, so a family named after a modality keeps its colour.
+    pub(crate) fn new(dag: &Dag, edges: &[(usize, usize)], palette: &Palette) -> Option<DagFigure> {
         if dag.nodes.is_empty() {
             return None;
         }
@@ -297,14 +290,32 @@ impl DagFigure {
             .map(|node| {
                 let name = text_width(&node.name, 13.0, FontStyle::Bold);
                 let kind = text_width(&node.kind, 11.0, FontStyle::Normal);
-                let status = text_width(&status_line(node.status, node.seconds), 11.0, FontStyle::Normal);
-                (name.max(kind).max(status) + 24).max(110) as f64
+                (name.max(kind) + 24).max(110) as f64
             })
             .collect();
         let layout = layout(&widths, edges);
         let left = (0..layout.x.len()).map(|v| layout.x[v] - layout.width[v] / 2.0).fold(f64::INFINITY, f64::min);
         let ports = ports(&layout, dag.nodes.len());
-        Some(DagFigure { dag: dag.clone(), offset: MARGIN as f64 - left, layout, ports, summary: summary(dag) })
+        let mut families: Vec<(String, RGBColor)> = Vec::new();
+        for node in &dag.nodes {
+            let name = family(&node.kind);
+            if !families.iter().any(|(known, _)| known == name) {
+                families.push((name.to_string(), palette.colour(name)));
+            }
+        }
+        Some(DagFigure {
+            dag: dag.clone(),
+            offset: MARGIN as f64 - left,
+            summary: summary(dag, edges),
+            layout,
+            ports,
+            families,
+        })
+    }
+
+    fn colour(&self, kind: &str) -> RGBColor {
+        let name = family(kind);
+        self.families.iter().find(|(known, _)| known == name).map_or(MUTED, |(_, colour)| *colour)
     }
 
     fn layout_width(&self) -> i32 {
@@ -319,6 +330,18 @@ impl DagFigure {
     fn layer_top(&self, layer: usize) -> i32 {
         HEAD + layer as i32 * (BOX_H + LAYER_GAP)
     }
+
+    /// The legend's width: "kind family:", a swatch per family and the report's outline.
+    fn legend_width(&self) -> i32 {
+        let swatches: i32 =
+            self.families.iter().map(|(name, _)| 11 + 6 + text_width(name, 12.0, FontStyle::Normal) + 18).sum();
+        let report = if self.dag.report_node.is_some() {
+            16 + 6 + text_width("this report", 12.0, FontStyle::Normal)
+        } else {
+            0
+        };
+        text_width("kind family:", 12.0, FontStyle::Normal) + 8 + swatches + report
+    }
 }
 
 impl Figure for DagFigure {
@@ -330,16 +353,24 @@ impl Figure for DagFigure {
         let width = self
             .layout_width()
             .max(2 * MARGIN + text_width(&self.summary, 12.0, FontStyle::Normal))
+            .max(2 * MARGIN + self.legend_width())
             .max(2 * MARGIN + 420);
         (width as u32, (self.layer_top(self.layout.n_layers) - LAYER_GAP + MARGIN) as u32)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        text(root, "Workflow run", (MARGIN, MARGIN), &bold(17.0), HPos::Left, VPos::Top)?;
+        text(root, "Workflow", (MARGIN, MARGIN), &bold(17.0), HPos::Left, VPos::Top)?;
         text(root, &self.summary, (MARGIN, MARGIN + 24), &font(12.0).color(&MUTED), HPos::Left, VPos::Top)?;
-        let mut x = MARGIN;
-        for status in [NodeStatus::Ran, NodeStatus::Cached, NodeStatus::Failed, NodeStatus::Skipped] {
-            x = swatch(root, (x, MARGIN + 52), colours(status).1, status.as_str(), 12.0)? + 18;
+        let legend_y = MARGIN + 52;
+        let label = "kind family:";
+        text(root, label, (MARGIN, legend_y), &font(12.0).color(&MUTED), HPos::Left, VPos::Center)?;
+        let mut x = MARGIN + text_width(label, 12.0, FontStyle::Normal) + 8;
+        for (name, colour) in &self.families {
+            x = swatch(root, (x, legend_y), *colour, name, 12.0)? + 18;
+        }
+        if self.dag.report_node.is_some() {
+            framed_box(root, (x, legend_y - 6), (x + 16, legend_y + 6), TEXT, REPORT_BORDER - 1, WHITE)?;
+            text(root, "this report", (x + 22, legend_y), &font(12.0), HPos::Left, VPos::Center)?;
         }
 
         for (chain, (out_port, in_port)) in self.layout.chains.iter().zip(&self.ports) {
@@ -363,16 +394,31 @@ impl Figure for DagFigure {
         for (v, node) in self.dag.nodes.iter().enumerate() {
             let half = (self.layout.width[v] / 2.0).round() as i32;
             let (cx, top) = (self.px(v), self.layer_top(self.layout.layer[v]));
-            let (fill, border) = colours(node.status);
-            fill_rect(root, (cx - half, top), (cx + half, top + BOX_H), fill)?;
-            outline_rect(root, (cx - half, top), (cx + half, top + BOX_H), border, 2)?;
-            text(root, &node.name, (cx, top + 7), &bold(13.0), HPos::Center, VPos::Top)?;
-            text(root, &node.kind, (cx, top + 25), &font(11.0).color(&MUTED), HPos::Center, VPos::Top)?;
-            let status = status_line(node.status, node.seconds);
-            text(root, &status, (cx, top + 40), &font(11.0).color(&border), HPos::Center, VPos::Top)?;
+            let colour = self.colour(&node.kind);
+            let is_report = self.dag.report_node.as_deref() == Some(node.name.as_str());
+            let (border, width) = if is_report { (TEXT, REPORT_BORDER) } else { (colour, 2) };
+            framed_box(root, (cx - half, top), (cx + half, top + BOX_H), border, width, mix(WHITE, colour, 0.16))?;
+            text(root, &node.name, (cx, top + 8), &bold(13.0), HPos::Center, VPos::Top)?;
+            text(root, &node.kind, (cx, top + 26), &font(11.0).color(&MUTED), HPos::Center, VPos::Top)?;
         }
         Ok(())
     }
+}
+
+/// A box with a border `width` pixels wide, drawn as two filled rectangles: the SVG backend
+/// writes outlines without a stroke width, so an outline would be 1 px in the page however
+/// heavy it is in the PNG.
+fn framed_box<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x0, y0): (i32, i32),
+    (x1, y1): (i32, i32),
+    border: RGBColor,
+    width: u32,
+    fill: RGBColor,
+) -> DrawResult<DB> {
+    let inset = width as i32;
+    fill_rect(root, (x0, y0), (x1, y1), border)?;
+    fill_rect(root, (x0 + inset, y0 + inset), (x1 - inset, y1 - inset), fill)
 }
 
 /// A vertical-tangent cubic from `a` down to `b`, as points.
