@@ -57,6 +57,29 @@ fn multimodal_workflow_runs_caches_and_fills_the_feature_store() {
     // Nothing changed: nothing runs, and the published table is untouched.
     project.run_ok(&[]).assert_all("cached");
 
+    // The report is a pure function of its inputs: rebuilt in a run where everything upstream
+    // came from the cache (here because its stored copy was damaged), it has the same bytes
+    // as when the whole pipeline ran.
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> = crate::util::walk(&project.join("results/report"))
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    let report = project
+        .state()
+        .join("cas")
+        .join(&first.output("report", "report")[..2])
+        .join(&first.output("report", "report")[2..]);
+    let page = report.join("report.html");
+    std::fs::set_permissions(&page, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(&page, "damaged").unwrap();
+    let rebuilt = project.run_ok(&[]);
+    assert_eq!(rebuilt.statuses().values().filter(|s| *s == "ran").count(), 1, "{}", rebuilt.context());
+    assert_eq!(rebuilt.output("report", "report"), first.output("report", "report"));
+    for (path, bytes) in before {
+        assert!(std::fs::read(&path).unwrap() == bytes, "{} changed", path.display());
+    }
+
     let groups = project.flow(&["fs", "list"]);
     groups
         .assert_ok()
