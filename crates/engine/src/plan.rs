@@ -47,7 +47,13 @@ pub fn workflow_view(workflow: &Workflow) -> Vec<WorkflowNode> {
         .map(|node| WorkflowNode {
             name: node.name.clone(),
             kind: node.kind.name().to_string(),
-            upstream: node.upstream().into_iter().map(|id| workflow.node(id).name.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+            upstream: node
+                .upstream()
+                .into_iter()
+                .map(|id| workflow.node(id).name.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
         })
         .collect()
 }

@@ -142,7 +142,9 @@ fn dropped_objects_make_a_cache_miss_not_an_error() {
 fn a_node_sees_the_workflow_structure_and_it_is_part_of_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let write = common::Write::new("1");
-    let text = format!("{CHAIN}  view:\n    uses: test.run_view\n    in: {{ src: b.out }}\n  side:\n    uses: test.write\n    with: {{ text: S }}\n");
+    let text = format!(
+        "{CHAIN}  view:\n    uses: test.run_view\n    in: {{ src: b.out }}\n  side:\n    uses: test.write\n    with: {{ text: S }}\n"
+    );
     let view = |outcome: &RunOutcome| -> Vec<flow_engine::kind::WorkflowNode> {
         let node = outcome.record.nodes.iter().find(|n| n.name == "view").unwrap();
         let digest: Digest = node.outputs["out"].parse().unwrap();

@@ -137,7 +137,9 @@ pub enum Verdict {
     Missing,
     /// Its content no longer matches its digest; `moved_to` is where it was quarantined
     /// (`None` in a read-only store, which leaves it in place).
-    Corrupt { moved_to: Option<PathBuf> },
+    Corrupt {
+        moved_to: Option<PathBuf>,
+    },
 }
 
 /// Splits an append-only log's bytes into complete lines and a torn tail (the bytes after the

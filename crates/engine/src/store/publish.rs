@@ -92,10 +92,8 @@ impl PublishRecord {
     }
 
     fn save(&self) -> Result<(), PublishError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| PublishError::Io {
-            path: self.path.clone(),
-            source: io::Error::other(e),
-        })?;
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| PublishError::Io { path: self.path.clone(), source: io::Error::other(e) })?;
         write_atomic(&self.path, &bytes).map_err(io_error(&self.path))
     }
 
@@ -211,9 +209,8 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
     let ca = CString::new(a.as_os_str().as_bytes()).map_err(io::Error::other)?;
     let cb = CString::new(b.as_os_str().as_bytes()).map_err(io::Error::other)?;
     // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
-    let rc = unsafe {
-        libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE)
-    };
+    let rc =
+        unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
     if rc == 0 {
         return Ok(());
     }
@@ -299,7 +296,8 @@ mod tests {
         let err = record.publish(&[target(&objects.join("tree"), &dest)], false, &mut stat, &stop).unwrap_err();
         assert!(err.to_string().contains("changed since flow published it"), "{err}");
         assert_eq!(fs::read(&dest).unwrap(), b"edited");
-        let leftovers: Vec<_> = fs::read_dir(project.join("results")).unwrap().flatten().map(|e| e.file_name()).collect();
+        let leftovers: Vec<_> =
+            fs::read_dir(project.join("results")).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(leftovers.len(), 1, "no staging left behind: {leftovers:?}");
     }
 
