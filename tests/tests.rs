@@ -3,6 +3,7 @@
 
 mod util;
 
+mod bad_data;
 mod cache;
 mod commands;
 mod concurrency;
@@ -12,4 +13,6 @@ mod pipeline;
 mod plugins;
 mod plugins_rust;
 mod preprocess;
+mod processes;
 mod radiomics;
+mod safety;

@@ -21,6 +21,7 @@ pub mod key;
 pub mod kind;
 pub mod plan;
 pub mod plugin;
+pub mod process;
 pub mod store;
 pub mod workflow;
 pub mod yaml;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use crate::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
     Registry,
 };
+use crate::process::{NodeProcess, SpawnError};
 use crate::yaml::{self, Spanned, pos};
 
 /// The manifest's file name inside a plugin folder.
@@ -439,7 +440,8 @@ impl NodeKind for ProcessKind {
         let stdout = log.try_clone().map_err(|e| NodeError::io("log", e))?;
         let stderr_path = ctx.scratch_dir.join("stderr.txt");
         let stderr = std::fs::File::create(&stderr_path).map_err(|e| NodeError::io("stderr file", e))?;
-        let mut child = Command::new(&argv[0])
+        let mut command = Command::new(&argv[0]);
+        command
             .args(&argv[1..])
             .current_dir(ctx.scratch_dir)
             .env("FLOW_REQUEST", &request_path)
@@ -447,23 +449,21 @@ impl NodeKind for ProcessKind {
             .env("FLOW_THREADS", ctx.threads.to_string())
             .stdin(Stdio::piped())
             .stdout(stdout)
-            .stderr(stderr)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| {
-                NodeError::Failed(if e.kind() == std::io::ErrorKind::NotFound {
-                    format!(
-                        "plugin {}: command `{}` not found; install it or fix `command:` in {}",
-                        self.name,
-                        argv[0],
-                        self.dir.join(MANIFEST).display()
-                    )
-                } else {
-                    format!("plugin {}: cannot start `{}`: {e}", self.name, argv[0])
-                })
-            })?;
-        let _guard = ctx.cancel.register_process_group(child.id() as i32);
-        if let Some(mut stdin) = child.stdin.take() {
+            .stderr(stderr);
+        let mut child = NodeProcess::spawn(&mut command, ctx).map_err(|e| match e {
+            SpawnError::Start(e) => NodeError::Failed(if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "plugin {}: command `{}` not found; install it or fix `command:` in {}",
+                    self.name,
+                    argv[0],
+                    self.dir.join(MANIFEST).display()
+                )
+            } else {
+                format!("plugin {}: cannot start `{}`: {e}", self.name, argv[0])
+            }),
+            record => NodeError::from(record),
+        })?;
+        if let Some(mut stdin) = child.take_stdin() {
             // A plugin that reads the request from FLOW_REQUEST may close stdin early.
             let _ = stdin.write_all(text.as_bytes());
         }

@@ -13,20 +13,22 @@
 //! `{threads}` to the node's thread count and `{scratch}` to a scratch directory. Other braces
 //! are left alone, so `awk '{print $1}'` works as written. The command runs under
 //! bash with `set -euo pipefail` (Snakemake's strict mode) in the project directory,
-//! in its own process group so cancelling kills everything it started. Files the command reads
-//! without declaring them under `in:` are not tracked by the cache.
+//! in its own process group: when the command exits, whatever it left running (`cmd &`) is
+//! killed before its outputs are stored, and cancelling kills everything it started. Files the
+//! command reads without declaring them under `in:` are not tracked by the cache.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
 use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
     scalar_strings, typed_params,
 };
+use flow_engine::process::{NodeProcess, SpawnError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -51,6 +53,10 @@ impl NodeKind for Shell {
         "1"
     }
 
+    fn shell_params(&self) -> &[&str] {
+        &["run"]
+    }
+
     fn info(&self) -> KindInfo {
         KindInfo {
             summary: "Run a bash command with declared input and output files".into(),
@@ -68,6 +74,22 @@ impl NodeKind for Shell {
 
     fn configure(&self, params: &Value, bound_inputs: &[&str]) -> Result<Configured, ParamError> {
         let (typed, canonical) = typed_params::<ShellParams>(params)?;
+        for (key, value) in &typed.env {
+            if let Some(problem) = env_key_problem(key) {
+                return Err(ParamError::new(
+                    Some("env"),
+                    format!("environment variable name {key:?} {problem}: use letters, digits and '_'"),
+                ));
+            }
+            if value.contains('\0') {
+                return Err(ParamError::new(
+                    Some("env"),
+                    format!(
+                        "the value of environment variable {key} contains a NUL byte, which no environment can hold"
+                    ),
+                ));
+            }
+        }
         let mut outputs = Vec::new();
         for (name, ty) in &typed.outputs {
             if !is_port_name(name) {
@@ -125,7 +147,8 @@ impl NodeKind for Shell {
         std::fs::write(&script_path, format!("set -euo pipefail\n{script}\n"))
             .map_err(|e| NodeError::io(format!("write {}", script_path.display()), e))?;
         let stderr = log.try_clone().map_err(|e| NodeError::io("log", e))?;
-        let mut child = Command::new("bash")
+        let mut command = Command::new("bash");
+        command
             .arg(&script_path)
             .current_dir(ctx.project_dir)
             .envs(&params.env)
@@ -134,11 +157,12 @@ impl NodeKind for Shell {
             .env("FLOW_SCRATCH", ctx.scratch_dir)
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(stderr)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| NodeError::io("start bash", e))?;
-        let _guard = ctx.cancel.register_process_group(child.id() as i32);
+            .stderr(stderr);
+        let child = NodeProcess::spawn(&mut command, ctx).map_err(|e| match e {
+            SpawnError::Start(e) => NodeError::io("start bash", e),
+            record => NodeError::from(record),
+        })?;
+        // Returns once nothing the command started is left running.
         let status = child.wait().map_err(|e| NodeError::io("wait for command", e))?;
         if ctx.cancel.is_cancelled() {
             return Err(NodeError::Cancelled);
@@ -233,6 +257,20 @@ fn quote(word: &str) -> String {
     }
 }
 
+/// What makes `key` unusable as an environment variable name, if anything: the environment is
+/// a list of `NAME=value` C strings, so a name cannot be empty or hold '=' or NUL.
+fn env_key_problem(key: &str) -> Option<&'static str> {
+    if key.is_empty() {
+        Some("is empty")
+    } else if key.contains('=') {
+        Some("contains '='")
+    } else if key.contains('\0') {
+        Some("contains a NUL byte")
+    } else {
+        None
+    }
+}
+
 fn is_port_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -272,5 +310,18 @@ mod tests {
         assert_eq!(err.field.as_deref(), Some("outputs"));
         let err = Shell.configure(&json!({"run": "true", "output": {}}), &[]).err().unwrap();
         assert_eq!(err.field.as_deref(), Some("output"));
+    }
+
+    #[test]
+    fn configure_rejects_env_names_no_environment_can_hold() {
+        for (key, problem) in [("A=B", "contains '='"), ("A\0B", "NUL"), ("", "is empty")] {
+            let err = Shell.configure(&json!({"run": "true", "env": {key: "1"}}), &[]).err().unwrap();
+            assert_eq!(err.field.as_deref(), Some("env"), "{key:?}");
+            assert!(err.message.contains(problem), "{key:?}: {}", err.message);
+        }
+        let err = Shell.configure(&json!({"run": "true", "env": {"A": "x\0y"}}), &[]).err().unwrap();
+        assert_eq!(err.field.as_deref(), Some("env"));
+        assert!(err.message.contains("NUL"), "{}", err.message);
+        assert!(Shell.configure(&json!({"run": "true", "env": {"LC_ALL": "C", "x1": "a=b"}}), &[]).is_ok());
     }
 }

@@ -16,6 +16,8 @@
 //!   quarantine/      objects whose content no longer matched their digest, kept for inspection
 //!   published        what flow last published where (relative path -> digest), so it never
 //!                    replaces a file it did not write
+//!   procs/           one record per running node command, removed once its process group
+//!                    is gone; a record left by a crash makes the next run kill the orphans
 //! ```
 //! The store holds patient data: directories are created 0700 and files 0600.
 
