@@ -170,7 +170,11 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     }
     state.create().map_err(|e| StoreError::io(&state.root, e))?;
     // Commands a crashed earlier run left running would write into tmp/ as it is cleared.
-    crate::process::kill_orphans(&state).map_err(|e| StoreError::io(&crate::process::procs_dir(&state.root), e))?;
+    let orphans =
+        crate::process::kill_orphans(&state).map_err(|e| StoreError::io(&crate::process::procs_dir(&state.root), e))?;
+    if orphans > 0 {
+        warnings.push(format!("stopped {orphans} process(es) an earlier, killed run of this store left running"));
+    }
     state.clear_tmp().map_err(|e| StoreError::io(&state.tmp_dir(), e))?;
     let logs_dir = state.logs_dir().join(&options.run_id);
     create_private_dir(&logs_dir).map_err(|e| StoreError::io(&logs_dir, e))?;
