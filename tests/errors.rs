@@ -19,8 +19,14 @@ fn rejects(yaml: &str, at: &str, message: &[&str]) -> Output {
 
 #[track_caller]
 fn rejects_at(yaml: &str, line: usize, column: usize, message: &[&str]) -> Output {
-    let project = Project::with_workflow(yaml);
-    let out = project.flow(&["run", WORKFLOW]);
+    rejects_in(&Project::with_workflow(yaml), &[], line, column, message)
+}
+
+/// The contract of [`rejects`] for a project prepared by the test, run with extra arguments.
+#[track_caller]
+fn rejects_in(project: &Project, extra: &[&str], line: usize, column: usize, message: &[&str]) -> Output {
+    let run: Vec<&str> = ["run", WORKFLOW].iter().chain(extra).copied().collect();
+    let out = flow_within_patience(project, &run);
     out.assert_code(2);
     let location = format!("{WORKFLOW}:{line}:{column}: ");
     let error_line =
@@ -36,9 +42,37 @@ fn rejects_at(yaml: &str, line: usize, column: usize, message: &[&str]) -> Outpu
     assert!(out.stdout.is_empty(), "no summary on bad input\n{}", out.context());
 
     // `plan` validates the same way, and does not create the store either.
-    let plan = project.flow(&["plan", WORKFLOW]);
+    let plan: Vec<&str> = ["plan", WORKFLOW].iter().chain(extra).copied().collect();
+    let plan = flow_within_patience(project, &plan);
     plan.assert_code(2).assert_stderr_contains(&location);
     assert!(!project.exists(".flow"), "plan must not create the store\n{}", plan.context());
+    out
+}
+
+/// Runs flow, killing it if it has not finished within the harness's patience: some inputs
+/// (a FIFO, `/dev/zero`) made flow hash forever, and a test must fail, not hang.
+#[track_caller]
+fn flow_within_patience(project: &Project, args: &[&str]) -> Output {
+    let mut running = project.start(args);
+    let pid = running.pid() as i32;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = done.clone();
+    let watchdog = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + crate::util::PATIENCE;
+        while !watch.load(std::sync::atomic::Ordering::SeqCst) {
+            if std::time::Instant::now() > deadline {
+                // SAFETY: kill(2) on the pid of our own child, which `finish` has not reaped yet.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    });
+    let out = running.finish();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let hung = watchdog.join().unwrap_or(false);
+    assert!(!hung, "flow hung and was killed after {:?}\n{}", crate::util::PATIENCE, out.context());
     out
 }
 
@@ -310,7 +344,7 @@ fn bad_publish_entries_are_located() {
     out.assert_stderr_contains(&format!("{WORKFLOW}:{line}:{column}: publish: unknown node 'nobody'"));
     let (line, column) = locate(&yaml, ".flow/stolen.txt");
     out.assert_stderr_contains(&format!(
-        "{WORKFLOW}:{line}:{column}: publish: the destination may not be inside .flow"
+        "{WORKFLOW}:{line}:{column}: publish: the destination '.flow/stolen.txt' may not be inside flow's state directory"
     ));
 }
 
@@ -320,4 +354,239 @@ fn workflow_without_nodes_is_rejected() {
     let out = project.flow(&["run", WORKFLOW]);
     out.assert_code(2).assert_stderr_contains("no nodes");
     assert!(!project.exists(".flow"), "{}", out.context());
+}
+
+/// `OK_NODE` plus `publish: { ok.o: DEST }` on the last line, and where DEST starts.
+fn publishing_to(dest: &str) -> (String, usize, usize) {
+    let yaml = format!("name: bad\nnodes:\n{OK_NODE}publish:\n  ok.o: {dest}\n");
+    let (line, column) = locate(&yaml, "  ok.o: ");
+    (yaml, line, column + "  ok.o: ".len())
+}
+
+#[test]
+fn publish_destinations_outside_the_project_are_refused_before_anything_runs() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let absolute = elsewhere.path().join("copy.txt");
+    for (dest, needle) in [
+        ("..", "holds flow's state directory"),
+        ("../..", "holds flow's state directory"),
+        (".", "is the project directory itself"),
+        ("./", "is the project directory itself"),
+        (absolute.to_str().unwrap(), "outside the project directory"),
+        ("results/../.flow/cas", "may not be inside flow's state directory"),
+    ] {
+        let (yaml, line, column) = publishing_to(dest);
+        rejects_at(&yaml, line, column, &["publish: the destination", dest, needle]);
+    }
+    assert!(!absolute.exists());
+}
+
+#[test]
+fn publish_through_a_link_out_of_the_project_is_refused() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (yaml, line, column) = publishing_to("shared/copy.txt");
+    let project = Project::with_workflow(&yaml);
+    std::os::unix::fs::symlink(elsewhere.path(), project.join("shared")).unwrap();
+    rejects_in(&project, &[], line, column, &["outside the project directory", "through a symbolic link"]);
+    assert!(!elsewhere.path().join("copy.txt").exists());
+}
+
+#[test]
+fn publish_into_or_around_a_moved_state_dir_is_refused() {
+    let (yaml, line, column) = publishing_to("store/x.txt");
+    let project = Project::with_workflow(&yaml);
+    rejects_in(&project, &["--state-dir", "store"], line, column, &["inside flow's state directory"]);
+    assert!(!project.exists("store"), "the state dir was not created");
+
+    let (yaml, line, column) = publishing_to("results");
+    let project = Project::with_workflow(&yaml);
+    rejects_in(&project, &["--state-dir", "results/state"], line, column, &["holds flow's state directory"]);
+    assert!(!project.exists("results"), "the state dir was not created");
+}
+
+#[test]
+fn nested_publish_destinations_are_refused() {
+    let yaml = format!(
+        "name: bad\nnodes:\n{OK_NODE}  other:\n    uses: shell\n    with: {{ run: \"echo > {{out.o}}\", outputs: {{ o: file }} }}\npublish:\n  ok.o: results\n  other.o: results/other.txt\n"
+    );
+    rejects(&yaml, "results/other.txt", &["publish: the destinations", "overlap"]);
+}
+
+#[test]
+fn a_publish_typo_leaves_the_project_and_the_store_untouched() {
+    let good = format!("name: ok\nnodes:\n{OK_NODE}publish:\n  ok.o: results/ok.txt\n");
+    let project = Project::with_workflow(&good);
+    project.run_ok(&[]);
+    std::fs::remove_file(project.join("ran-ok")).unwrap();
+    let snapshot = |p: &Project| {
+        crate::util::walk(p.path())
+            .into_iter()
+            .filter(|path| path.is_file())
+            .map(|path| (path.clone(), std::fs::read(&path).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let before = snapshot(&project);
+    let (bad, line, column) = publishing_to("..");
+    project.write(WORKFLOW, &bad);
+    let before: Vec<_> = before.into_iter().filter(|(p, _)| !p.ends_with(WORKFLOW)).collect();
+    let out = project.flow(&["run", WORKFLOW]);
+    out.assert_code(2).assert_stderr_contains(&format!("{WORKFLOW}:{line}:{column}: publish: the destination '..'"));
+    let after: Vec<_> = snapshot(&project).into_iter().filter(|(p, _)| !p.ends_with(WORKFLOW)).collect();
+    assert_eq!(after, before, "nothing in the project or the store changed\n{}", out.context());
+    assert!(!project.exists("ran-ok"), "nothing ran");
+}
+
+/// A workflow whose node reads `reference` (a `file:` input) into its output.
+fn reading(reference: &str) -> String {
+    format!(
+        "name: bad\nnodes:\n{OK_NODE}  read:\n    uses: shell\n    in: {{ x: \"{reference}\" }}\n    with: {{ run: \"cat {{in.x}} > {{out.o}}\", outputs: {{ o: file }} }}\n"
+    )
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A `file:` reference, what the error must say, and how to prepare the project.
+type InputCase = (&'static str, &'static [&'static str], fn(&Project));
+
+#[test]
+fn file_inputs_that_never_end_are_refused_at_load() {
+    let cases: [InputCase; 6] = [
+        ("file:pipe", &["pipe is a named pipe (FIFO)", "regular file or a directory"], |p| mkfifo(&p.join("pipe"))),
+        ("file:/dev/zero", &["/dev/zero is a character device"], |_| {}),
+        ("file:zero", &["zero is a character device"], |p| {
+            std::os::unix::fs::symlink("/dev/zero", p.join("zero")).unwrap()
+        }),
+        ("file:scans", &["scans/b/pipe, which is a named pipe"], |p| {
+            p.write("scans/a.txt", "x");
+            std::fs::create_dir(p.join("scans/b")).unwrap();
+            mkfifo(&p.join("scans/b/pipe"));
+        }),
+        ("file:", &["'file:' needs a path after it"], |_| {}),
+        ("file:.", &["is the project directory itself"], |_| {}),
+    ];
+    for (reference, message, setup) in cases {
+        let yaml = reading(reference);
+        let project = Project::with_workflow(&yaml);
+        setup(&project);
+        let (line, column) = locate(&yaml, &format!("\"{reference}\""));
+        let out = rejects_in(&project, &[], line, column, message);
+        out.assert_stderr_contains("input 'x' of node 'read'");
+    }
+}
+
+#[test]
+fn unreadable_file_inputs_are_refused_at_load() {
+    use std::os::unix::fs::PermissionsExt;
+    let yaml = reading("file:secret.csv");
+    let project = Project::with_workflow(&yaml);
+    project.write("secret.csv", "id\n1\n");
+    std::fs::set_permissions(project.join("secret.csv"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::File::open(project.join("secret.csv")).is_ok() {
+        eprintln!("skipping unreadable_file_inputs_are_refused_at_load: running as root, which reads any file");
+        return;
+    }
+    rejects(&yaml, "\"file:secret.csv\"", &["secret.csv: permission denied"]);
+}
+
+/// `run: echo ${seed} > {out.o}`, published so the test can read what the command wrote.
+const ECHO_SEED: &str = "name: seeds
+vars: { seed: 1 }
+nodes:
+  echo:
+    uses: shell
+    with: { run: \"echo ${seed} > {out.o}\", outputs: { o: file } }
+  quoted:
+    uses: shell
+    with: { run: \"echo 'single ${seed}' \\\"double ${seed}\\\" > {out.o} # ${seed}\", outputs: { o: file } }
+publish: { echo.o: results/echo.txt, quoted.o: results/quoted.txt }
+";
+
+#[test]
+fn variable_values_reach_commands_as_text_and_run_nothing() {
+    for value in
+        ["$(touch pwned)", "`touch pwned`", "1; touch pwned", "it's; touch pwned; '", "x\"; touch pwned; \"", "a  b"]
+    {
+        let project = Project::with_workflow(ECHO_SEED);
+        let out = project.flow(&["run", WORKFLOW, "-s", &format!("seed={value}")]);
+        out.assert_code(0);
+        assert!(!project.exists("pwned"), "-s seed={value} ran a command\n{}", out.context());
+        assert_eq!(project.read("results/echo.txt"), format!("{value}\n"), "{}", out.context());
+        assert_eq!(project.read("results/quoted.txt"), format!("single {value} double {value}\n"), "{}", out.context());
+    }
+}
+
+#[test]
+fn a_special_value_where_flow_cannot_quote_is_a_load_error() {
+    let yaml = format!(
+        "name: bad\nvars: {{ label: \"a b\" }}\nnodes:\n{OK_NODE}  stamp:\n    uses: shell\n    with: {{ run: \"echo $(echo ${{label}}) > {{out.o}}\", outputs: {{ o: file }} }}\n"
+    );
+    rejects(&yaml, "${label}", &["node 'stamp'", "${label} is used inside $(...)", "env:"]);
+}
+
+#[test]
+fn nested_variables_resolve_fully_and_cycles_are_named() {
+    let yaml = "name: nested
+vars: { cohort: nsclc, out: \"results/${cohort}\", tag: \"${out}-v1\" }
+nodes:
+  echo:
+    uses: shell
+    with: { run: \"echo ${tag} > {out.o}\", outputs: { o: file } }
+publish: { echo.o: \"${out}.txt\" }
+";
+    let project = Project::with_workflow(yaml);
+    let out = project.flow(&["run", WORKFLOW]);
+    out.assert_code(0);
+    assert_eq!(project.read("results/nsclc.txt"), "results/nsclc-v1\n", "{}", out.context());
+    let out = project.flow(&["run", WORKFLOW, "-s", "cohort=${tag}"]);
+    out.assert_code(2).assert_stderr_contains("cycle: cohort -> tag -> out -> cohort");
+    assert!(!out.stderr.contains('\u{E000}') && !out.stdout.contains('\u{E000}'), "{}", out.context());
+
+    let cyclic = format!("name: bad\nvars: {{ a: \"x${{b}}\", b: \"${{a}}\" }}\nnodes:\n{OK_NODE}");
+    rejects(&cyclic, "a: \"x", &["variables refer to each other in a cycle: a -> b -> a"]);
+}
+
+#[test]
+fn node_names_too_long_for_a_file_name_are_refused() {
+    let long = "n".repeat(300);
+    let yaml = format!("name: bad\nnodes:\n{OK_NODE}  {long}:\n    uses: shell\n    with: {{ run: \"true\" }}\n");
+    rejects(&yaml, &format!("{long}:"), &["300 characters long", "the limit is 128"]);
+}
+
+#[test]
+fn a_workflow_that_is_not_utf8_names_the_byte() {
+    let project = Project::new();
+    let mut bytes = format!("name: bad\nnodes:\n{OK_NODE}").into_bytes();
+    bytes.extend_from_slice(b"  x:\n    uses: shell\n    with: { run: \"echo \xff\" }\n");
+    std::fs::write(project.join(WORKFLOW), &bytes).unwrap();
+    let offset = bytes.iter().position(|&b| b == 0xff).unwrap();
+    let out = project.flow(&["run", WORKFLOW]);
+    out.assert_code(2).assert_stderr_contains(&format!(
+        "{WORKFLOW}:8:24: the workflow file is not valid UTF-8: byte 0xFF at byte offset {offset} (line 8, column 24)"
+    ));
+    assert!(!project.exists(".flow") && !project.exists("ran-ok"), "{}", out.context());
+}
+
+#[test]
+fn parser_limits_are_explained_in_words() {
+    let ok = format!("name: bad\nnodes:\n{OK_NODE}");
+    let mut laughs = String::from("vars:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..8 {
+        laughs.push_str(&format!("  a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+    }
+    for (yaml, needle) in [
+        (format!("{ok}---\n{ok}"), "more than one YAML document"),
+        (format!("vars: {{ x: {}{} }}\n{}", "[".repeat(300), "]".repeat(300), &ok[10..]), "nested too deeply"),
+        (format!("{laughs}{}", &ok[10..]), "too many values"),
+    ] {
+        let project = Project::with_workflow(&yaml);
+        let out = project.flow(&["run", WORKFLOW]);
+        out.assert_code(2).assert_stderr_contains(needle);
+        for internal in ["budget", "breach", "from_str", "recursion limit"] {
+            out.assert_stderr_lacks(internal);
+        }
+        assert!(!project.exists(".flow") && !project.exists("ran-ok"), "{}", out.context());
+    }
 }

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -104,11 +104,47 @@ impl Shape {
 }
 
 /// Digest of one file's content, streamed so large inputs never sit in memory.
+///
+/// Only regular files are read: a FIFO would block the reader forever and a device such as
+/// `/dev/zero` never ends, so both are refused with [`io::ErrorKind::InvalidInput`]. The type is
+/// checked before opening (opening a device can have effects of its own) and again on the open
+/// handle, which is opened non-blocking so a FIFO swapped in between cannot block the open.
 pub fn digest_file(path: &Path) -> io::Result<Digest> {
+    refuse_special(path, &fs::metadata(path)?)?;
+    let mut file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    refuse_special(path, &file.metadata()?)?;
     let mut hasher = blake3::Hasher::new();
-    let mut file = fs::File::open(path)?;
     hasher.update_reader(&mut file)?;
     Ok(Digest(*hasher.finalize().as_bytes()))
+}
+
+/// What a file that is neither a regular file, a directory nor a symbolic link is, in words;
+/// `None` for the kinds flow hashes.
+pub fn special_kind(file_type: fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() || file_type.is_dir() || file_type.is_symlink() {
+        None
+    } else if file_type.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else if file_type.is_char_device() {
+        Some("a character device")
+    } else if file_type.is_block_device() {
+        Some("a block device")
+    } else {
+        Some("a special file")
+    }
+}
+
+fn refuse_special(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+    let kind = if meta.is_file() { None } else { special_kind(meta.file_type()).or(Some("a directory")) };
+    match kind {
+        None => Ok(()),
+        Some(kind) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is {kind}, not a regular file: flow hashes only regular files and directories", path.display()),
+        )),
+    }
 }
 
 /// One entry of a directory listing as it enters the tree digest.
@@ -167,6 +203,12 @@ fn walk_into(
             entries.push(TreeEntry { path: rel, kind: 'l', digest });
         } else if file_type.is_dir() {
             walk_into(&path, &rel, file_digest, entries)?;
+        } else if let Some(kind) = special_kind(file_type) {
+            // Reading a FIFO or a device inside a tree would hang or never end; refuse it by name.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is {kind}: flow hashes only regular files, directories and symbolic links", path.display()),
+            ));
         } else {
             let digest = file_digest(&path, &meta)?;
             let kind = if meta.permissions().mode() & 0o111 != 0 { 'x' } else { 'f' };
@@ -234,5 +276,46 @@ mod tests {
         fs::write(b.path().join("sub/x"), b"1").unwrap();
         fs::create_dir(b.path().join("empty")).unwrap();
         assert_ne!(da, digest_path(b.path()).unwrap().1, "an empty dir changes the tree");
+    }
+
+    fn mkfifo(path: &Path) {
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system entry.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+    }
+
+    /// Runs `digest_path` on another thread: before the fix these reads blocked forever, and a
+    /// test that hangs tells nobody anything.
+    fn digest_or_hang(path: &Path) -> io::Result<(Shape, Digest)> {
+        let (send, receive) = std::sync::mpsc::channel();
+        let path = path.to_path_buf();
+        std::thread::spawn(move || send.send(digest_path(&path)));
+        receive.recv_timeout(std::time::Duration::from_secs(20)).expect("digest_path hung on a special file")
+    }
+
+    #[test]
+    fn special_files_are_refused_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        mkfifo(&fifo);
+        let err = digest_or_hang(&fifo).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("named pipe") && err.to_string().contains("pipe"), "{err}");
+
+        let err = digest_or_hang(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("/dev/zero is a character device"), "{err}");
+
+        let tree = dir.path().join("tree");
+        fs::create_dir(&tree).unwrap();
+        fs::write(tree.join("ok.txt"), b"fine").unwrap();
+        fs::create_dir(tree.join("sub")).unwrap();
+        mkfifo(&tree.join("sub/pipe"));
+        let err = digest_or_hang(&tree).unwrap_err();
+        assert!(err.to_string().contains("sub/pipe is a named pipe"), "{err}");
+
+        // A symbolic link to a device is hashed by its text, as every link in a tree is.
+        fs::remove_file(tree.join("sub/pipe")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", tree.join("sub/zero")).unwrap();
+        assert_eq!(digest_or_hang(&tree).unwrap().0, Shape::Dir);
     }
 }

@@ -559,6 +559,8 @@ fn publish(
     let mut targets = Vec::new();
     for target in &workflow.publish {
         let Some(found) = &outputs[target.node.index()] else { continue };
+        crate::workflow::check_publish_path(&target.dest, &workflow.project_dir, &store.state.root)
+            .map_err(|why| StoreError::Publish(PublishError::Refused(why)))?;
         let output = &found[target.output];
         match store.check(&output.digest)? {
             Verdict::Intact => {}

@@ -25,11 +25,69 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses a whole YAML document into `T`, rejecting duplicate keys.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnostic> {
+    if text.lines().all(|line| matches!(line.trim_start().chars().next(), None | Some('#'))) {
+        return Err(Diagnostic::new(
+            file,
+            Pos::UNKNOWN,
+            "the file is empty: it holds nothing but blank lines and comments",
+        ));
+    }
     let options = options();
     serde_saphyr::from_str_with_options::<T>(text, options).map_err(|err| {
         let pos = err.location().map(|l| Pos::new(l.line() as u32, l.column() as u32)).unwrap_or(Pos::UNKNOWN);
-        Diagnostic::new(file, pos, clean_message(&err.to_string(), pos))
+        let message = in_words(&err).unwrap_or_else(|| clean_message(&err.to_string(), pos));
+        Diagnostic::new(file, pos, message)
     })
+}
+
+/// The parser's own words for its limits and stream errors name its API and internals
+/// ("budget breached: Nodes { .. }", "use from_str_multiple"); these say what is wrong with
+/// the file instead. `None` keeps the parser's message, which is fine for syntax errors.
+fn in_words(err: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    let too_big = "; a workflow is far smaller than that, so the file is damaged or was generated wrongly";
+    let message = match err {
+        Error::AliasError { error, .. } => return in_words(error),
+        Error::MultipleDocuments { .. } => "the file holds more than one YAML document (a line `---` starts \
+             another); a workflow is one document: remove the `---` line, or split the file"
+            .to_string(),
+        Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Depth { .. } => {
+                "the YAML is nested too deeply (more than 64 levels of lists and mappings)".to_string() + too_big
+            }
+            BudgetBreach::Nodes { nodes } => {
+                format!("the YAML holds too many values (over {}, counting what aliases repeat)", nodes - 1) + too_big
+            }
+            BudgetBreach::Aliases { .. } => "the YAML uses too many aliases (`*name`)".to_string() + too_big,
+            BudgetBreach::Anchors { .. } => "the YAML defines too many anchors (`&name`)".to_string() + too_big,
+            BudgetBreach::Events { .. } => "the YAML is too large for flow to read".to_string() + too_big,
+            BudgetBreach::ScalarBytes { .. } => {
+                "the YAML's text values add up to more than 64 MiB".to_string() + too_big
+            }
+            BudgetBreach::Documents { .. } => "the file holds too many YAML documents (`---`)".to_string() + too_big,
+            _ => "the YAML exceeds the limits flow reads workflows with".to_string() + too_big,
+        },
+        Error::AliasReplayLimitExceeded { .. }
+        | Error::AliasExpansionLimitExceeded { .. }
+        | Error::AliasReplayStackDepthExceeded { .. }
+        | Error::AliasReplayCounterOverflow { .. } => {
+            "aliases (`*name`) expand to too much text: each repeats its anchor's value, and nested \
+             aliases multiply"
+                .to_string()
+                + too_big
+        }
+        Error::UnknownAnchor { .. } => {
+            "an alias (`*name`) refers to an anchor that is not defined before it (define it with `&name`)".to_string()
+        }
+        Error::Eof { .. } => "the file ends where a value was expected".to_string(),
+        Error::InvalidUtf8Input => "the file is not valid UTF-8; save it as UTF-8".to_string(),
+        other if other.to_string().contains("recursion limit exceeded") => {
+            "the YAML is nested too deeply (more than 255 levels of [ ] or { })".to_string() + too_big
+        }
+        _ => return None,
+    };
+    Some(message)
 }
 
 /// Parses one scalar the way YAML would read it in a document (`7` is a number, `x` a string).
@@ -66,6 +124,30 @@ mod tests {
         let err = parse::<BTreeMap<String, String>>("a: b\na: c\n", Path::new("w.yaml")).unwrap_err();
         assert!(err.message.contains("duplicate"), "{err}");
         assert_eq!(err.pos, Pos::new(2, 1));
+    }
+
+    /// Nothing of the parser's API or internals reaches the user.
+    #[track_caller]
+    fn says(text: &str, needle: &str) {
+        let err = parse::<BTreeMap<String, serde_json::Value>>(text, Path::new("w.yaml")).unwrap_err();
+        for internal in ["budget", "breach", "from_str", "Nodes {", "recursion limit", "(defined at"] {
+            assert!(!err.message.contains(internal), "{err}");
+        }
+        assert!(err.message.contains(needle), "expected {needle:?} in: {err}");
+    }
+
+    #[test]
+    fn parser_limits_and_stream_errors_are_explained() {
+        says("a: 1\n---\nb: 2\n", "more than one YAML document");
+        says(&format!("a: {}{}\n", "[".repeat(5000), "]".repeat(5000)), "nested too deeply");
+        let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            laughs.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+        }
+        says(&laughs, "too many values");
+        says("a: *nowhere\n", "not defined");
+        says("", "the file is empty");
+        says("# only a comment\n\n", "the file is empty");
     }
 
     #[test]

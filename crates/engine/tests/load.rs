@@ -11,7 +11,8 @@ use flow_engine::workflow::{LoadOptions, Source, Workflow, load_str};
 fn load_with(text: &str, overrides: &[(String, String)], project: &Path) -> Result<Workflow, Diagnostics> {
     let write = common::Write::new("1");
     let registry = common::registry(&write);
-    let options = LoadOptions { registry: &registry, overrides, project_dir: project };
+    let state_dir = project.join(".flow");
+    let options = LoadOptions { registry: &registry, overrides, project_dir: project, state_dir: &state_dir };
     load_str(text, Path::new("w.yaml"), &options)
 }
 
@@ -189,4 +190,247 @@ fn resources_are_checked() {
 fn syntax_errors_are_located() {
     let e = error("nodes:\n  a:\n    uses: test.write\n    with: { text: x\n");
     assert!(e.starts_with('4') || e.starts_with('5'), "{e}");
+}
+
+/// A project directory with a `.flow` state directory, for path checks.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".flow")).unwrap();
+    dir
+}
+
+/// The "line:column: message" of each error of a load that must fail.
+fn errors_in(text: &str, overrides: &[(String, String)], project: &Path) -> Vec<String> {
+    match load_with(text, overrides, project) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(d) => d.0.iter().map(|d| format!("{}:{}: {}", d.pos.line, d.pos.column, d.message)).collect(),
+    }
+}
+
+const WRITE_A: &str = "nodes:\n  a:\n    uses: test.write\n    with: { text: x }\n";
+
+#[test]
+fn publish_destinations_stay_strictly_inside_the_project_and_outside_the_state_dir() {
+    let dir = project();
+    let p = dir.path();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), p.join("link")).unwrap();
+    std::os::unix::fs::symlink(".flow", p.join("state-link")).unwrap();
+    std::fs::create_dir(p.join("results")).unwrap();
+    for (dest, needle) in [
+        ("..", "holds flow's state directory"),
+        ("../..", "holds flow's state directory"),
+        (".", "is the project directory itself"),
+        ("./", "is the project directory itself"),
+        ("results/..", "is the project directory itself"),
+        ("/etc/flow-test.txt", "outside the project directory"),
+        ("results/../../elsewhere.txt", "outside the project directory"),
+        ("results/../.flow/cas", "may not be inside flow's state directory"),
+        (".flow", "may not be inside flow's state directory"),
+        ("nothing-yet/../.flow/x", "may not be inside flow's state directory"),
+        ("state-link/x.txt", "may not be inside flow's state directory"),
+        ("link/x.txt", "(through a symbolic link)"),
+    ] {
+        let errors = errors_in(&format!("{WRITE_A}publish: {{ a: \"{dest}\" }}\n"), &[], p);
+        assert_eq!(errors.len(), 1, "{dest}: {errors:?}");
+        assert!(errors[0].starts_with("5:15: publish: the destination"), "{dest}: {errors:?}");
+        assert!(errors[0].contains(needle), "{dest} should say {needle:?}: {errors:?}");
+    }
+    // Inside the project, written relative or absolute, is fine; `..` that stays inside too.
+    let absolute = p.join("results/a.txt");
+    for dest in ["results/a.txt", absolute.to_str().unwrap(), "results/sub/../b.txt", "new/dir/c.txt"] {
+        let wf = load_with(&format!("{WRITE_A}publish: {{ a: \"{dest}\" }}\n"), &[], p).unwrap();
+        let written = wf.publish[0].dest.strip_prefix(p).unwrap();
+        assert!(!written.components().any(|c| c == std::path::Component::ParentDir), "{dest}: {written:?}");
+    }
+}
+
+#[test]
+fn publish_respects_a_state_dir_anywhere() {
+    let dir = project();
+    let p = dir.path();
+    let registry = common::registry(&common::Write::new("1"));
+    let text = |dest: &str| format!("{WRITE_A}publish: {{ a: \"{dest}\" }}\n");
+    let with_state = |state: &Path, dest: &str| {
+        let options = LoadOptions { registry: &registry, overrides: &[], project_dir: p, state_dir: state };
+        load_str(&text(dest), Path::new("w.yaml"), &options)
+    };
+    let err = with_state(Path::new("store/flow"), "store/flow/objects").err().unwrap();
+    assert!(err.to_string().contains("inside flow's state directory"), "{err}");
+    let err = with_state(&p.join("out/state"), "out").err().unwrap();
+    assert!(err.to_string().contains("holds flow's state directory"), "{err}");
+    // With the state elsewhere, `.flow` is an ordinary folder of the project.
+    assert!(with_state(Path::new("/var/tmp/flow-state-elsewhere"), ".flow/x.txt").is_ok());
+}
+
+#[test]
+fn publish_destinations_may_not_nest() {
+    let dir = project();
+    let two = "nodes:\n  a:\n    uses: test.write\n    with: { text: x }\n  b:\n    uses: test.write\n    with: { text: y }\n";
+    let errors = errors_in(&format!("{two}publish:\n  a: results\n  b: results/b.txt\n"), &[], dir.path());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("10:6: publish: the destinations 'results/b.txt' and 'results'"), "{errors:?}");
+    let errors = errors_in(&format!("{two}publish:\n  a: results/./x.txt\n  b: results//x.txt\n"), &[], dir.path());
+    assert_eq!(errors, vec!["10:6: publish: two artifacts go to results//x.txt"]);
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn file_inputs_that_would_hang_the_hash_are_load_errors() {
+    let dir = project();
+    let p = dir.path();
+    mkfifo(&p.join("pipe"));
+    std::fs::create_dir_all(p.join("images/sub")).unwrap();
+    std::fs::write(p.join("images/ok.nii"), b"x").unwrap();
+    mkfifo(&p.join("images/sub/pipe"));
+    std::os::unix::fs::symlink("/dev/zero", p.join("zero")).unwrap();
+    std::fs::create_dir(p.join("linked")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", p.join("linked/zero")).unwrap();
+    let input = |reference: &str| {
+        format!("nodes:\n  a:\n    uses: test.write\n    in: {{ src: \"{reference}\" }}\n    with: {{ text: x }}\n")
+    };
+    for (reference, needle) in [
+        ("file:pipe", "pipe is a named pipe (FIFO)"),
+        ("file:/dev/zero", "/dev/zero is a character device"),
+        ("file:zero", "zero is a character device"),
+        ("file:", "'file:' needs a path after it"),
+        ("file:.", "is the project directory itself"),
+        ("file:..", "holds flow's state directory"),
+    ] {
+        let errors = errors_in(&input(reference), &[], p);
+        assert_eq!(errors.len(), 1, "{reference}: {errors:?}");
+        assert!(errors[0].starts_with("4:16: input 'src' of node 'a': "), "{reference}: {errors:?}");
+        assert!(errors[0].contains(needle), "{reference} should say {needle:?}: {errors:?}");
+    }
+    let dir_input =
+        |reference: &str| format!("nodes:\n  d:\n    uses: test.dir\n    in: {{ images: \"{reference}\" }}\n");
+    let errors = errors_in(&dir_input("file:images"), &[], p);
+    assert!(errors[0].contains("images/sub/pipe, which is a named pipe"), "{errors:?}");
+    // A link inside a folder is hashed by its text, whatever it points to.
+    assert!(load_with(&dir_input("file:linked"), &[], p).is_ok());
+}
+
+#[test]
+fn unreadable_file_inputs_are_load_errors() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = project();
+    let p = dir.path();
+    std::fs::write(p.join("secret.csv"), b"id\n").unwrap();
+    std::fs::set_permissions(p.join("secret.csv"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::create_dir(p.join("images")).unwrap();
+    std::fs::write(p.join("images/a.nii"), b"x").unwrap();
+    std::fs::set_permissions(p.join("images/a.nii"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::File::open(p.join("secret.csv")).is_ok() {
+        // Root reads every file whatever its mode, so there is nothing to refuse.
+        eprintln!("skipping: running as root, which can read files with mode 000");
+        return;
+    }
+    let errors = errors_in(
+        "nodes:\n  a:\n    uses: test.write\n    in: { src: file:secret.csv }\n    with: { text: x }\n",
+        &[],
+        p,
+    );
+    assert!(errors[0].starts_with("4:16: ") && errors[0].contains("secret.csv: permission denied"), "{errors:?}");
+    let errors = errors_in("nodes:\n  d:\n    uses: test.dir\n    in: { images: file:images }\n", &[], p);
+    assert!(errors[0].contains("a.nii: permission denied"), "{errors:?}");
+}
+
+#[test]
+fn long_node_names_are_load_errors() {
+    let long = "n".repeat(300);
+    let errors =
+        errors_in(&format!("nodes:\n  {long}:\n    uses: test.write\n    with: {{ text: x }}\n"), &[], Path::new("/"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("2:3: node name 'nnnn"), "{errors:?}");
+    assert!(errors[0].contains("300 characters long; the limit is 128"), "{errors:?}");
+    let limit = "n".repeat(128);
+    assert!(load(&format!("nodes:\n  {limit}:\n    uses: test.write\n    with: {{ text: x }}\n")).is_ok());
+}
+
+#[test]
+fn workflows_that_are_not_utf8_name_the_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.yaml");
+    let registry = common::registry(&common::Write::new("1"));
+    let state_dir = dir.path().join(".flow");
+    let options = LoadOptions { registry: &registry, overrides: &[], project_dir: dir.path(), state_dir: &state_dir };
+    let load_error = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).unwrap();
+        let err = flow_engine::workflow::load(&file, &options).err().unwrap();
+        assert_eq!(err.0.len(), 1, "{err}");
+        err.0[0].clone()
+    };
+    let err = load_error(b"nodes:\n  a:\n    uses: test.write\n    with: { text: \"caf\xc3\xa9 \xff\" }\n");
+    assert_eq!((err.pos.line, err.pos.column), (4, 25));
+    assert!(err.message.contains("not valid UTF-8: byte 0xFF at byte offset 58 (line 4, column 25)"), "{err}");
+    let err = load_error(b"\xff\xfen\x00o\x00");
+    assert!(err.message.contains("UTF-16"), "{err}");
+    let err = flow_engine::workflow::load(dir.path(), &options).err().unwrap();
+    assert!(err.to_string().contains("is a directory"), "{err}");
+}
+
+#[test]
+fn parser_internals_become_sentences() {
+    let e = error(&format!("{WRITE_A}---\n{WRITE_A}"));
+    assert!(e.starts_with("6:1: the file holds more than one YAML document"), "{e}");
+    let deep = format!("vars: {{ x: {}{} }}\n{WRITE_A}", "[".repeat(300), "]".repeat(300));
+    let e = error(&deep);
+    assert!(e.contains("nested too deeply") && !e.contains("recursion"), "{e}");
+    let mut laughs = String::from("vars:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..8 {
+        laughs.push_str(&format!("  a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+    }
+    let e = error(&format!("{laughs}{WRITE_A}"));
+    assert!(e.contains("too many values") && !e.contains("budget"), "{e}");
+    let e = error("# just a comment\n");
+    assert!(e.contains("the file is empty"), "{e}");
+}
+
+#[test]
+fn nested_variables_resolve_and_cycles_are_named() {
+    let text = "vars: { dir: results, out: \"${dir}/a.txt\", n: 3, copy: ${n} }\nnodes:\n  a:\n    uses: test.write\n    with: { text: \"${out} ${copy}\" }\n";
+    let wf = load(text).unwrap();
+    assert_eq!(wf.nodes[0].params["text"], "results/a.txt 3");
+    // An override reads like a value under `vars:`, so it may use other variables too.
+    let wf = load_with(text, &[("out".into(), "${dir}/b.txt".into())], Path::new("/")).unwrap();
+    assert_eq!(wf.nodes[0].params["text"], "results/b.txt 3");
+    let wf = load_with(text, &[("out".into(), "$${dir}".into())], Path::new("/")).unwrap();
+    assert_eq!(wf.nodes[0].params["text"], "${dir} 3", "$${{ is a literal");
+    let errors = errors_in(text, &[("out".into(), "${nope}".into())], Path::new("/"));
+    assert!(errors[0].contains("-s out=${nope}: undefined variable '${nope}'"), "{errors:?}");
+    let errors = errors_in(text, &[("dir".into(), "x/${out}".into())], Path::new("/"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("1:9: variables refer to each other in a cycle: dir -> out -> dir"), "{errors:?}");
+    let cyclic =
+        "vars: { a: \"x${b}\", b: \"${a}\" }\nnodes:\n  a:\n    uses: test.write\n    with: { text: \"${a}\" }\n";
+    let errors = errors_in(cyclic, &[], Path::new("/"));
+    assert_eq!(
+        errors,
+        vec![
+            "1:9: variables refer to each other in a cycle: a -> b -> a; a value may use other variables, but never itself"
+        ]
+    );
+}
+
+#[test]
+fn variables_reach_shell_commands_as_literal_text() {
+    let text = "vars: { v: x }\nnodes:\n  a:\n    uses: test.command\n    with:\n      label: \"${v}\"\n      cmd: echo ${v} '${v}' \"${v}\" > out\n";
+    let set = |value: &str| vec![("v".to_string(), value.to_string())];
+    let wf = load_with(text, &set("$(touch pwned)"), Path::new("/")).unwrap();
+    assert_eq!(wf.nodes[0].params["cmd"], "echo '$(touch pwned)' '$(touch pwned)' \"\\$(touch pwned)\" > out");
+    assert_eq!(wf.nodes[0].params["label"], "$(touch pwned)", "params that are no command take the value as it is");
+    let wf = load_with(text, &set("plain-1.5"), Path::new("/")).unwrap();
+    assert_eq!(wf.nodes[0].params["cmd"], "echo plain-1.5 'plain-1.5' \"plain-1.5\" > out");
+
+    // Where flow cannot quote, a special value is refused at the use that cannot take it.
+    let nested = "vars: { v: x }\nnodes:\n  a:\n    uses: test.command\n    with:\n      cmd: |\n        echo ${v}\n        echo $(cat ${v})\n";
+    let errors = errors_in(nested, &set("a b"), Path::new("/"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("8:20: node 'a': ${v} is used inside $(...)"), "{errors:?}");
+    assert!(errors[0].contains("env:"), "{errors:?}");
+    assert!(load_with(nested, &set("a.csv"), Path::new("/")).is_ok());
 }

@@ -41,6 +41,9 @@ pub enum PublishError {
     Io { path: PathBuf, source: io::Error },
     #[error("publish interrupted; every destination holds its old or its new content")]
     Interrupted,
+    /// The destination no longer resolves to a safe place (a symbolic link made since the load).
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> PublishError + '_ {

@@ -18,17 +18,17 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::diagnostic::{Diagnostics, Pos};
 use crate::digest::{Digest, Shape};
 use crate::kind::{NodeKind, PortSpec, PortType};
 use crate::store::{create_private_dir, write_atomic};
-use crate::workflow::load::{LoadOptions, load_str};
+use crate::workflow::load::{LoadOptions, check_input_path, load_str, read_workflow_text};
 use crate::workflow::model::{InputBinding, Node, NodeId, Publish, Source, Workflow};
 
 /// The cache's directory inside the state directory.
 pub const DIR_NAME: &str = "workflow-cache";
 /// Bumped whenever the layout of a cache entry or the meaning of a load changes.
-const FORMAT: &str = "flow-workflow-cache-2";
+const FORMAT: &str = "flow-workflow-cache-3";
 /// Entries kept in the cache directory; older ones are removed when a new one is written.
 const KEEP: usize = 4;
 
@@ -79,8 +79,7 @@ pub fn cache_key(text: &[u8], file: &Path, options: &LoadOptions<'_>) -> Digest 
 /// Loads a workflow file, from the cache in `cache_dir` when an entry for it is there and
 /// still valid. Never writes: call [`save`] after a successful load to fill the cache.
 pub fn load_cached(file: &Path, options: &LoadOptions<'_>, cache_dir: &Path) -> Result<Loaded, Diagnostics> {
-    let text = fs::read_to_string(file)
-        .map_err(|e| Diagnostic::new(file, Pos::UNKNOWN, format!("cannot read workflow file: {e}")))?;
+    let text = read_workflow_text(file)?;
     let key = cache_key(text.as_bytes(), file, options);
     if let Some(workflow) = read_entry(&entry_path(cache_dir, &key), &key, options) {
         return Ok(Loaded { workflow, key, hit: true });
@@ -321,8 +320,15 @@ impl Entry {
                             Source::Node { node: NodeId(node), output }
                         }
                         EntrySource::F(path, written, dir) => {
-                            let want = if dir { Shape::Dir } else { Shape::File };
-                            if shape_of(&path)? != want {
+                            // A file is checked as a load would (a FIFO or device in its place
+                            // must not hang the hashing); a tree's entries are checked by the
+                            // hashing walk itself, which refuses special files.
+                            let fits = if dir {
+                                shape_of(&path) == Some(Shape::Dir)
+                            } else {
+                                check_input_path(&path, options.project_dir, options.state_dir) == Ok(Shape::File)
+                            };
+                            if !fits {
                                 return None;
                             }
                             Source::File { path, written }

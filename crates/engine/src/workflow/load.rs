@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos, suggestion};
+use crate::digest::Shape;
 use crate::graph::find_cycles;
 use crate::kind::{Configured, Inputs, NodeKind, PortSpec, Registry};
 use crate::plugin;
@@ -57,18 +58,60 @@ struct RawResources {
     memory: Option<Spanned<Value>>,
 }
 
-/// How to load: which kinds exist, `-s key=value` overrides, and the project directory.
+/// How to load: which kinds exist, `-s key=value` overrides, the project directory and the
+/// state directory (`.flow/` or wherever `--state-dir` puts it), which publish must never touch.
 pub struct LoadOptions<'a> {
     pub registry: &'a Registry,
     pub overrides: &'a [(String, String)],
     pub project_dir: &'a Path,
+    /// A relative path is read from the project directory.
+    pub state_dir: &'a Path,
 }
+
+/// Node names become file names (`NAME.log`, a work directory named after the run, the node
+/// and its key), so they stay well under the 255-byte limit of a file name.
+pub const MAX_NODE_NAME: usize = 128;
 
 /// Reads, parses and validates a workflow file.
 pub fn load(file: &Path, options: &LoadOptions<'_>) -> Result<Workflow, Diagnostics> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Diagnostic::new(file, Pos::UNKNOWN, format!("cannot read workflow file: {e}")))?;
+    let text = read_workflow_text(file)?;
     load_str(&text, file, options)
+}
+
+/// Reads a workflow file as UTF-8 text. A byte that is not UTF-8 is reported at its line and
+/// column with its byte offset, so the user can find it; a directory or unreadable file is
+/// named as such.
+pub fn read_workflow_text(file: &Path) -> Result<String, Diagnostic> {
+    let cannot = |what: String| Diagnostic::new(file, Pos::UNKNOWN, format!("cannot read the workflow file: {what}"));
+    if file.is_dir() {
+        return Err(cannot("it is a directory; name a YAML file".into()));
+    }
+    let bytes = std::fs::read(file).map_err(|e| cannot(e.to_string()))?;
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(Diagnostic::new(
+            file,
+            Pos::new(1, 1),
+            "the workflow file is UTF-16 text; save it as UTF-8 (flow reads workflows as UTF-8 only)",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = &bytes[..offset];
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        // Everything before `offset` is valid UTF-8, so the column counts characters.
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        Diagnostic::new(
+            file,
+            Pos::new(line as u32, column as u32),
+            format!(
+                "the workflow file is not valid UTF-8: byte 0x{:02X} at byte offset {offset} (line {line}, column {column}); \
+                 save the file as UTF-8",
+                bytes[offset]
+            ),
+        )
+    })
 }
 
 /// Validates workflow text as if it were the file `file`.
@@ -92,16 +135,18 @@ pub fn load_str(text: &str, file: &Path, options: &LoadOptions<'_>) -> Result<Wo
     let listed: Vec<PathBuf> = raw.plugins.iter().map(|p| PathBuf::from(&p.value)).collect();
     let plugins = plugin::discover(&plugin::search_path(file, options.project_dir, &listed))?;
     if plugins.is_empty() {
-        return Loader { file, options, diags: Vec::new() }.build(raw, &uses);
+        return Loader { file, options, uses: &uses, diags: Vec::new() }.build(raw);
     }
     let registry = plugin::extend(options.registry, plugins)?;
-    let options = LoadOptions { registry: &registry, overrides: options.overrides, project_dir: options.project_dir };
-    Loader { file, options: &options, diags: Vec::new() }.build(raw, &uses)
+    let options = LoadOptions { registry: &registry, ..*options };
+    Loader { file, options: &options, uses: &uses, diags: Vec::new() }.build(raw)
 }
 
 struct Loader<'a> {
     file: &'a Path,
     options: &'a LoadOptions<'a>,
+    /// Every `${name}` in the file, in order, to locate problems with a value where it is used.
+    uses: &'a [vars::VarUse],
     diags: Vec<Diagnostic>,
 }
 
@@ -119,8 +164,8 @@ impl Loader<'_> {
         self.diags.push(Diagnostic::new(self.file, pos, message));
     }
 
-    fn build(mut self, raw: RawWorkflow, uses: &[vars::VarUse]) -> Result<Workflow, Diagnostics> {
-        let vars = self.variables(&raw, uses);
+    fn build(mut self, raw: RawWorkflow) -> Result<Workflow, Diagnostics> {
+        let vars = self.variables(&raw);
         let name = match &raw.name {
             Some(name) => vars::substitute_text(&name.value, &vars),
             None => self.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -140,6 +185,16 @@ impl Loader<'_> {
                     format!(
                         "bad node name '{}': use letters, digits, '_' and '-' (a '.' separates node and port)",
                         key.value
+                    ),
+                );
+            } else if key.value.len() > MAX_NODE_NAME {
+                self.error(
+                    node_pos,
+                    format!(
+                        "node name '{}…' is {} characters long; the limit is {MAX_NODE_NAME}, because the name \
+                         becomes the name of the node's log file and work directory",
+                        &key.value[..24],
+                        key.value.len()
                     ),
                 );
             }
@@ -211,9 +266,11 @@ impl Loader<'_> {
         Ok(workflow)
     }
 
-    /// Declared vars with `-s` overrides applied; checks every `${name}` use.
-    fn variables(&mut self, raw: &RawWorkflow, uses: &[vars::VarUse]) -> BTreeMap<String, Value> {
+    /// Declared vars with `-s` overrides applied and references between them resolved;
+    /// checks every `${name}` use.
+    fn variables(&mut self, raw: &RawWorkflow) -> BTreeMap<String, Value> {
         let mut values = BTreeMap::new();
+        let mut declared_at: HashMap<String, Pos> = HashMap::new();
         for (key, value) in &raw.vars {
             if !vars::is_var_name(&key.value) {
                 self.error(pos(key), format!("bad variable name '{}': use letters, digits and '_'", key.value));
@@ -222,19 +279,41 @@ impl Loader<'_> {
                 self.error(pos(value), format!("variable '{}' must be a scalar (text, number or bool)", key.value));
             }
             values.insert(key.value.clone(), value.value.clone());
+            declared_at.insert(key.value.clone(), pos(key));
         }
         for (key, text) in self.options.overrides {
-            if values.contains_key(key) {
-                values.insert(key.clone(), yaml::parse_scalar(text));
-            } else {
+            if !values.contains_key(key) {
                 let hint = suggestion(key, values.keys().map(String::as_str));
                 self.error(
                     Pos::UNKNOWN,
                     format!("-s {key}={text}: the workflow declares no variable '{key}' under `vars:`{hint}"),
                 );
+                continue;
             }
+            // An override reads as if it were written under `vars:`: `${name}` uses another
+            // variable and `$${` is a literal `${`. Taking `${` literally instead would make
+            // `-s out=${dir}/x` and `out: ${dir}/x` mean different things.
+            let marked = match vars::mark(text) {
+                Ok((marked, _)) => marked,
+                Err(e) => {
+                    self.error(Pos::UNKNOWN, format!("-s {key}={text}: {}", e.message));
+                    continue;
+                }
+            };
+            for name in vars::references(&marked) {
+                if !values.contains_key(name) {
+                    let hint = suggestion(name, values.keys().map(String::as_str));
+                    self.error(
+                        Pos::UNKNOWN,
+                        format!(
+                            "-s {key}={text}: undefined variable '${{{name}}}'{hint}; write $${{{name}}} for a literal '${{{name}}}'"
+                        ),
+                    );
+                }
+            }
+            values.insert(key.clone(), yaml::parse_scalar(&marked));
         }
-        for var_use in uses {
+        for var_use in self.uses {
             if !values.contains_key(&var_use.name) {
                 let hint = suggestion(&var_use.name, values.keys().map(String::as_str));
                 self.error(
@@ -246,7 +325,27 @@ impl Loader<'_> {
                 );
             }
         }
-        values
+        let (resolved, cycles) = vars::resolve(&values);
+        for cycle in cycles {
+            let at = declared_at.get(&cycle.0[0]).copied().unwrap_or(Pos::UNKNOWN);
+            self.error(
+                at,
+                format!(
+                    "variables refer to each other in a cycle: {}; a value may use other variables, but never itself",
+                    cycle.describe()
+                ),
+            );
+        }
+        resolved
+    }
+
+    /// Where the `occurrence`-th use of `${name}` at or after `from` sits in the file.
+    fn use_position(&self, name: &str, occurrence: usize, from: Pos) -> Pos {
+        self.uses
+            .iter()
+            .filter(|u| u.name == name && (u.pos.line, u.pos.column) >= (from.line, from.column))
+            .nth(occurrence)
+            .map_or(from, |u| u.pos)
     }
 
     fn configure(
@@ -265,9 +364,27 @@ impl Loader<'_> {
         };
         let mut map = serde_json::Map::new();
         let mut places: HashMap<String, Pos> = HashMap::new();
+        let mut unquotable = false;
         for (key, value) in &params {
-            map.insert(key.value.clone(), vars::substitute(&value.value, vars));
+            let substituted = match &value.value {
+                Value::String(command) if kind.shell_params().contains(&key.value.as_str()) => {
+                    match vars::substitute_shell(command, vars) {
+                        Ok(command) => Value::String(command),
+                        Err(e) => {
+                            let at = self.use_position(&e.name, e.occurrence, pos(value));
+                            self.error(at, format!("node '{name}': {}", e.message));
+                            unquotable = true;
+                            continue;
+                        }
+                    }
+                }
+                other => vars::substitute(other, vars),
+            };
+            map.insert(key.value.clone(), substituted);
             places.insert(key.value.clone(), pos(key));
+        }
+        if unquotable {
+            return None;
         }
         let bound: Vec<&str> = inputs.keys().map(|k| k.value.as_str()).collect();
         match kind.configure(&Value::Object(map), &bound) {
@@ -375,16 +492,19 @@ impl Loader<'_> {
         index: &HashMap<String, NodeId>,
     ) -> Option<Source> {
         if let Some(path) = reference.strip_prefix("file:") {
+            if path.trim().is_empty() {
+                self.error(at, format!("input '{port}' of node '{node}': 'file:' needs a path after it"));
+                return None;
+            }
             let full = self.options.project_dir.join(path);
-            match std::fs::metadata(&full) {
-                Ok(meta) => {
-                    let shape = if meta.is_dir() { crate::digest::Shape::Dir } else { crate::digest::Shape::File };
+            match check_input_path(&full, self.options.project_dir, self.options.state_dir) {
+                Ok(shape) => {
                     if spec.ty.shape.is_some_and(|s| s != shape) {
                         self.error(at, format!("input '{port}' wants a {}, but {path} is a {}", spec.ty, shape.name()));
                     }
                 }
-                Err(_) => {
-                    self.error(at, format!("input '{port}' of node '{node}': file not found: {}", full.display()));
+                Err(problem) => {
+                    self.error(at, format!("input '{port}' of node '{node}': {problem}"));
                     return None;
                 }
             }
@@ -463,6 +583,9 @@ impl Loader<'_> {
         vars: &BTreeMap<String, Value>,
     ) -> Vec<Publish> {
         let mut out: Vec<Publish> = Vec::new();
+        let places = Places::of(self.options.project_dir, self.options.state_dir);
+        // Resolved destination, as written, and where, for every accepted entry.
+        let mut taken: Vec<(PathBuf, String, Pos)> = Vec::new();
         for (key, dest) in raw {
             let at = pos(key);
             let (node_name, port) = match key.value.split_once('.') {
@@ -501,19 +624,262 @@ impl Loader<'_> {
                 self.error(pos(dest), "publish: empty destination path");
                 continue;
             }
-            let dest_path = self.options.project_dir.join(&dest_text);
-            if dest_path.starts_with(self.options.project_dir.join(".flow")) {
-                self.error(pos(dest), "publish: the destination may not be inside .flow/");
+            let resolved = match check_publish_dest(&dest_text, &places) {
+                Ok(resolved) => resolved,
+                Err(problem) => {
+                    self.error(pos(dest), format!("publish: the destination '{dest_text}' {problem}"));
+                    continue;
+                }
+            };
+            if let Some((other, other_text, other_pos)) =
+                taken.iter().find(|(p, _, _)| p.starts_with(&resolved) || resolved.starts_with(p))
+            {
+                let message = if other == &resolved {
+                    format!("publish: two artifacts go to {dest_text}")
+                } else {
+                    format!(
+                        "publish: the destinations '{dest_text}' and '{other_text}' (at {}:{}) overlap, one \
+                         inside the other; publishing one would replace the other, so give each its own path",
+                        other_pos.line, other_pos.column
+                    )
+                };
+                self.error(pos(dest), message);
                 continue;
             }
-            if out.iter().any(|p| p.dest == dest_path) {
-                self.error(pos(dest), format!("publish: two artifacts go to {dest_text}"));
-                continue;
-            }
+            // The path as the user's project directory spells it, with every `..` and symbolic
+            // link already followed: publish writes exactly where this check looked.
+            let dest_path = match resolved.strip_prefix(&places.project) {
+                Ok(inside) => self.options.project_dir.join(inside),
+                Err(_) => resolved.clone(),
+            };
+            taken.push((resolved, dest_text, pos(dest)));
             out.push(Publish { node: id, output, dest: dest_path, pos: at });
         }
         out
     }
+}
+
+/// The project and state directories with symbolic links resolved, for containment checks.
+struct Places {
+    project: PathBuf,
+    state: PathBuf,
+}
+
+impl Places {
+    fn of(project_dir: &Path, state_dir: &Path) -> Places {
+        let resolve = |p: &Path| resolve_path(p).unwrap_or_else(|_| normalise(p));
+        Places { project: resolve(project_dir), state: resolve(&project_dir.join(state_dir)) }
+    }
+}
+
+/// Checks a publish destination again where it is used (the run may come from the workflow
+/// cache, and a symbolic link made since the load could redirect it): `Err` is a sentence
+/// about `dest`.
+pub fn check_publish_path(dest: &Path, project_dir: &Path, state_dir: &Path) -> Result<PathBuf, String> {
+    let places = Places::of(project_dir, state_dir);
+    check_publish_dest(&dest.to_string_lossy(), &places).map_err(|why| format!("publish: {} {why}", dest.display()))
+}
+
+/// Checks a publish destination as written (`results/a.csv`, or an absolute path) and returns
+/// it resolved. Publishing replaces the destination, so it must lie strictly inside the
+/// project, neither inside the state directory nor around it; `Err` says which rule it breaks,
+/// as the end of a sentence that starts with the destination.
+fn check_publish_dest(written: &str, places: &Places) -> Result<PathBuf, String> {
+    let joined = places.project.join(written);
+    let resolved = resolve_path(&joined).map_err(|e| format!("cannot be resolved: {e}"))?;
+    let project = &places.project;
+    let state = &places.state;
+    if &resolved == project {
+        return Err(format!(
+            "is the project directory itself ({}); publishing replaces its destination, so name a file or \
+             folder inside the project, such as results/NAME",
+            project.display()
+        ));
+    }
+    if resolved.starts_with(state) {
+        return Err(format!(
+            "may not be inside flow's state directory ({}), which only flow writes; publish to a path such \
+             as results/NAME",
+            state.display()
+        ));
+    }
+    if state.starts_with(&resolved) {
+        return Err(format!(
+            "holds flow's state directory ({}); publishing there would replace the store, so name a path \
+             beside it, such as results/NAME",
+            state.display()
+        ));
+    }
+    if !resolved.starts_with(project) {
+        let through_link = normalise(&joined).starts_with(project);
+        return Err(format!(
+            "resolves to {}, outside the project directory {}{}; flow publishes only inside the project",
+            resolved.display(),
+            project.display(),
+            if through_link { " (through a symbolic link)" } else { "" }
+        ));
+    }
+    Ok(resolved)
+}
+
+/// Checks a `file:` input before anything runs and returns its shape. Only regular files,
+/// directories and symbolic links to them are inputs: reading a FIFO blocks and a device such
+/// as `/dev/zero` never ends, and flow would hash them forever while holding the store lock.
+/// Inside a directory every file must be readable and none special (a symbolic link inside a
+/// directory is hashed by its text, so it may point anywhere). The project directory itself
+/// and any directory holding the state directory are refused: hashing them would read the
+/// store while the run writes it. `Err` is a sentence naming the path and the fix.
+pub fn check_input_path(full: &Path, project_dir: &Path, state_dir: &Path) -> Result<Shape, String> {
+    let places = Places::of(project_dir, state_dir);
+    let resolved = resolve_path(full).unwrap_or_else(|_| normalise(full));
+    if resolved == places.project {
+        return Err(format!(
+            "{} is the project directory itself; name the files or a folder inside it that the node reads",
+            resolved.display()
+        ));
+    }
+    if places.state.starts_with(&resolved) {
+        return Err(format!(
+            "{} holds flow's state directory ({}); name a folder that does not contain it",
+            resolved.display(),
+            places.state.display()
+        ));
+    }
+    let meta = match std::fs::metadata(full) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("file not found: {}", full.display()));
+        }
+        Err(e) => return Err(format!("cannot read {}: {}", full.display(), io_reason(&e))),
+    };
+    if meta.is_dir() {
+        check_tree(full, full)?;
+        Ok(Shape::Dir)
+    } else if meta.is_file() {
+        check_readable(full)?;
+        Ok(Shape::File)
+    } else {
+        let kind = crate::digest::special_kind(meta.file_type()).unwrap_or("a special file");
+        Err(format!(
+            "{} is {kind}; a `file:` input must be a regular file or a directory (or a symbolic link to one)",
+            full.display()
+        ))
+    }
+}
+
+fn check_readable(file: &Path) -> Result<(), String> {
+    // Only ever called on a regular file, whose open does not block.
+    std::fs::File::open(file).map(drop).map_err(|e| format!("cannot read {}: {}", file.display(), io_reason(&e)))
+}
+
+fn check_tree(root: &Path, dir: &Path) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read the folder {}: {}", dir.display(), io_reason(&e)))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read the folder {}: {}", dir.display(), io_reason(&e)))?;
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path)
+            .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+        let file_type = meta.file_type();
+        if file_type.is_symlink() {
+            continue;
+        } else if file_type.is_dir() {
+            check_tree(root, &path)?;
+        } else if file_type.is_file() {
+            check_readable(&path)?;
+        } else {
+            let kind = crate::digest::special_kind(file_type).unwrap_or("a special file");
+            return Err(format!(
+                "the folder {} holds {}, which is {kind}; flow hashes only regular files, folders and symbolic \
+                 links, so move it out of the folder",
+                root.display(),
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An I/O error in words, with the fix for the common one.
+fn io_reason(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        "permission denied (make it readable for the user running flow)".to_string()
+    } else {
+        e.to_string()
+    }
+}
+
+/// `path` made absolute with `.` and `..` folded and every symbolic link along it followed,
+/// as far as it exists; the part that does not exist yet is folded as written, the way
+/// creating it would go (`new/../x` is `x`). Fails only on a loop of symbolic links.
+pub fn resolve_path(path: &Path) -> std::io::Result<PathBuf> {
+    use std::ffi::OsString;
+    use std::path::Component;
+    const MAX_LINKS: usize = 40;
+    enum Part {
+        Root,
+        Up,
+        Name(OsString),
+    }
+    fn parts(path: &Path) -> Vec<Part> {
+        // Reversed, so the next part is popped from the end.
+        path.components()
+            .filter_map(|c| match c {
+                Component::RootDir | Component::Prefix(_) => Some(Part::Root),
+                Component::ParentDir => Some(Part::Up),
+                Component::Normal(name) => Some(Part::Name(name.to_os_string())),
+                Component::CurDir => None,
+            })
+            .rev()
+            .collect()
+    }
+    let absolute = std::path::absolute(path)?;
+    let mut todo = parts(&absolute);
+    let mut out = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(part) = todo.pop() {
+        match part {
+            Part::Root => out = PathBuf::from("/"),
+            Part::Up => {
+                out.pop();
+            }
+            Part::Name(name) => {
+                let next = out.join(&name);
+                match std::fs::symlink_metadata(&next) {
+                    Ok(meta) if meta.file_type().is_symlink() => {
+                        links += 1;
+                        if links > MAX_LINKS {
+                            return Err(std::io::Error::other(format!(
+                                "too many levels of symbolic links at {}",
+                                next.display()
+                            )));
+                        }
+                        let target = std::fs::read_link(&next)?;
+                        // A relative target is read from the link's folder, which `out` still is.
+                        todo.extend(parts(&target));
+                    }
+                    _ => out = next,
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `path` made absolute with `.` and `..` folded as text, following no link.
+fn normalise(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::from("/");
+    for component in absolute.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(name) => out.push(name),
+            _ => {}
+        }
+    }
+    out
 }
 
 pub fn is_node_name(name: &str) -> bool {
