@@ -41,7 +41,8 @@ fn genomic_missing_panel_gene_fails_with_its_name() {
     let project = Project::with_workflow(GENOMIC);
     project.write("expr.tsv", &geo_table(Some("POSTN")));
     let out = project.run(&[]);
-    out.assert_code(1).assert_stderr_contains("panel genes not in the table: POSTN").assert_stderr_contains("expr.tsv");
+    // The table does not hold what the params ask for: the user's to fix, exit 2.
+    out.assert_code(2).assert_stderr_contains("panel genes not in the table: POSTN").assert_stderr_contains("expr.tsv");
 }
 
 #[test]

@@ -76,7 +76,8 @@ fn a_patient_that_cannot_be_measured_fails_the_node_with_its_files_named() {
     let project = Project::with_workflow(&workflow("on_error: fail"));
     write_cohort(&project);
     let out = project.run(&["-j", "1"]);
-    out.assert_code(1)
+    // Bad patient data is the user's to fix: exit 2, not a failure of the run (1).
+    out.assert_code(2)
         .assert_stderr_contains("patient P2")
         .assert_stderr_contains("P2-mask.nrrd")
         .assert_stderr_contains("no voxel labelled 1")

@@ -25,6 +25,8 @@
 //! predicting; we keep f64. Missing values are refused (scikit-learn 1.3+ routes NaN to a side).
 //! On float32-exact data without ties the trees are the same (tests/core.rs).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::dataset::Dataset;
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -52,6 +54,25 @@ pub enum TreeError {
     UnknownClass { label: f64, known: Vec<f64> },
     #[error("fitted tree is inconsistent: {0}")]
     Inconsistent(String),
+    /// The cancellation flag given to [`DecisionTree::fit_cancellable`] was set.
+    #[error("training was cancelled")]
+    Cancelled,
+}
+
+impl TreeError {
+    /// Whether the data is at fault (no rows, values or labels that are not finite, features
+    /// that do not match the tree's), rather than the parameters, the tree file or a cancel.
+    pub fn is_bad_data(&self) -> bool {
+        matches!(
+            self,
+            TreeError::NoRows
+                | TreeError::NotFinite { .. }
+                | TreeError::BadLabel { .. }
+                | TreeError::FeatureCount { .. }
+                | TreeError::FeatureName { .. }
+                | TreeError::UnknownClass { .. }
+        )
+    }
 }
 
 /// Growth limits, with scikit-learn's defaults.
@@ -118,6 +139,16 @@ pub struct DecisionTree {
 
 impl DecisionTree {
     pub fn fit(train: &Dataset, params: TreeParams) -> Result<DecisionTree, TreeError> {
+        DecisionTree::fit_cancellable(train, params, &AtomicBool::new(false))
+    }
+
+    /// [`DecisionTree::fit`] that reads `cancel` before each node is split and returns
+    /// [`TreeError::Cancelled`] once it is set. The tree does not depend on it otherwise.
+    pub fn fit_cancellable(
+        train: &Dataset,
+        params: TreeParams,
+        cancel: &AtomicBool,
+    ) -> Result<DecisionTree, TreeError> {
         params.check()?;
         if train.n_samples() == 0 {
             return Err(TreeError::NoRows);
@@ -125,7 +156,7 @@ impl DecisionTree {
         check_finite(train)?;
         let (classes, y) = encode_labels(train)?;
         let mut builder = Builder { x: train.x.view(), y: &y, n_classes: classes.len(), params, nodes: Vec::new() };
-        builder.grow();
+        builder.grow(cancel)?;
         Ok(DecisionTree { params, feature_names: train.feature_names.clone(), classes, nodes: builder.nodes })
     }
 
@@ -280,11 +311,14 @@ struct Candidate {
 impl Builder<'_> {
     /// Depth-first with an explicit stack (a deep tree must not overflow the thread's stack),
     /// left child before right, as scikit-learn's DepthFirstTreeBuilder numbers nodes.
-    fn grow(&mut self) {
+    fn grow(&mut self, cancel: &AtomicBool) -> Result<(), TreeError> {
         let all_rows: Vec<usize> = (0..self.x.nrows()).collect();
         // (rows, depth, parent node and whether this is its left child)
         let mut stack = vec![(all_rows, 0usize, None::<(usize, bool)>)];
         while let Some((rows, depth, parent)) = stack.pop() {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(TreeError::Cancelled);
+            }
             let index = self.nodes.len();
             let mut counts = vec![0usize; self.n_classes];
             for &row in &rows {
@@ -318,6 +352,7 @@ impl Builder<'_> {
             stack.push((right, depth + 1, Some((index, false))));
             stack.push((left, depth + 1, Some((index, true))));
         }
+        Ok(())
     }
 
     fn best_split(&self, rows: &[usize], counts: &[f64]) -> Option<Candidate> {

@@ -445,6 +445,20 @@ fn split_refuses_what_it_cannot_do() {
 }
 
 #[test]
+fn tree_training_stops_at_a_cancelled_flag() {
+    use flow_ml::tree::TreeError;
+    use std::sync::atomic::AtomicBool;
+    let expected = fixture("tree.json");
+    let train = dataset(matrix_of(&expected["x_train"]), numbers(&expected["y_train"]));
+    let cancelled = AtomicBool::new(true);
+    let result = DecisionTree::fit_cancellable(&train, TreeParams::default(), &cancelled);
+    assert_eq!(result.unwrap_err(), TreeError::Cancelled);
+    let running = AtomicBool::new(false);
+    let tree = DecisionTree::fit_cancellable(&train, TreeParams::default(), &running).unwrap();
+    assert_eq!(tree, DecisionTree::fit(&train, TreeParams::default()).unwrap());
+}
+
+#[test]
 fn tree_matches_scikit_learn() {
     let expected = fixture("tree.json");
     let train = dataset(matrix_of(&expected["x_train"]), numbers(&expected["y_train"]));

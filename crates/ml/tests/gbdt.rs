@@ -404,3 +404,25 @@ fn unsupported_or_broken_json_is_an_error() {
     assert!(matches!(Gbdt::from_xgboost_json("{"), Err(GbdtError::Json(_))));
     assert!(matches!(Gbdt::from_xgboost_json("{\"learner\": 1}"), Err(GbdtError::Json(_))));
 }
+
+#[test]
+fn training_stops_at_a_cancelled_flag() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let params = GbdtParams { n_estimators: 5, ..Default::default() };
+    let cancelled = AtomicBool::new(true);
+    assert_eq!(Gbdt::fit_cancellable(&tiny(), &params, 1, &cancelled), Err(GbdtError::Cancelled));
+    let running = AtomicBool::new(false);
+    assert_eq!(Gbdt::fit_cancellable(&tiny(), &params, 1, &running).unwrap(), Gbdt::fit(&tiny(), &params, 1).unwrap());
+
+    // Set from another thread while a practically endless training runs: it must come back
+    // cancelled (whenever the flag lands, before or during the rounds), never with a model.
+    let endless = GbdtParams { n_estimators: usize::MAX, ..Default::default() };
+    let flag = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        let training = scope.spawn(|| Gbdt::fit_cancellable(&tiny(), &endless, 1, &flag));
+        flag.store(true, Ordering::SeqCst);
+        training.join().unwrap()
+    });
+    assert_eq!(result, Err(GbdtError::Cancelled));
+    assert!(!GbdtError::Cancelled.is_bad_data() && GbdtError::NoFeatures.is_bad_data());
+}

@@ -6,6 +6,7 @@ use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
     typed_params,
 };
+use flow_preprocess::PrepError;
 use flow_preprocess::clinical::{ClinicalOptions, NumericMissing, preprocess_clinical};
 use flow_preprocess::io::write_parquet;
 use serde::{Deserialize, Serialize};
@@ -85,7 +86,9 @@ impl NodeKind for ClinicalPreprocess {
     }
 
     fn version(&self) -> &str {
-        "1"
+        // 2: "NaN" cells are missing values and infinite ones an error (once kept as numbers); rows
+        // dropped by a filter are checked too, and an empty result is an error.
+        "2"
     }
 
     fn info(&self) -> KindInfo {
@@ -137,7 +140,7 @@ impl NodeKind for ClinicalPreprocess {
         let params: Params = ctx.params()?;
         let options = params.options().map_err(|e| NodeError::Failed(e.message))?;
         let input = ctx.input("table")?;
-        let (mut table, report) = preprocess_clinical(input, &options).map_err(|e| NodeError::Failed(e.to_string()))?;
+        let (mut table, report) = preprocess_clinical(input, &options).map_err(input_error)?;
         ctx.log(&format!(
             "{} rows read, {} dropped by id prefix, {} dropped for a missing numeric value, {} cells imputed; \
              {} patients x {} features ({} numeric, {} one-hot)",
@@ -152,4 +155,10 @@ impl NodeKind for ClinicalPreprocess {
         ))?;
         write_parquet(&mut table, ctx.output("table")?).map_err(|e| NodeError::Failed(e.to_string()))
     }
+}
+
+/// A malformed table is the user's to fix ([`NodeError::BadInput`], exit 2); trouble reading it
+/// (permissions, the disk) fails the run.
+fn input_error(error: PrepError) -> NodeError {
+    if error.is_bad_data() { NodeError::BadInput(error.to_string()) } else { NodeError::Failed(error.to_string()) }
 }

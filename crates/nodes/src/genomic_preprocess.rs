@@ -6,6 +6,7 @@ use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
     typed_params,
 };
+use flow_preprocess::PrepError;
 use flow_preprocess::genomic::{GenomicOptions, Missing, SEED_PANEL, preprocess_genomic};
 use flow_preprocess::io::write_parquet;
 use serde::{Deserialize, Serialize};
@@ -54,7 +55,8 @@ impl NodeKind for GenomicPreprocess {
     }
 
     fn version(&self) -> &str {
-        "1"
+        // 2: infinite panel cells are an error (once made missing), a table without gene rows too.
+        "2"
     }
 
     fn info(&self) -> KindInfo {
@@ -97,8 +99,14 @@ impl NodeKind for GenomicPreprocess {
             id_column: params.id_column,
         };
         let input = ctx.input("table")?;
-        let mut table = preprocess_genomic(input, &options).map_err(|e| NodeError::Failed(e.to_string()))?;
+        let mut table = preprocess_genomic(input, &options).map_err(input_error)?;
         ctx.log(&format!("{} cases x {} panel genes", table.height(), table.width() - 1))?;
         write_parquet(&mut table, ctx.output("table")?).map_err(|e| NodeError::Failed(e.to_string()))
     }
+}
+
+/// A malformed table is the user's to fix ([`NodeError::BadInput`], exit 2); trouble reading it
+/// (permissions, the disk) fails the run.
+fn input_error(error: PrepError) -> NodeError {
+    if error.is_bad_data() { NodeError::BadInput(error.to_string()) } else { NodeError::Failed(error.to_string()) }
 }

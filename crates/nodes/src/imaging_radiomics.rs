@@ -10,7 +10,7 @@ use flow_engine::kind::{
     typed_params,
 };
 use flow_preprocess::io::write_parquet;
-use flow_radiomics::cohort::{CaseError, extract_cohort};
+use flow_radiomics::cohort::{Cancelled, CaseError, OnError, extract_cohort};
 use flow_radiomics::{Case, Feature, FeatureClass, Settings, read_manifest};
 use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
@@ -104,7 +104,10 @@ impl NodeKind for ImagingRadiomics {
     }
 
     fn version(&self) -> &str {
-        "1"
+        // 2: images and masks with non-finite intensities in the ROI, absurd grey-level ranges or
+        // fractional labels, once measured (NaN or garbage features), are refused; cached results
+        // of those must not be served.
+        "2"
     }
 
     fn info(&self) -> KindInfo {
@@ -113,7 +116,7 @@ impl NodeKind for ImagingRadiomics {
             inputs: Inputs::Fixed(vec![PortSpec::new(
                 "images",
                 PortType::ANY,
-                "a folder holding manifest.csv, or a manifest CSV: subject,image,mask per row (NIfTI or NRRD; paths relative to the manifest)",
+                "a folder holding manifest.csv, or a manifest CSV: subject,image,mask per row (NIfTI, NRRD, or a DICOM series folder with a SEG or RTSTRUCT mask; paths relative to the manifest)",
             )]),
             outputs: Outputs::Fixed(vec![
                 PortSpec::new(
@@ -167,33 +170,27 @@ impl NodeKind for ImagingRadiomics {
     fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
         let params: Params = ctx.params()?;
         let settings = params.settings().map_err(|e| NodeError::Failed(e.message))?;
-        let cases = read_manifest(ctx.input("images")?).map_err(|e| NodeError::Failed(e.to_string()))?;
+        let cases = read_manifest(ctx.input("images")?).map_err(|e| classify(e.is_bad_data(), e.to_string()))?;
         let skip = params.on_error == "skip";
         let started = Instant::now();
-        // Under `fail`, the first failure stops new patients from starting.
-        let first_failure: Mutex<Option<String>> = Mutex::new(None);
+        // Under `fail`, the first failure (its message, and whether the data is to blame) is the
+        // node's error; the cohort starts no patient after it.
+        let first_failure: Mutex<Option<(String, bool)>> = Mutex::new(None);
         let log = Mutex::new(());
-        let results = extract_cohort(
-            &cases,
-            &settings,
-            ctx.threads,
-            &|| ctx.cancel.is_cancelled() || (!skip && first_failure.lock().map(|f| f.is_some()).unwrap_or(true)),
-            &|case, result| {
-                let _serial = log.lock();
-                if let Err(error) = result {
-                    let line = format!("patient {}: {error}", case.subject);
-                    let _ = ctx.log(&line);
-                    if !skip && let Ok(mut first) = first_failure.lock() {
-                        first.get_or_insert(line);
-                    }
+        let on_error = if skip { OnError::Continue } else { OnError::Stop };
+        let results = extract_cohort(&cases, &settings, ctx.threads, on_error, ctx.cancel.flag(), &|case, result| {
+            let _serial = log.lock();
+            if let Err(error) = result {
+                let line = format!("patient {}: {error}", case.subject);
+                let _ = ctx.log(&line);
+                if !skip && let Ok(mut first) = first_failure.lock() {
+                    first.get_or_insert((line, error.is_bad_data()));
                 }
-            },
-        );
-        if ctx.cancel.is_cancelled() {
-            return Err(NodeError::Cancelled);
-        }
-        if let Some(line) = first_failure.into_inner().ok().flatten() {
-            return Err(NodeError::Failed(format!("{line}\n(set `on_error: skip` to leave such patients out)")));
+            }
+        })
+        .map_err(|Cancelled| NodeError::Cancelled)?;
+        if let Some((line, bad_data)) = first_failure.into_inner().ok().flatten() {
+            return Err(classify(bad_data, format!("{line}\n(set `on_error: skip` to leave such patients out)")));
         }
         let mut rows: Vec<(&Case, Vec<Feature>)> = Vec::new();
         let mut skipped: Vec<(&Case, CaseError)> = Vec::new();
@@ -212,16 +209,26 @@ impl NodeKind for ImagingRadiomics {
             ctx.threads
         ))?;
         if rows.is_empty() {
-            return Err(NodeError::Failed(format!(
-                "no patient could be measured ({} skipped; the first: {})",
-                skipped.len(),
-                skipped.first().map(|(c, e)| format!("{}: {e}", c.subject)).unwrap_or_default()
-            )));
+            let all_bad_data = skipped.iter().all(|(_, e)| e.is_bad_data());
+            return Err(classify(
+                all_bad_data,
+                format!(
+                    "no patient could be measured ({} skipped; the first: {})",
+                    skipped.len(),
+                    skipped.first().map(|(c, e)| format!("{}: {e}", c.subject)).unwrap_or_default()
+                ),
+            ));
         }
         let mut table = feature_table(&params.id_column, &rows)?;
         write_parquet(&mut table, ctx.output("table")?).map_err(|e| NodeError::Failed(e.to_string()))?;
         write_skipped(ctx.output("skipped")?, &skipped)
     }
+}
+
+/// Bad data is the user's to fix ([`NodeError::BadInput`], exit 2); anything else (a file
+/// that cannot be read for permissions, a bug) is a failure of the run.
+fn classify(bad_data: bool, message: String) -> NodeError {
+    if bad_data { NodeError::BadInput(message) } else { NodeError::Failed(message) }
 }
 
 fn feature_table(id_column: &str, rows: &[(&Case, Vec<Feature>)]) -> Result<DataFrame, NodeError> {

@@ -75,7 +75,9 @@ impl NodeKind for MlEvaluate {
         let p: Params = ctx.params()?;
         let path = ctx.input("predictions")?;
         let failed = |msg: String| NodeError::Failed(format!("{}: {msg}", path.display()));
-        let df = flow_preprocess::io::read_parquet(path).map_err(|e| NodeError::Failed(e.to_string()))?;
+        let df = flow_preprocess::io::read_parquet(path).map_err(|e| {
+            if e.is_bad_data() { NodeError::BadInput(e.to_string()) } else { NodeError::Failed(e.to_string()) }
+        })?;
         let numbers = |name: &str| -> Result<Vec<f64>, NodeError> {
             let column = df.column(name).map_err(|_| failed(format!("no column `{name}`")))?;
             let cast = column.cast(&DataType::Float64).map_err(|e| failed(format!("column `{name}`: {e}")))?;

@@ -25,6 +25,18 @@ pub fn id_label_docs() -> Vec<flow_engine::kind::ParamDoc> {
     ]
 }
 
+/// The error of a training library: bad data is the user's to fix ([`NodeError::BadInput`]),
+/// a set cancellation flag is [`NodeError::Cancelled`], anything else a failure.
+pub fn training_error(error: impl std::fmt::Display, bad_data: bool, cancelled: bool, train: &Path) -> NodeError {
+    if cancelled {
+        NodeError::Cancelled
+    } else if bad_data {
+        NodeError::BadInput(format!("training on {}: {error}", train.display()))
+    } else {
+        NodeError::Failed(format!("training: {error}"))
+    }
+}
+
 /// Writes a value as pretty JSON (deterministic: serde_json keeps field order).
 pub fn write_json<T: serde::Serialize>(value: &T, path: &Path) -> Result<(), NodeError> {
     let mut text = serde_json::to_string_pretty(value)
@@ -41,10 +53,13 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, NodeE
 
 /// Reads a table into a dataset: `id_column` (text) gives the ids, `label` the labels, every
 /// other column is a feature. Nulls become NaN (missing); a text column other than the id is an
-/// error naming it, since a feature must be a number.
+/// error naming it, since a feature must be a number. A table that is not what the params say
+/// (missing columns, text features, missing labels, not Parquet) is [`NodeError::BadInput`].
 pub fn read_dataset(path: &Path, id_column: &str, label: &str) -> Result<Dataset, NodeError> {
-    let failed = |msg: String| NodeError::Failed(format!("{}: {msg}", path.display()));
-    let df = read_parquet(path).map_err(|e| NodeError::Failed(e.to_string()))?;
+    let failed = |msg: String| NodeError::BadInput(format!("{}: {msg}", path.display()));
+    let df = read_parquet(path).map_err(|e| {
+        if e.is_bad_data() { NodeError::BadInput(e.to_string()) } else { NodeError::Failed(e.to_string()) }
+    })?;
     let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
     let column = |name: &str, what: &str| {
         df.column(name).map_err(|_| failed(format!("no {what} column `{name}` (the columns are {})", preview(&names))))
@@ -147,7 +162,12 @@ mod tests {
         assert_eq!(back.feature_names, data.feature_names);
         assert_eq!(back.y, data.y);
         assert!(back.x[[0, 1]].is_nan() && back.x[[1, 1]] == 4.0);
-        let err = read_dataset(&path, "subject", "label").unwrap_err().to_string();
+        let err = read_dataset(&path, "subject", "label").unwrap_err();
+        assert!(err.is_bad_input(), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("no id column `subject`") && err.contains("case_id"), "{err}");
+        std::fs::write(&path, b"case_id,label\na,1\n").unwrap();
+        let err = read_dataset(&path, "case_id", "label").unwrap_err();
+        assert!(err.is_bad_input() && err.to_string().contains("not a readable Parquet table"), "{err:?}");
     }
 }

@@ -6,10 +6,10 @@ use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
     typed_params,
 };
-use flow_ml::gbdt::{Gbdt, GbdtParams};
+use flow_ml::gbdt::{Gbdt, GbdtError, GbdtParams};
 use serde_json::Value;
 
-use crate::ml_table::read_dataset;
+use crate::ml_table::{read_dataset, training_error};
 
 pub struct MlTrainGbdt;
 
@@ -96,8 +96,13 @@ impl NodeKind for MlTrainGbdt {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
         let (id, label, params, _) = parts(ctx.params).map_err(|e| NodeError::Failed(e.message))?;
-        let train = read_dataset(ctx.input("train")?, &id, &label)?;
-        let model = Gbdt::fit(&train, &params, ctx.threads).map_err(|e| NodeError::Failed(format!("training: {e}")))?;
+        let train_path = ctx.input("train")?;
+        let train = read_dataset(train_path, &id, &label)?;
+        // Checked between boosting rounds, so Ctrl-C does not wait for the whole ensemble.
+        let model = Gbdt::fit_cancellable(&train, &params, ctx.threads, ctx.cancel.flag()).map_err(|e| {
+            let (bad_data, cancelled) = (e.is_bad_data(), e == GbdtError::Cancelled);
+            training_error(e, bad_data, cancelled, train_path)
+        })?;
         ctx.log(&format!(
             "{} trees on {} rows x {} features ({} threads)",
             params.n_estimators,

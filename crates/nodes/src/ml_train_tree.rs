@@ -5,11 +5,11 @@ use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
     typed_params,
 };
-use flow_ml::tree::{DecisionTree, TreeParams};
+use flow_ml::tree::{DecisionTree, TreeError, TreeParams};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ml_table::{read_dataset, write_json};
+use crate::ml_table::{read_dataset, training_error, write_json};
 
 pub struct MlTrainTree;
 
@@ -93,8 +93,13 @@ impl NodeKind for MlTrainTree {
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
         let p: Params = ctx.params()?;
-        let train = read_dataset(ctx.input("train")?, &p.id_column, &p.label)?;
-        let tree = DecisionTree::fit(&train, p.tree()).map_err(|e| NodeError::Failed(format!("training: {e}")))?;
+        let train_path = ctx.input("train")?;
+        let train = read_dataset(train_path, &p.id_column, &p.label)?;
+        // Checked before each node is split, so Ctrl-C does not wait for a deep tree.
+        let tree = DecisionTree::fit_cancellable(&train, p.tree(), ctx.cancel.flag()).map_err(|e| {
+            let (bad_data, cancelled) = (e.is_bad_data(), e == TreeError::Cancelled);
+            training_error(e, bad_data, cancelled, train_path)
+        })?;
         write_json(&tree, ctx.output("model")?)
     }
 }

@@ -21,7 +21,9 @@ use polars::prelude::DataFrame;
 
 /// Reads a Parquet table, typically a `file:parquet` input (`read_table(ctx.input("table")?)`).
 pub fn read_table(path: &Path) -> Result<DataFrame, NodeError> {
-    flow_preprocess::io::read_parquet(path).map_err(|e| NodeError::Failed(e.to_string()))
+    flow_preprocess::io::read_parquet(path).map_err(|e| {
+        if e.is_bad_data() { NodeError::BadInput(e.to_string()) } else { NodeError::Failed(e.to_string()) }
+    })
 }
 
 /// Writes a table as Parquet with fixed settings (zstd, single-threaded encoding, no

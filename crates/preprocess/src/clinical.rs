@@ -14,8 +14,9 @@ use crate::io::{csv_error, header_and_rows};
 use crate::names::snake_case;
 use crate::{PrepError, suggest};
 
-/// Spellings of "no value" in the TCIA table, for numeric columns.
-const MISSING: [&str; 6] = ["", "Not Collected", "Not collected", "NA", "N/A", "Unknown"];
+/// Spellings of "no value" in the TCIA table, for numeric columns ("NaN" is how pandas and R
+/// write one).
+const MISSING: [&str; 8] = ["", "Not Collected", "Not collected", "NA", "N/A", "Unknown", "NaN", "nan"];
 
 /// What to do with a row whose numeric value is missing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +101,12 @@ enum Role {
     Categorical,
 }
 
+/// Reads the clinical table, checks every row, then filters, encodes and labels.
+///
+/// Every row is checked before any filter applies, so a file is accepted or refused whatever
+/// the filters keep: ids must be present and unique, labels must be `positive` or `negative`,
+/// numeric cells must be finite numbers or a missing-value spelling. A table whose filters
+/// leave no patient is an error that says how many rows each filter removed.
 pub fn preprocess_clinical(path: &Path, options: &ClinicalOptions) -> Result<(DataFrame, ClinicalReport), PrepError> {
     let (header, records) = header_and_rows(path)?;
     let raw_names: Vec<String> = header.iter().map(str::to_string).collect();
@@ -173,15 +180,14 @@ pub fn preprocess_clinical(path: &Path, options: &ClinicalOptions) -> Result<(Da
     let mut numerics: Vec<Vec<Option<f64>>> = Vec::new();
     let mut categories: Vec<Vec<String>> = Vec::new();
     let mut seen_ids: HashMap<String, u64> = HashMap::new();
+    // Numeric columns' missing cells among the rows the id filter kept, for the message when
+    // dropping rows with a missing value leaves nobody.
+    let mut missing_per_column: Vec<usize> = Vec::new();
     for row in records {
         let row = row.map_err(|e| csv_error(path, e))?;
         let line = row.position().map(|p| p.line()).unwrap_or(0);
         report.rows_read += 1;
         let id = row.get(id_index).unwrap_or("").trim().to_string();
-        if options.drop_id_prefixes.iter().any(|p| id.starts_with(p.as_str())) {
-            report.dropped_by_prefix += 1;
-            continue;
-        }
         if id.is_empty() {
             return Err(PrepError::Parse {
                 file: path.to_path_buf(),
@@ -227,7 +233,8 @@ pub fn preprocess_clinical(path: &Path, options: &ClinicalOptions) -> Result<(Da
                     } else if MISSING.contains(&cell) {
                         None
                     } else {
-                        Some(cell.parse::<f64>().map_err(|_| PrepError::NonNumeric {
+                        let number = cell.parse::<f64>().ok().filter(|v| v.is_finite());
+                        Some(number.ok_or_else(|| PrepError::NonNumeric {
                             file: path.to_path_buf(),
                             line,
                             row: id.clone(),
@@ -240,6 +247,14 @@ pub fn preprocess_clinical(path: &Path, options: &ClinicalOptions) -> Result<(Da
                 Role::Categorical => row_categories.push(cell.to_string()),
             }
         }
+        if options.drop_id_prefixes.iter().any(|p| id.starts_with(p.as_str())) {
+            report.dropped_by_prefix += 1;
+            continue;
+        }
+        missing_per_column.resize(row_numeric.len(), 0);
+        for (count, value) in missing_per_column.iter_mut().zip(&row_numeric) {
+            *count += usize::from(value.is_none());
+        }
         if options.missing == NumericMissing::DropRow && row_numeric.iter().any(Option::is_none) {
             report.dropped_missing += 1;
             continue;
@@ -249,6 +264,45 @@ pub fn preprocess_clinical(path: &Path, options: &ClinicalOptions) -> Result<(Da
         numerics.push(row_numeric);
         categories.push(row_categories);
     }
+    if report.rows_read == 0 {
+        return Err(PrepError::Parse {
+            file: path.to_path_buf(),
+            line: 2,
+            message: "the table has a header but no rows: there is no patient to preprocess".into(),
+        });
+    }
+    if ids.is_empty() {
+        let numeric_columns: Vec<&String> =
+            names.iter().zip(&roles).filter(|(_, r)| matches!(r, Role::Numeric { .. })).map(|(n, _)| n).collect();
+        let missing: Vec<String> = numeric_columns
+            .iter()
+            .zip(&missing_per_column)
+            .filter(|(_, count)| **count > 0)
+            .map(|(name, count)| format!("{name} in {count}"))
+            .collect();
+        let mut removed = vec![format!(
+            "drop_id_prefixes [{}] removed {}",
+            options.drop_id_prefixes.join(", "),
+            report.dropped_by_prefix
+        )];
+        if options.missing == NumericMissing::DropRow {
+            let missing = if missing.is_empty() { "none".to_string() } else { missing.join(", ") };
+            removed.push(format!(
+                "missing: drop_row removed {} (rows with a missing value per column: {missing})",
+                report.dropped_missing
+            ));
+        }
+        return Err(PrepError::Value {
+            file: path.to_path_buf(),
+            message: format!(
+                "no patient is left: of {} rows, {}; keep more rows with other drop_id_prefixes{}",
+                report.rows_read,
+                removed.join(", and "),
+                if options.missing == NumericMissing::DropRow { ", or set missing to median or mean" } else { "" },
+            ),
+        });
+    }
+
     report.rows_out = ids.len();
 
     let numeric_names: Vec<&String> =
@@ -416,5 +470,63 @@ mod tests {
         o.numeric.push("wieght_lbs".into());
         let err = run(&["R01-001,1,1,Current,Adenocarcinoma,Alive,N/A"], &o).unwrap_err().to_string();
         assert!(err.contains("wieght_lbs (did you mean weight_lbs?)"), "{err}");
+    }
+
+    #[test]
+    fn rows_that_a_filter_drops_are_still_checked() {
+        let amc = |rest: &str| format!("AMC-001,{rest}");
+        // Duplicate ids, a non-numeric weight, an unknown label, an infinite pack-years value:
+        // each only in rows the AMC filter drops, each an error naming its line.
+        let cases = [
+            (
+                vec![amc("150,1,Current,Adenocarcinoma,Alive,N/A"), amc("150,1,Current,Adenocarcinoma,Alive,N/A")],
+                ":3:",
+                "case id AMC-001 also appears on line 2",
+            ),
+            (vec![amc("heavy,1,Current,Adenocarcinoma,Alive,N/A")], ":2:", "'heavy' is not a finite number"),
+            (vec![amc("150,1,Current,Adenocarcinoma,Maybe,N/A")], ":2:", "label 'Survival Status' is 'Maybe'"),
+            (vec![amc("150,inf,Current,Adenocarcinoma,Alive,N/A")], ":2:", "'inf' is not a finite number"),
+        ];
+        for (rows, line, message) in cases {
+            let mut rows: Vec<String> = rows;
+            rows.push("R01-001,150,1,Current,Adenocarcinoma,Alive,N/A".into());
+            let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+            let err = run(&rows, &options()).unwrap_err();
+            assert!(err.is_bad_data(), "{err:?}");
+            let err = err.to_string();
+            assert!(err.contains(line) && err.contains(message), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_table_with_no_patient_left_says_which_filter_took_them() {
+        let err = run(
+            &["AMC-001,150,1,Current,Adenocarcinoma,Alive,N/A", "R01-001,,1,Current,Adenocarcinoma,Dead,N/A"],
+            &options(),
+        )
+        .unwrap_err();
+        assert!(err.is_bad_data(), "{err:?}");
+        let err = err.to_string();
+        assert!(err.contains("no patient is left: of 2 rows"), "{err}");
+        assert!(err.contains("drop_id_prefixes [AMC] removed 1") && err.contains("drop_row removed 1"), "{err}");
+        assert!(err.contains("weight_lbs in 1") && err.contains("set missing to median"), "{err}");
+
+        let mut median = options();
+        median.missing = NumericMissing::Median;
+        let err = run(&["AMC-001,150,1,Current,Adenocarcinoma,Alive,N/A"], &median).unwrap_err().to_string();
+        assert!(err.contains("drop_id_prefixes [AMC] removed 1") && !err.contains("drop_row"), "{err}");
+
+        let err = run(&[], &options()).unwrap_err().to_string();
+        assert!(err.contains(":2:") && err.contains("header but no rows"), "{err}");
+    }
+
+    #[test]
+    fn nan_is_a_missing_value() {
+        let (_, report) = run(
+            &["R01-001,NaN,1,Current,Adenocarcinoma,Alive,N/A", "R01-002,2,1,Current,Adenocarcinoma,Alive,N/A"],
+            &options(),
+        )
+        .unwrap();
+        assert_eq!((report.dropped_missing, report.rows_out), (1, 1));
     }
 }

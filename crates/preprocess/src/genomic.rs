@@ -55,6 +55,12 @@ impl Default for GenomicOptions {
 
 /// Reads an expression table and returns `id_column` + one Float64 column per panel gene, one
 /// row per case, in the table's column order.
+///
+/// What is checked, and why no more: case columns must have distinct, non-empty ids; every
+/// row must have as many fields as the header; panel genes must each appear on exactly one row,
+/// whose cells are finite numbers or a missing-value spelling (`NaN`, empty, `NA`...: missing
+/// by design, filled as `options.missing` says). Rows of other genes are not parsed: GEO tables
+/// repeat symbols for several probes and carry annotation rows, none of which the panel reads.
 pub fn preprocess_genomic(path: &Path, options: &GenomicOptions) -> Result<DataFrame, PrepError> {
     let (header, records) = header_and_rows(path)?;
     let cases: Vec<String> = header.iter().skip(1).map(|c| c.trim().to_string()).collect();
@@ -88,9 +94,11 @@ pub fn preprocess_genomic(path: &Path, options: &GenomicOptions) -> Result<DataF
     let mut values: Vec<Option<Vec<Option<f64>>>> = vec![None; options.panel.len()];
     let mut found_at: Vec<u64> = vec![0; options.panel.len()];
     let mut all_genes: Vec<String> = Vec::new();
+    let mut gene_rows = 0usize;
     for row in records {
         let row = row.map_err(|e| csv_error(path, e))?;
         let line = row.position().map(|p| p.line()).unwrap_or(0);
+        gene_rows += 1;
         let gene = row.get(0).unwrap_or("").trim();
         let Some(&slot) = wanted.get(gene) else {
             if all_genes.len() < 100_000 {
@@ -114,14 +122,16 @@ pub fn preprocess_genomic(path: &Path, options: &GenomicOptions) -> Result<DataF
             let value = if MISSING.contains(&cell) {
                 None
             } else {
-                let number: f64 = cell.parse().map_err(|_| PrepError::NonNumeric {
+                // An infinite value is no measurement (often the log of 0): refused, not
+                // silently made missing.
+                let number = cell.parse::<f64>().ok().filter(|v| v.is_finite());
+                Some(number.ok_or_else(|| PrepError::NonNumeric {
                     file: path.to_path_buf(),
                     line,
                     row: gene.to_string(),
                     column: cases[i].clone(),
                     value: cell.to_string(),
-                })?;
-                if !number.is_finite() { None } else { Some(number) }
+                })?)
             };
             parsed.push(value);
         }
@@ -129,6 +139,13 @@ pub fn preprocess_genomic(path: &Path, options: &GenomicOptions) -> Result<DataF
         found_at[slot] = line;
     }
 
+    if gene_rows == 0 {
+        return Err(PrepError::Parse {
+            file: path.to_path_buf(),
+            line: 2,
+            message: "the table has a header but no gene rows: expected one row per gene".into(),
+        });
+    }
     let missing: Vec<String> =
         options.panel.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(g, _)| g.clone()).collect();
     if !missing.is_empty() {
@@ -242,5 +259,47 @@ mod tests {
         let path = write(dir.path(), "r.tsv", "gene\tA\tB\nVIM\t1\n");
         let err = preprocess_genomic(&path, &options(&["VIM"])).unwrap_err().to_string();
         assert!(err.contains("r.tsv:2") && err.contains("2 fields where the header has 3"), "{err}");
+    }
+
+    #[test]
+    fn empty_tables_infinite_values_and_damaged_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "h.tsv", "gene\tA\tB\n");
+        let err = preprocess_genomic(&path, &options(&["VIM"])).unwrap_err();
+        assert!(
+            err.is_bad_data() && err.to_string().contains("h.tsv:2") && err.to_string().contains("no gene rows"),
+            "{err}"
+        );
+
+        let path = write(dir.path(), "i.tsv", "gene\tA\tB\nVIM\t1\t-inf\nOTHER\tinf\t1\n");
+        let err = preprocess_genomic(&path, &options(&["VIM"])).unwrap_err().to_string();
+        assert!(err.contains("i.tsv:2") && err.contains("'-inf' is not a finite number"), "{err}");
+        // Rows outside the panel are not read, so their infinities do not matter.
+        let path = write(dir.path(), "o.tsv", "gene\tA\tB\nVIM\t1\t2\nOTHER\tinf\tx\nOTHER\t1\t1\n");
+        assert!(preprocess_genomic(&path, &options(&["VIM"])).is_ok());
+
+        let path = write(dir.path(), "dup.tsv", "gene\tA\tB\nVIM\t1\t2\nVIM\t3\t4\n");
+        let err = preprocess_genomic(&path, &options(&["VIM"])).unwrap_err().to_string();
+        assert!(err.contains("dup.tsv:3") && err.contains("gene VIM appears twice (also on line 2)"), "{err}");
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b"gene\tA\n").unwrap();
+        for i in 0..2000 {
+            std::io::Write::write_all(&mut gz, format!("G{i}\t{i}\n").as_bytes()).unwrap();
+        }
+        let bytes = gz.finish().unwrap();
+        let path = dir.path().join("cut.tsv.gz");
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let err = preprocess_genomic(&path, &options(&["VIM"])).unwrap_err();
+        assert!(err.is_bad_data(), "{err:?}");
+        assert!(
+            err.to_string().contains("cut.tsv.gz")
+                && err.to_string().contains("ends early or its gzip data is corrupt"),
+            "{err}"
+        );
+
+        std::fs::write(dir.path().join("latin1.tsv"), b"gene\tA\nVIM\t1\n\xe9t\xe9\t2\n").unwrap();
+        let err = preprocess_genomic(&dir.path().join("latin1.tsv"), &options(&["VIM"])).unwrap_err().to_string();
+        assert!(err.contains("latin1.tsv:3") && err.contains("not valid UTF-8"), "{err}");
     }
 }

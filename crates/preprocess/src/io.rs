@@ -13,10 +13,11 @@ use crate::PrepError;
 /// where artifacts are named by port, not by format.
 pub fn sniff_delimiter(path: &Path) -> Result<u8, PrepError> {
     use std::io::BufRead;
-    let mut first = String::new();
-    BufReader::new(open_text(path)?).read_line(&mut first).map_err(|e| PrepError::io(path, e))?;
-    let tabs = first.matches('\t').count();
-    let commas = first.matches(',').count();
+    // Bytes, not a String: text that is not UTF-8 is the csv reader's to report, with its line.
+    let mut first = Vec::new();
+    BufReader::new(open_text(path)?).read_until(b'\n', &mut first).map_err(|e| read_error(path, Some(1), e))?;
+    let tabs = first.iter().filter(|b| **b == b'\t').count();
+    let commas = first.iter().filter(|b| **b == b',').count();
     Ok(if tabs > commas { b'\t' } else { b',' })
 }
 
@@ -54,10 +55,31 @@ pub fn header_and_rows(
     }
 }
 
-/// Maps a csv error (ragged row, bad UTF-8) to a message with the file's line number.
+/// A failed read: the file's fault (cut short, corrupt gzip) as bad data, at `line` when it is
+/// known; the machine's as [`PrepError::Io`].
+fn read_error(path: &Path, line: Option<u64>, error: std::io::Error) -> PrepError {
+    use std::io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
+    if !matches!(error.kind(), UnexpectedEof | InvalidData | InvalidInput) {
+        return PrepError::io(path, error);
+    }
+    let message = format!(
+        "the file ends early or its gzip data is corrupt ({error}): it was cut short or damaged, copy it again"
+    );
+    match line {
+        Some(line) => PrepError::Parse { file: path.to_path_buf(), line, message },
+        None => PrepError::Value { file: path.to_path_buf(), message },
+    }
+}
+
+/// Maps a csv error (ragged row, bad UTF-8, a gzip stream cut short) to a message with the
+/// file's line number; a read that failed for the machine's sake stays an I/O error.
 pub fn csv_error(path: &Path, err: csv::Error) -> PrepError {
     let line = err.position().map(|p| p.line()).unwrap_or(0);
     let message = match err.kind() {
+        csv::ErrorKind::Io(e) => {
+            let line = err.position().map(|p| p.line());
+            return read_error(path, line, std::io::Error::new(e.kind(), e.to_string()));
+        }
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("row has {len} fields where the header has {expected_len}")
         }
@@ -81,7 +103,9 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), PrepError> {
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame, PrepError> {
     let file = File::open(path).map_err(|e| PrepError::io(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| PrepError::Table(format!("read {}: {e}", path.display())))
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| PrepError::Parquet { file: path.to_path_buf(), message: e.to_string() })
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub enum PrepError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{}:{line}: {message}", file.display())]
     Parse { file: PathBuf, line: u64, message: String },
-    #[error("{}:{line}: row {row}, column '{column}': '{value}' is not a number", file.display())]
+    #[error("{}:{line}: row {row}, column '{column}': '{value}' is not a finite number (leave the cell empty for a missing value)", file.display())]
     NonNumeric { file: PathBuf, line: u64, row: String, column: String, value: String },
     #[error("{}:1: duplicate case id '{id}' in columns {first} and {second}", file.display())]
     DuplicateId { file: PathBuf, id: String, first: usize, second: usize },
@@ -32,6 +32,10 @@ pub enum PrepError {
     MissingColumns { file: PathBuf, what: String, columns: Vec<String>, header: Vec<String> },
     #[error("{}: {message}", file.display())]
     Value { file: PathBuf, message: String },
+    /// A Parquet file that cannot be read as a table.
+    #[error("{}: not a readable Parquet table: {message}", file.display())]
+    Parquet { file: PathBuf, message: String },
+    /// Building or writing a table failed: not the input's fault.
     #[error("{0}")]
     Table(String),
 }
@@ -40,6 +44,30 @@ impl PrepError {
     pub fn io(path: &Path, source: std::io::Error) -> PrepError {
         PrepError::Io { path: path.to_path_buf(), source }
     }
+
+    /// Whether the fix is in the input file (malformed, truncated, inconsistent with the
+    /// params, or missing), as opposed to trouble reading or writing it (permissions, a full
+    /// disk) or inside the table library.
+    pub fn is_bad_data(&self) -> bool {
+        match self {
+            PrepError::Io { source, .. } => io_error_is_bad_data(source),
+            PrepError::Table(_) => false,
+            PrepError::Parse { .. }
+            | PrepError::NonNumeric { .. }
+            | PrepError::DuplicateId { .. }
+            | PrepError::PanelGenesMissing { .. }
+            | PrepError::MissingColumns { .. }
+            | PrepError::Value { .. }
+            | PrepError::Parquet { .. } => true,
+        }
+    }
+}
+
+/// An I/O error that says something about the file rather than the machine: it is missing, ends
+/// early, or holds bytes that cannot be what it claims to be (a corrupt gzip stream).
+pub fn io_error_is_bad_data(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(error.kind(), NotFound | UnexpectedEof | InvalidData | InvalidInput | IsADirectory | NotADirectory)
 }
 
 fn hint_text(hints: &[String]) -> String {
@@ -98,5 +126,14 @@ mod tests {
         assert_eq!(suggest("wieght_lbs", &names).as_deref(), Some("weight_lbs"));
         assert_eq!(suggest("pack_year", &names).as_deref(), Some("pack_years"));
         assert_eq!(suggest("age", &names), None);
+    }
+
+    #[test]
+    fn trouble_reading_or_writing_is_not_bad_data() {
+        let io = |kind| PrepError::io(Path::new("t.csv"), std::io::Error::from(kind));
+        assert!(io(std::io::ErrorKind::UnexpectedEof).is_bad_data());
+        assert!(!io(std::io::ErrorKind::PermissionDenied).is_bad_data());
+        assert!(!PrepError::Table("write failed".into()).is_bad_data());
+        assert!(PrepError::Value { file: "t.csv".into(), message: String::new() }.is_bad_data());
     }
 }

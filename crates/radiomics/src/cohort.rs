@@ -1,10 +1,15 @@
 //! Feature extraction for a whole cohort: each patient's image and mask read, checked and
 //! measured, patients in parallel on a fixed number of threads.
+//!
+//! One patient's trouble stays that patient's: an unreadable file, bad data, even a panic (a
+//! bug) gives that patient a [`CaseError`] and leaves the others to the caller's policy
+//! ([`OnError`]). A cancellation flag is checked before each patient starts.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::dicom::{Label, Reference};
 use crate::error::ImageError;
 use crate::features::{Feature, Settings, extract_threads};
 use crate::image::{Image, Tolerance};
@@ -16,12 +21,45 @@ use crate::roi::RoiError;
 pub enum CaseError {
     #[error("{0}")]
     Image(#[from] ImageError),
-    #[error("{}: {source}", mask.display())]
-    Roi { mask: std::path::PathBuf, source: RoiError },
+    /// The image and mask were read but give no usable ROI; the message names the file at
+    /// fault (the image for its intensities, the mask otherwise).
+    #[error("{}: {source}", if source.is_about_the_image() { image.display() } else { mask.display() })]
+    Roi { image: PathBuf, mask: PathBuf, source: RoiError },
+    /// Measuring this patient panicked: a bug in flow, caught so that the other patients are
+    /// not lost with it.
+    #[error("internal error while measuring {} and {}: {message} (this is a bug in flow; please report it)", image.display(), mask.display())]
+    Panicked { image: PathBuf, mask: PathBuf, message: String },
 }
 
+impl CaseError {
+    /// Whether the patient's files are at fault (see [`ImageError::is_bad_data`]), rather than
+    /// the machine or flow itself.
+    pub fn is_bad_data(&self) -> bool {
+        match self {
+            CaseError::Image(error) => error.is_bad_data(),
+            CaseError::Roi { .. } => true,
+            CaseError::Panicked { .. } => false,
+        }
+    }
+}
+
+/// What a failed patient does to the rest of the cohort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// No further patient starts; those not started are missing from the result.
+    Stop,
+    /// Every patient is measured.
+    Continue,
+}
+
+/// The cancellation flag was set: some patients may not have been measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cancelled before every patient was measured")]
+pub struct Cancelled;
+
 /// Reads an image and its mask and checks that they lie on the same grid. A DICOM mask (SEG or
-/// RTSTRUCT) is mapped onto the image's grid; any other mask must already share it.
+/// RTSTRUCT) is mapped onto the image's grid, and must be in the image's frame of reference
+/// when the image is a DICOM series; any other mask must already share the grid.
 pub fn read_case(image_path: &Path, mask_path: &Path) -> Result<(Image<f64>, Image<f64>), ImageError> {
     read_case_threads(image_path, mask_path, 1)
 }
@@ -34,8 +72,14 @@ pub fn read_case_threads(
     threads: usize,
 ) -> Result<(Image<f64>, Image<f64>), ImageError> {
     if is_dicom_file(mask_path) {
-        let image = crate::read_image(image_path)?;
-        let mask = crate::dicom::read_mask(mask_path, &image.geometry, image_path)?;
+        // A DICOM series knows its frame of reference, which the mask must share.
+        let (image, frame) = if image_path.is_dir() {
+            crate::dicom::read_series_with_frame(image_path)?
+        } else {
+            (crate::read_image(image_path)?, None)
+        };
+        let reference = Reference { geometry: &image.geometry, path: image_path, frame_of_reference: frame.as_deref() };
+        let mask = crate::dicom::read_mask_on(mask_path, &reference, &Label::All)?;
         return Ok((image, mask));
     }
     let (image, mask) = if threads > 1 {
@@ -69,36 +113,57 @@ fn is_dicom_file(path: &Path) -> bool {
 /// One patient's features, or why there are none.
 pub type CaseResult = Result<Vec<Feature>, CaseError>;
 
-/// Reads and measures one patient on up to `threads` threads.
+/// Reads and measures one patient on up to `threads` threads. A panic while doing so is
+/// caught and returned as [`CaseError::Panicked`].
 pub fn extract_case(case: &Case, settings: &Settings, threads: usize) -> CaseResult {
-    let (image, mask) = read_case_threads(&case.image, &case.mask, threads)?;
-    extract_threads(&image, &mask, settings, threads)
-        .map_err(|source| CaseError::Roi { mask: case.mask.clone(), source })
+    let measure = || {
+        let (image, mask) = read_case_threads(&case.image, &case.mask, threads)?;
+        extract_threads(&image, &mask, settings, threads).map_err(|source| CaseError::Roi {
+            image: case.image.clone(),
+            mask: case.mask.clone(),
+            source,
+        })
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(measure)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        Err(CaseError::Panicked { image: case.image.clone(), mask: case.mask.clone(), message })
+    })
 }
 
-/// Measures every case on up to `threads` threads; results come back in the order of `cases`.
-/// `done` is called after each case (from the worker that finished it); once `cancelled`
-/// returns true no further case starts, and the unstarted ones are missing from the result.
+/// Measures every case on up to `threads` threads; results come back in the order of `cases`,
+/// `None` for a case that was not started. `done` is called after each case (from the worker
+/// that finished it). Under [`OnError::Stop`] the first failure stops new cases from starting.
+/// `cancel` is read before each case starts; once it is set no further case starts and the
+/// call returns [`Cancelled`] when the running ones are done.
 pub fn extract_cohort(
     cases: &[Case],
     settings: &Settings,
     threads: usize,
-    cancelled: &(dyn Fn() -> bool + Sync),
+    on_error: OnError,
+    cancel: &AtomicBool,
     done: &(dyn Fn(&Case, &CaseResult) + Sync),
-) -> Vec<Option<CaseResult>> {
+) -> Result<Vec<Option<CaseResult>>, Cancelled> {
     // Patients in parallel first; threads to spare (fewer patients than threads) go to each
     // patient's feature classes.
     let per_case = (threads / cases.len().max(1)).max(1);
     let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Option<CaseResult>>> = Mutex::new((0..cases.len()).map(|_| None).collect());
     let worker = || {
         loop {
-            if cancelled() {
+            if cancel.load(Ordering::SeqCst) || failed.load(Ordering::SeqCst) {
                 return;
             }
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(case) = cases.get(index) else { return };
             let result = extract_case(case, settings, per_case);
+            if result.is_err() && on_error == OnError::Stop {
+                failed.store(true, Ordering::SeqCst);
+            }
             done(case, &result);
             if let Ok(mut slots) = results.lock() {
                 slots[index] = Some(result);
@@ -111,5 +176,8 @@ pub fn extract_cohort(
         }
         worker();
     });
-    results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
+    if cancel.load(Ordering::SeqCst) {
+        return Err(Cancelled);
+    }
+    Ok(results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
 }

@@ -4,6 +4,10 @@
 //! (PAT1: 21 ms against 35 ms), and reading is most of the time of a small case. It handles a
 //! single gzip member whose size the trailer gives; anything else (multi-member files, sizes
 //! of 4 GiB and more) falls back to flate2's streaming decoder.
+//!
+//! The trailer's size is only trusted up to deflate's maximum ratio (1032:1): the last four
+//! bytes of a truncated or damaged file are arbitrary, and believing them would allocate up to
+//! 4 GiB before the decoder notices.
 
 use std::io::Read;
 
@@ -12,10 +16,16 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 
+/// Deflate cannot expand data more than this (RFC 1951: 258 bytes per 2-bit code, plus slack).
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 /// Decompresses a whole gzip file.
 pub(crate) fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     if let Some(trailer) = bytes.len().checked_sub(4).and_then(|at| bytes.get(at..)) {
         let size = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
+        if size > bytes.len().saturating_mul(MAX_DEFLATE_RATIO) {
+            return streaming(bytes);
+        }
         let mut out = vec![0u8; size];
         if let Ok(n) = libdeflater::Decompressor::new().gzip_decompress(bytes, &mut out)
             && n == size
@@ -23,9 +33,18 @@ pub(crate) fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
             return Ok(out);
         }
     }
+    streaming(bytes)
+}
+
+fn streaming(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
     Ok(out)
+}
+
+/// What to tell a user whose gzip data did not decompress.
+pub(crate) fn describe_gunzip_error(error: &std::io::Error) -> String {
+    format!("the gzip data is truncated or corrupt ({error}); the file was cut short or damaged: copy it again")
 }
 
 #[cfg(test)]
@@ -52,5 +71,13 @@ mod tests {
         expected.extend(b"tail");
         assert_eq!(gunzip(&two).unwrap(), expected);
         assert!(gunzip(&one[..one.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn truncated_data_is_described() {
+        let data = vec![7u8; 1000];
+        let truncated = &gz(&data)[..20];
+        let err = gunzip(truncated).unwrap_err();
+        assert!(describe_gunzip_error(&err).contains("truncated or corrupt"), "{err}");
     }
 }

@@ -17,13 +17,34 @@ pub const MANIFEST_NAME: &str = "manifest.csv";
 
 /// Reads `subject,image,mask` rows from a manifest CSV, or from `manifest.csv` inside a folder.
 /// Relative paths resolve against the manifest's folder; columns may come in any order and
-/// extra columns are ignored.
+/// extra columns are ignored. Whether the listed files exist is not checked here: that is each
+/// patient's own problem (so `on_error: skip` can leave out just that patient).
 pub fn read_manifest(path: &Path) -> Result<Vec<Case>, ImageError> {
     let file = if path.is_dir() { path.join(MANIFEST_NAME) } else { path.to_path_buf() };
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let format = |msg: String| ImageError::Format { path: file.clone(), msg };
-    let mut reader = csv::Reader::from_path(&file).map_err(|e| format(format!("cannot read the manifest: {e}")))?;
-    let headers = reader.headers().map_err(|e| format(format!("line 1: {e}")))?.clone();
+    // A read that fails for the machine's sake (permissions, the disk) stays an I/O error; a
+    // missing manifest, a ragged row or bytes that are not UTF-8 are the file's fault.
+    let failure = |line: usize, error: csv::Error| {
+        let message = match error.kind() {
+            csv::ErrorKind::Io(source) if source.kind() == std::io::ErrorKind::NotFound => format!(
+                "no manifest here: the images input must be a manifest CSV (subject,image,mask) or a folder \
+                 holding {MANIFEST_NAME}"
+            ),
+            csv::ErrorKind::Io(source) if !crate::error::io_error_is_bad_data(source) => {
+                let source = std::io::Error::new(source.kind(), source.to_string());
+                return ImageError::Io { path: file.clone(), source };
+            }
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                format!("line {line}: {len} fields where the header has {expected_len}")
+            }
+            csv::ErrorKind::Utf8 { .. } => format!("line {line}: not valid UTF-8 text"),
+            _ => format!("line {line}: {error}"),
+        };
+        format(message)
+    };
+    let mut reader = csv::Reader::from_path(&file).map_err(|e| failure(1, e))?;
+    let headers = reader.headers().map_err(|e| failure(1, e))?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
             format(format!(
@@ -37,7 +58,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Case>, ImageError> {
     let mut seen = std::collections::HashMap::new();
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
-        let record = record.map_err(|e| format(format!("line {line}: {e}")))?;
+        let record = record.map_err(|e| failure(line, e))?;
         let field = |col: usize, name: &str| {
             let value = record.get(col).map(str::trim).unwrap_or("");
             if value.is_empty() { Err(format(format!("line {line}: the `{name}` field is empty"))) } else { Ok(value) }
@@ -92,5 +113,18 @@ mod tests {
         write(dir.path(), "subject,image,mask\nA,a,b\nA,c,d\n");
         let msg = read_manifest(dir.path()).unwrap_err().to_string();
         assert!(msg.contains("line 3") && msg.contains("listed twice (first on line 2)"), "{msg}");
+        write(dir.path(), "subject,image,mask\nA,a,b\nB,c\n");
+        let msg = read_manifest(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("line 3: 2 fields where the header has 3"), "{msg}");
+        std::fs::write(dir.path().join(MANIFEST_NAME), b"subject,image,mask\nA,\xff.nii,b\n").unwrap();
+        let msg = read_manifest(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("line 2: not valid UTF-8"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_manifest_is_bad_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_manifest(dir.path()).unwrap_err();
+        assert!(err.is_bad_data() && err.to_string().contains("no manifest here"), "{err}");
     }
 }

@@ -15,44 +15,47 @@ use ::nifti::{Endianness, NiftiHeader, NiftiType};
 use crate::error::ImageError;
 use crate::image::{Geometry, Image, ras_to_lps_direction, ras_to_lps_point};
 
+/// Size of a NIfTI-1 header; the data of a single-file `.nii` cannot start before it.
+const HEADER_BYTES: usize = 348;
+
 /// Reads a 3D NIfTI-1 image into `f64` voxels (x fastest) with LPS geometry. Trailing
 /// dimensions of size 1 are accepted; a real 4th dimension is an error.
+///
+/// Every malformed file is an [`ImageError::Format`] that says which header field or which
+/// part of the file is wrong: a file shorter than a header, another format (NIfTI-2, a
+/// `.hdr`/`.img` pair), a zero or negative dimension, a data offset inside the header,
+/// truncated or corrupt gzip data, fewer voxel bytes than the header promises, and a
+/// non-finite voxel-to-world transform.
 pub fn read_nifti(path: &Path) -> Result<Image<f64>, ImageError> {
-    let nifti_err = |source| ImageError::Nifti { path: path.to_path_buf(), source };
     let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
     let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })?;
     let raw = if crate::gzip::is_gzip(&bytes) {
-        crate::gzip::gunzip(&bytes).map_err(|e| format(format!("gzip data could not be decompressed: {e}")))?
+        crate::gzip::gunzip(&bytes).map_err(|e| format(crate::gzip::describe_gunzip_error(&e)))?
     } else {
         bytes
     };
-    // The crate parses the header (endianness, versions); the voxels are decoded straight from
-    // the file's bytes, which spares a copy of the whole volume.
-    let header = NiftiHeader::from_reader(raw.as_slice()).map_err(nifti_err)?;
-    if &header.magic != b"n+1\0" {
-        return Err(format(
-            "a NIfTI header/image pair (.hdr/.img) is not supported: convert it to a single .nii or .nii.gz".into(),
-        ));
-    }
-    let voxels = raw.get(header.vox_offset as usize..).unwrap_or_default();
-    let dims = header.dim().map_err(nifti_err)?;
-    if dims.len() < 3 {
-        return Err(format(format!("NIfTI image has {} dimensions, expected 3", dims.len())));
-    }
-    if dims[3..].iter().any(|&d| d > 1) {
-        return Err(format(format!("NIfTI image has shape {dims:?}, expected a 3D volume")));
-    }
-    let (nx, ny, nz) = (usize::from(dims[0]), usize::from(dims[1]), usize::from(dims[2]));
-    let data_type = header.data_type().map_err(nifti_err)?;
+    let header = read_header(&raw).map_err(format)?;
+    let (nx, ny, nz) = dimensions(&header).map_err(format)?;
+    let data_type = header
+        .data_type()
+        .map_err(|_| format(format!("header field datatype is {}, which is not a NIfTI data type", header.datatype)))?;
+    let offset = data_offset(&header).map_err(format)?;
+    let voxels = raw.get(offset..).unwrap_or_default();
     // NIfTI stores x fastest, as `Image` does: the voxels convert in order, with no reordering.
-    let mut data = to_f64(voxels, data_type, header.endianness == Endianness::Big, nx * ny * nz).map_err(format)?;
+    let mut data = to_f64(voxels, data_type, header.endianness == Endianness::Big, nx * ny * nz)
+        .map_err(|msg| format(format!("{msg} (data from byte {offset} on)")))?;
     // As the standard says: a slope of 0 means no scaling.
     let (slope, intercept) = (f64::from(header.scl_slope), f64::from(header.scl_inter));
     if slope != 0.0 && slope.is_finite() && intercept.is_finite() && (slope, intercept) != (1.0, 0.0) {
         data.iter_mut().for_each(|v| *v = *v * slope + intercept);
     }
-    let (spacing, origin_ras, direction_ras) = ras_transform(&header)
-        .ok_or_else(|| format("NIfTI header has a degenerate voxel-to-world transform".into()))?;
+    let (spacing, origin_ras, direction_ras) = ras_transform(&header).ok_or_else(|| {
+        format(
+            "the header's voxel-to-world transform (sform, qform or pixdim, whichever is in use) is degenerate or \
+             not finite: a spacing is 0, or a value is NaN or infinite"
+                .into(),
+        )
+    })?;
     Ok(Image {
         geometry: Geometry {
             size: [nx, ny, nz],
@@ -64,15 +67,88 @@ pub fn read_nifti(path: &Path) -> Result<Image<f64>, ImageError> {
     })
 }
 
+/// The header of a single-file NIfTI-1 image, with a message for anything else.
+fn read_header(raw: &[u8]) -> Result<NiftiHeader, String> {
+    if raw.len() < HEADER_BYTES {
+        return Err(format!(
+            "truncated: the file holds {} bytes, but a NIfTI-1 header alone takes {HEADER_BYTES}; the file was cut \
+             short or is not a NIfTI image",
+            raw.len()
+        ));
+    }
+    let sizeof_hdr = [i32::from_le_bytes, i32::from_be_bytes].map(|read| read([raw[0], raw[1], raw[2], raw[3]]));
+    if sizeof_hdr.contains(&540) {
+        return Err("this is a NIfTI-2 file, which is not supported: save it as NIfTI-1 (e.g. nibabel's \
+                    Nifti1Image, or ITK/SimpleITK, which write NIfTI-1 by default)"
+            .into());
+    }
+    let header = NiftiHeader::from_reader(raw).map_err(|_| {
+        format!(
+            "not a NIfTI-1 image: header field sizeof_hdr is {} and magic (bytes 344-347) is {:?}, expected 348 and \
+             \"n+1\"",
+            sizeof_hdr[0],
+            String::from_utf8_lossy(&raw[344..348]).trim_end_matches('\0'),
+        )
+    })?;
+    if &header.magic != b"n+1\0" {
+        return Err(
+            "a NIfTI header/image pair (.hdr/.img) is not supported: convert it to a single .nii or .nii.gz".into()
+        );
+    }
+    Ok(header)
+}
+
+/// The grid size from `dim`, each axis checked: NIfTI writes `dim` as signed 16-bit numbers.
+fn dimensions(header: &NiftiHeader) -> Result<(usize, usize, usize), String> {
+    let dim = header.dim.map(|d| d as i16);
+    let rank = dim[0];
+    if !(1..=7).contains(&rank) {
+        return Err(format!("header field dim[0] (the number of dimensions) is {rank}, expected 1 to 7"));
+    }
+    for (axis, &n) in dim.iter().enumerate().take(rank as usize + 1).skip(1) {
+        if n < 1 {
+            return Err(format!(
+                "header field dim[{axis}] is {n}: a zero-length or negative dimension, so the image holds no voxel"
+            ));
+        }
+    }
+    if rank < 3 {
+        return Err(format!("NIfTI image has {rank} dimensions, expected 3"));
+    }
+    let used = &dim[1..=rank as usize];
+    if used[3..].iter().any(|&d| d > 1) {
+        return Err(format!("NIfTI image has shape {used:?}, expected a 3D volume"));
+    }
+    Ok((used[0] as usize, used[1] as usize, used[2] as usize))
+}
+
+/// Where the voxels start: `vox_offset`, which must be a whole number of bytes past the header.
+fn data_offset(header: &NiftiHeader) -> Result<usize, String> {
+    let offset = header.vox_offset;
+    if !(offset.is_finite() && offset.fract() == 0.0 && offset >= HEADER_BYTES as f32) {
+        return Err(format!(
+            "header field vox_offset is {offset}: the voxel data of a .nii file must start at a whole byte at or \
+             after {HEADER_BYTES} (usually 352)"
+        ));
+    }
+    Ok(offset as usize)
+}
+
 /// Decodes `count` voxels of `data_type` from `raw`.
 fn to_f64(raw: &[u8], data_type: NiftiType, big_endian: bool, count: usize) -> Result<Vec<f64>, String> {
+    let type_name = format!("{data_type:?}").to_ascii_lowercase();
     macro_rules! decode {
         ($t:ty) => {{
             const WIDTH: usize = std::mem::size_of::<$t>();
-            if raw.len() < count * WIDTH {
-                return Err(format!("NIfTI data holds {} bytes, the header promises {}", raw.len(), count * WIDTH));
-            }
-            raw[..count * WIDTH]
+            let needed = count.checked_mul(WIDTH).filter(|&n| n <= raw.len()).ok_or_else(|| {
+                format!(
+                    "truncated: the header says {count} voxels of {type_name}, which take {} bytes, but the file \
+                     holds {} bytes of voxel data",
+                    count as u128 * WIDTH as u128,
+                    raw.len()
+                )
+            })?;
+            raw[..needed]
                 .chunks_exact(WIDTH)
                 .map(|b| {
                     let bytes: [u8; WIDTH] = b.try_into().unwrap_or([0; WIDTH]);
@@ -115,7 +191,8 @@ fn ras_transform(h: &NiftiHeader) -> Option<Transform> {
                 direction[r][c] = rows[r][c] / norm;
             }
         }
-        Some((spacing, [rows[0][3], rows[1][3], rows[2][3]], direction))
+        let origin = [rows[0][3], rows[1][3], rows[2][3]];
+        finite(origin).then_some((spacing, origin, direction))
     } else if h.qform_code > 0 {
         let [b, c, d] = [h.quatern_b, h.quatern_c, h.quatern_d].map(f64::from);
         let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
@@ -126,7 +203,8 @@ fn ras_transform(h: &NiftiHeader) -> Option<Transform> {
             [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), qfac * (a * a + d * d - b * b - c * c)],
         ];
         let origin = [h.quatern_x, h.quatern_y, h.quatern_z].map(f64::from);
-        positive(pixdim).then_some((pixdim, origin, direction))
+        let finite_rotation = direction.iter().all(|row| finite(*row));
+        (positive(pixdim) && finite(origin) && finite_rotation).then_some((pixdim, origin, direction))
     } else {
         let identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
         positive(pixdim).then_some((pixdim, [0.0; 3], identity))
@@ -135,4 +213,8 @@ fn ras_transform(h: &NiftiHeader) -> Option<Transform> {
 
 fn positive(v: [f64; 3]) -> bool {
     v.iter().all(|x| x.is_finite() && *x > 0.0)
+}
+
+fn finite(v: [f64; 3]) -> bool {
+    v.iter().all(|x| x.is_finite())
 }

@@ -176,6 +176,7 @@ pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<Image<f64>, ImageError> {
     }
 
     let f = required("type")?;
+    let type_name = f.value;
     let scalar = Scalar::parse(f.value).ok_or_else(|| bad(f, format!("unsupported type `{}`", f.value)))?;
 
     let f = required("dimension")?;
@@ -314,20 +315,28 @@ pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<Image<f64>, ImageError> {
     let payload: &[u8] = match f.value {
         "raw" => body,
         "gzip" | "gz" => {
-            decoded =
-                crate::gzip::gunzip(body).map_err(|e| format(format!("gzip data could not be decompressed: {e}")))?;
+            decoded = crate::gzip::gunzip(body).map_err(|e| format(crate::gzip::describe_gunzip_error(&e)))?;
             &decoded
         }
         v => return Err(bad(f, format!("encoding `{v}` is not supported (raw or gzip)"))),
     };
 
-    let count =
-        size.iter().try_fold(layers, |acc, &n| acc.checked_mul(n)).ok_or_else(|| format("sizes overflow".into()))?;
     let width = scalar.bytes();
-    let needed = count * width;
-    if payload.len() != needed {
+    let too_large = || format(format!("header field `sizes` {sizes:?} describes more voxels than memory can hold"));
+    let count = size.iter().try_fold(layers, |acc, &n| acc.checked_mul(n)).ok_or_else(too_large)?;
+    let needed = count.checked_mul(width).ok_or_else(too_large)?;
+    if payload.len() < needed {
         return Err(format(format!(
-            "data has {} bytes, the header needs {needed} ({count} voxels of {width} bytes)",
+            "truncated: the header says {count} voxels of {type_name}, which take {needed} bytes, but the {} data \
+             holds {} bytes",
+            if payload.len() == body.len() { "file's" } else { "decompressed" },
+            payload.len()
+        )));
+    }
+    if payload.len() > needed {
+        return Err(format(format!(
+            "the data holds {} bytes, more than the {needed} bytes of {count} voxels of {type_name} that the header's \
+             `sizes` and `type` describe: the header does not match the data",
             payload.len()
         )));
     }

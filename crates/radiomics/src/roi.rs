@@ -32,6 +32,37 @@ pub enum RoiError {
     TooSmall { label: i64, dimensions: usize, voxels: usize },
     #[error("image and mask hold different numbers of voxels ({image} vs {mask})")]
     SizeMismatch { image: usize, mask: usize },
+    /// The mask holds a value that is not a whole number, so it is not a label map.
+    #[error(
+        "the mask is not a label map: voxel {voxel:?} (x, y, z) holds {value}, and {count} voxel(s) in all hold a \
+         value that is not a whole number; a mask must hold whole-number labels (threshold a probability map first, \
+         e.g. at 0.5, and save it as an integer type)"
+    )]
+    MaskNotIntegral { voxel: [usize; 3], value: f64, count: usize },
+    /// An image voxel inside the ROI is NaN or infinite. `voxel` is in image coordinates when
+    /// the ROI was cropped by [`Roi::new`], else in the ROI's bounding box.
+    #[error(
+        "the image holds {count} non-finite intensity value(s) inside the ROI, the first {value} at voxel {voxel:?} \
+         (x, y, z); radiomics needs finite intensities: fix the image (NaN often marks voxels outside the scanner's \
+         field of view, or a failed resampling)"
+    )]
+    NonFiniteIntensity { voxel: [usize; 3], value: f64, count: usize },
+    /// The ROI's intensity range would need an absurd number of grey levels at this bin width.
+    #[error(
+        "the ROI's intensities run from {min} to {max}: at bin_width {bin_width} that is {levels:.0} grey levels, \
+         more than the {limit} flow accepts (pyradiomics recommends 30 to 130); set bin_width to at least {suggested}, \
+         or check the image's intensity units (a wrong rescale slope, or a float image in other units)"
+    )]
+    TooManyGreyLevels { min: f64, max: f64, bin_width: f64, levels: f64, limit: u32, suggested: f64 },
+    #[error("bin_width is {0}: it must be a positive number")]
+    BinWidth(f64),
+}
+
+impl RoiError {
+    /// Whether the problem is in the image (its intensities) rather than in the mask.
+    pub fn is_about_the_image(&self) -> bool {
+        matches!(self, RoiError::NonFiniteIntensity { .. } | RoiError::TooManyGreyLevels { .. })
+    }
 }
 
 fn describe_labels(present: &[i64]) -> String {
@@ -46,12 +77,19 @@ fn describe_labels(present: &[i64]) -> String {
 
 impl Roi {
     /// Crops `image` to the voxels of `mask` equal to `label`. The caller has checked that both
-    /// share one geometry.
+    /// share one geometry. The mask must hold whole numbers only, and the image's voxels inside
+    /// the ROI must be finite (outside it they are never looked at).
     pub fn new(image: &Image<f64>, mask: &Image<f64>, label: i64) -> Result<Roi, RoiError> {
         if image.data.len() != mask.data.len() {
             return Err(RoiError::SizeMismatch { image: image.data.len(), mask: mask.data.len() });
         }
         let [nx, ny, nz] = image.geometry.size;
+        let whole = |v: &f64| v.fract() == 0.0;
+        if let Some(first) = mask.data.iter().position(|v| !whole(v)) {
+            let count = mask.data.iter().filter(|v| !whole(v)).count();
+            let voxel = [first % nx.max(1), (first / nx.max(1)) % ny.max(1), first / (nx * ny).max(1)];
+            return Err(RoiError::MaskNotIntegral { voxel, value: mask.data[first], count });
+        }
         let wanted = label as f64;
         let mut lo = [usize::MAX; 3];
         let mut hi = [0usize; 3];
@@ -88,12 +126,25 @@ impl Roi {
         let total = size[0] * size[1] * size[2];
         let mut values = Vec::with_capacity(total);
         let mut roi_mask = Vec::with_capacity(total);
+        let mut non_finite: Option<([usize; 3], f64)> = None;
+        let mut non_finite_count = 0;
         for z in lo[2]..=hi[2] {
             for y in lo[1]..=hi[1] {
                 let row = nx * (y + ny * z);
-                values.extend_from_slice(&image.data[row + lo[0]..=row + hi[0]]);
-                roi_mask.extend(mask.data[row + lo[0]..=row + hi[0]].iter().map(|&m| m == wanted));
+                let (row_values, row_mask) =
+                    (&image.data[row + lo[0]..=row + hi[0]], &mask.data[row + lo[0]..=row + hi[0]]);
+                for (x, (v, m)) in row_values.iter().zip(row_mask).enumerate() {
+                    if *m == wanted && !v.is_finite() {
+                        non_finite_count += 1;
+                        non_finite.get_or_insert(([lo[0] + x, y, z], *v));
+                    }
+                }
+                values.extend_from_slice(row_values);
+                roi_mask.extend(row_mask.iter().map(|&m| m == wanted));
             }
+        }
+        if let Some((voxel, value)) = non_finite {
+            return Err(RoiError::NonFiniteIntensity { voxel, value, count: non_finite_count });
         }
         Ok(Roi { size, spacing: image.geometry.spacing, values, mask: roi_mask, voxel_count })
     }
@@ -101,5 +152,52 @@ impl Roi {
     /// The values of the ROI voxels, in x-fastest order.
     pub fn roi_values(&self) -> Vec<f64> {
         self.values.iter().zip(&self.mask).filter(|(_, m)| **m).map(|(v, _)| *v).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Geometry;
+
+    fn image(data: Vec<f64>) -> Image<f64> {
+        let geometry = Geometry {
+            size: [3, 2, 2],
+            spacing: [1.0; 3],
+            origin: [0.0; 3],
+            direction: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        };
+        Image { geometry, data }
+    }
+
+    /// Label 1 on voxels (0, 0, 0), (1, 0, 0) and (0, 1, 0): an L whose bounding box also
+    /// holds (1, 1, 0).
+    fn mask() -> Vec<f64> {
+        (0..12).map(|i| if [0, 1, 3].contains(&i) { 1.0 } else { 0.0 }).collect()
+    }
+
+    #[test]
+    fn a_mask_that_is_not_whole_numbers_is_refused_with_its_first_voxel() {
+        let ct = image((0..12).map(f64::from).collect());
+        let mut probabilities = mask();
+        probabilities[4] = 0.999;
+        probabilities[10] = f64::NAN;
+        let err = Roi::new(&ct, &image(probabilities), 1).unwrap_err();
+        assert_eq!(err, RoiError::MaskNotIntegral { voxel: [1, 1, 0], value: 0.999, count: 2 });
+        assert!(!err.is_about_the_image() && err.to_string().contains("threshold a probability map"), "{err}");
+    }
+
+    #[test]
+    fn non_finite_intensities_count_only_inside_the_roi() {
+        let mut values: Vec<f64> = (0..12).map(f64::from).collect();
+        values[4] = f64::NAN; // in the bounding box, not in the ROI: ignored
+        values[11] = f64::NEG_INFINITY; // outside the bounding box: ignored
+        assert!(Roi::new(&image(values.clone()), &image(mask()), 1).is_ok());
+        values[1] = f64::INFINITY;
+        values[3] = f64::NAN;
+        let err = Roi::new(&image(values), &image(mask()), 1).unwrap_err();
+        let RoiError::NonFiniteIntensity { voxel, value, count } = err.clone() else { panic!("{err:?}") };
+        assert_eq!((voxel, value, count), ([1, 0, 0], f64::INFINITY, 2));
+        assert!(err.is_about_the_image(), "{err}");
     }
 }

@@ -8,7 +8,8 @@ use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-use flow_radiomics::dicom::{Label, read_mask, read_mask_label, read_series};
+use flow_radiomics::cohort::read_case;
+use flow_radiomics::dicom::{Label, read_mask, read_mask_label, read_series, read_series_with_frame};
 use flow_radiomics::image::GeometryField;
 use flow_radiomics::nifti::read_nifti;
 use flow_radiomics::{Geometry, ImageError};
@@ -146,6 +147,8 @@ const ROW_DIR: [f64; 3] = [1.0, 0.0, 0.0];
 const COL_DIR: [f64; 3] = [0.0, 0.0, -1.0];
 const NORMAL: [f64; 3] = [0.0, 1.0, 0.0];
 const SERIES_UID: &str = "1.2.826.0.1.3680043.8.498.1";
+const FRAME_UID: &str = "1.2.826.0.1.3680043.8.498.7";
+const OTHER_FRAME_UID: &str = "1.2.826.0.1.3680043.8.498.8";
 
 fn ds(values: &[f64]) -> PrimitiveValue {
     PrimitiveValue::from(values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\\"))
@@ -182,7 +185,12 @@ fn stored(x: usize, y: usize, z: usize) -> i16 {
 
 /// Writes slice `z` of the synthetic CT: stored values from [`stored`], slope 2, intercept −50.
 fn write_ct_slice(path: &Path, series: &str, z: usize, position: [f64; 3]) {
+    write_ct_slice_in(path, series, z, position, FRAME_UID);
+}
+
+fn write_ct_slice_in(path: &Path, series: &str, z: usize, position: [f64; 3], frame: &str) {
     let mut obj = InMemDicomObject::new_empty();
+    put(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, frame);
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, format!("{series}.{}", z + 1));
     put(&mut obj, tags::MODALITY, VR::CS, "CT");
@@ -227,6 +235,7 @@ fn pattern(s: u16, z: usize, x: usize, y: usize) -> bool {
 const FRAMES: [(u16, usize); 5] = [(2, 1), (1, 0), (2, 3), (1, 2), (1, 1)];
 
 struct SegSpec {
+    frame: &'static str,
     orientation: [f64; 6],
     /// Added to the position of frame 3 (0-based 2).
     shift: [f64; 3],
@@ -235,7 +244,12 @@ struct SegSpec {
 
 impl Default for SegSpec {
     fn default() -> Self {
-        SegSpec { orientation: [ROW_DIR, COL_DIR].concat().try_into().unwrap(), shift: [0.0; 3], empty: false }
+        SegSpec {
+            frame: FRAME_UID,
+            orientation: [ROW_DIR, COL_DIR].concat().try_into().unwrap(),
+            shift: [0.0; 3],
+            empty: false,
+        }
     }
 }
 
@@ -248,6 +262,7 @@ fn write_seg(path: &Path, spec: &SegSpec) {
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.8.498.2.1");
     put(&mut obj, tags::MODALITY, VR::CS, "SEG");
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.8.498.2");
+    put(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, spec.frame);
     put(&mut obj, tags::ROWS, VR::US, ROWS as u16);
     put(&mut obj, tags::COLUMNS, VR::US, COLS as u16);
     put(&mut obj, tags::NUMBER_OF_FRAMES, VR::IS, FRAMES.len().to_string());
@@ -498,4 +513,84 @@ fn tilted_series_is_an_error() {
     }
     let msg = read_series(tmp.path()).unwrap_err().to_string();
     assert!(msg.contains("s1.dcm") && msg.contains("gantry tilt"), "{msg}");
+}
+
+// --- Frames of reference ------------------------------------------------------------------
+
+#[test]
+fn seg_in_another_frame_of_reference_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ct = tmp.path().join("ct");
+    std::fs::create_dir(&ct).unwrap();
+    write_series(&ct);
+    let (image, frame) = read_series_with_frame(&ct).unwrap();
+    assert_eq!(frame.as_deref(), Some(FRAME_UID));
+    let seg = tmp.path().join("seg.dcm");
+    write_seg(&seg, &SegSpec::default());
+    let (_, mask) = read_case(&ct, &seg).unwrap();
+    assert_eq!(mask.data, expected_mask(None));
+
+    // The same frames on the same grid, but drawn in another frame of reference.
+    let other = tmp.path().join("other-frame-seg.dcm");
+    write_seg(&other, &SegSpec { frame: OTHER_FRAME_UID, ..SegSpec::default() });
+    let err = read_case(&ct, &other).unwrap_err();
+    assert!(err.is_bad_data(), "{err:?}");
+    let msg = err.to_string();
+    for part in ["other-frame-seg.dcm", "FrameOfReferenceUID (0020,0052)", OTHER_FRAME_UID, FRAME_UID] {
+        assert!(msg.contains(part), "{part} missing: {msg}");
+    }
+    assert!(msg.contains(&ct.display().to_string()), "{msg}");
+    // A NIfTI/NRRD-like reference has no frame: nothing to compare, the grid decides.
+    assert!(read_mask(&other, &image.geometry, &ct).is_ok());
+}
+
+#[test]
+fn series_with_two_frames_of_reference_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_series(tmp.path());
+    write_ct_slice_in(&tmp.path().join("b.dcm"), SERIES_UID, 3, slice_position(3), OTHER_FRAME_UID);
+    let msg = read_series(tmp.path()).unwrap_err().to_string();
+    assert!(msg.contains("b.dcm") && msg.contains(OTHER_FRAME_UID) && msg.contains(FRAME_UID), "{msg}");
+    assert!(msg.contains("one frame of reference"), "{msg}");
+}
+
+/// Rewrites every FrameOfReferenceUID and ReferencedFrameOfReferenceUID of a DICOM file, at any
+/// depth, to `uid`.
+fn set_frames(obj: &mut InMemDicomObject, uid: &str) {
+    for tag in [tags::FRAME_OF_REFERENCE_UID, tags::REFERENCED_FRAME_OF_REFERENCE_UID] {
+        if obj.get(tag).is_some() {
+            put(obj, tag, VR::UI, uid);
+        }
+    }
+    let sequences: Vec<Tag> = obj.iter().filter(|e| e.vr() == VR::SQ).map(|e| e.header().tag).collect();
+    for tag in sequences {
+        let Some(mut items) = obj.get(tag).and_then(|e| e.items()).map(<[InMemDicomObject]>::to_vec) else { continue };
+        for item in &mut items {
+            set_frames(item, uid);
+        }
+        put_seq(obj, tag, items);
+    }
+}
+
+#[test]
+fn pat1_rtstruct_in_another_frame_of_reference_is_refused() {
+    let (Some(dir), Some(rs)) =
+        (shared("ibsi1/ct_phantom_pat1_dicom/image"), shared("ibsi1/ct_phantom_pat1_dicom/mask/DCM_RS_00060.dcm"))
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("rs-copy.dcm");
+    std::fs::copy(&rs, &copy).unwrap();
+    assert!(read_case(&dir, &copy).is_ok(), "the unedited copy is in the series' frame");
+
+    let edited = tmp.path().join("rs-other-frame.dcm");
+    let mut obj = dicom_object::open_file(&rs).unwrap();
+    set_frames(&mut obj, OTHER_FRAME_UID);
+    obj.write_to_file(&edited).unwrap();
+    let err = read_case(&dir, &edited).unwrap_err();
+    assert!(err.is_bad_data(), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("rs-other-frame.dcm") && msg.contains(OTHER_FRAME_UID), "{msg}");
+    assert!(msg.contains("ReferencedFrameOfReferenceUID") && msg.contains("GTV-1"), "{msg}");
 }

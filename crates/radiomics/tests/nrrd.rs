@@ -136,9 +136,22 @@ fn malformed_headers_give_clear_errors() {
     let (_, msg) = error_for("detached.nhdr", "encoding: raw\n", "encoding: raw\ndata file: x.raw\n", &[]);
     assert!(msg.contains("detached data files"), "{msg}");
     let (_, msg) = error_for("short.nrrd", "encoding: raw", "encoding: raw", &data[..20]);
-    assert!(msg.contains("data has 20 bytes, the header needs 24"), "{msg}");
+    assert!(
+        msg.contains("truncated: the header says 12 voxels of short, which take 24 bytes")
+            && msg.contains("holds 20 bytes"),
+        "{msg}"
+    );
+    let (_, msg) = error_for("long.nrrd", "encoding: raw", "encoding: raw", &[&data[..], &[0, 0]].concat());
+    assert!(msg.contains("holds 26 bytes, more than the 24 bytes"), "{msg}");
     let (_, msg) = error_for("gz.nrrd", "encoding: raw", "encoding: gzip", &data);
-    assert!(msg.contains("gzip"), "{msg}");
+    assert!(msg.contains("gzip data is truncated or corrupt"), "{msg}");
+    let cut = gzip(&data);
+    let (_, msg) = error_for("cut.nrrd", "encoding: raw", "encoding: gzip", &cut[..cut.len() - 6]);
+    assert!(msg.contains("gzip data is truncated or corrupt"), "{msg}");
+    let (_, msg) = error_for("huge.nrrd", "sizes: 3 2 2", "sizes: 4294967296 4294967296 2", &data);
+    assert!(msg.contains("more voxels than memory can hold"), "{msg}");
+    let (_, msg) = error_for("empty.nrrd", "sizes: 3 2 2", "sizes: 3 0 2", &data);
+    assert!(msg.contains("positive integer sizes"), "{msg}");
     let (_, msg) = error_for("endian.nrrd", "endian: little\n", "", &data);
     assert!(msg.contains("no `endian` field"), "{msg}");
 }

@@ -210,7 +210,7 @@ fn roi(size: [usize; 3], values: &[f64], mask: &[u8]) -> Roi {
 /// The five texture classes, each feature named `class_Feature` as in pyradiomics' output
 /// (`original_glcm_Contrast` less the image type).
 fn texture(roi: &Roi, bin_width: f64) -> Vec<(String, f64)> {
-    let levels = fixed_bin_width(roi, bin_width);
+    let levels = fixed_bin_width(roi, bin_width).unwrap();
     let classes = [
         ("glcm", glcm::compute(&levels)),
         ("glrlm", glrlm::compute(&levels, roi.voxel_count)),

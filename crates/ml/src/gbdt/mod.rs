@@ -45,6 +45,7 @@ mod tree;
 mod xgboost_json;
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 
 use ndarray::{ArrayBase, Data, Ix2};
 use serde::{Deserialize, Serialize};
@@ -211,6 +212,25 @@ pub enum GbdtError {
     Model(String),
     #[error("unsupported XGBoost model: {0}")]
     Unsupported(String),
+    /// The cancellation flag given to [`Gbdt::fit_cancellable`] was set.
+    #[error("training was cancelled")]
+    Cancelled,
+}
+
+impl GbdtError {
+    /// Whether the training data (or the data scored) is at fault: labels, values, shape, or
+    /// features that do not match the model's. Parameters, models and cancellation are not.
+    pub fn is_bad_data(&self) -> bool {
+        matches!(
+            self,
+            GbdtError::Label { .. }
+                | GbdtError::Infinite { .. }
+                | GbdtError::Dataset(_)
+                | GbdtError::NoFeatures
+                | GbdtError::FeatureCount { .. }
+                | GbdtError::FeatureName { .. }
+        )
+    }
 }
 
 /// A trained (or loaded) ensemble of regression trees for a logistic objective.
@@ -232,6 +252,17 @@ impl Gbdt {
     /// Trains on `data` (labels in [0, 1]; NaN features are missing) with at most `threads`
     /// threads (0 counts as 1), or `params.nthread` if that is lower.
     pub fn fit(data: &Dataset, params: &GbdtParams, threads: usize) -> Result<Gbdt, GbdtError> {
+        Gbdt::fit_cancellable(data, params, threads, &AtomicBool::new(false))
+    }
+
+    /// [`Gbdt::fit`] that reads `cancel` before each boosting round and returns
+    /// [`GbdtError::Cancelled`] once it is set. The trees do not depend on it otherwise.
+    pub fn fit_cancellable(
+        data: &Dataset,
+        params: &GbdtParams,
+        threads: usize,
+        cancel: &AtomicBool,
+    ) -> Result<Gbdt, GbdtError> {
         params.validate()?;
         let (rows, cols) = data.x.dim();
         // `Dataset`'s fields are public: check what `Dataset::new` checks.
@@ -258,7 +289,7 @@ impl Gbdt {
             None => estimate_base_score(&data.y, &weights),
         };
         let threads = params.nthread.map_or(threads, |n| n.min(threads)).max(1);
-        let trees = train::fit_trees(data, params, base_margin(base_score), threads)?;
+        let trees = train::fit_trees(data, params, base_margin(base_score), threads, cancel)?;
         let model = Gbdt {
             objective: params.objective,
             base_score,

@@ -15,6 +15,8 @@
 //! Every sum is taken in a fixed order by one thread, so the model does not depend on the
 //! number of threads.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ndarray::{ArrayView2, s};
 use rayon::prelude::*;
 
@@ -227,12 +229,14 @@ impl Rng {
 }
 
 /// Fits `params.n_estimators` trees on `data` (labels checked) from the `f32` margin
-/// `base_margin`, on `threads` threads.
+/// `base_margin`, on `threads` threads; stops with [`GbdtError::Cancelled`] before a round
+/// once `cancel` is set.
 pub(super) fn fit_trees(
     data: &Dataset,
     params: &GbdtParams,
     base_margin: f32,
     threads: usize,
+    cancel: &AtomicBool,
 ) -> Result<Vec<Tree>, GbdtError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -241,11 +245,17 @@ pub(super) fn fit_trees(
     pool.install(|| {
         let binned = Binned::new(data.x.view(), usize::from(params.max_bin))
             .map_err(|(feature, row)| GbdtError::Infinite { feature: data.feature_names[feature].clone(), row })?;
-        Ok(fit_binned(&binned, &data.y, params, base_margin))
+        fit_binned(&binned, &data.y, params, base_margin, cancel)
     })
 }
 
-fn fit_binned(data: &Binned, y: &[f64], params: &GbdtParams, base_margin: f32) -> Vec<Tree> {
+fn fit_binned(
+    data: &Binned,
+    y: &[f64],
+    params: &GbdtParams,
+    base_margin: f32,
+    cancel: &AtomicBool,
+) -> Result<Vec<Tree>, GbdtError> {
     let rows = data.rows;
     let n_features = data.n_bins.len();
     let settings = Settings {
@@ -261,9 +271,14 @@ fn fit_binned(data: &Binned, y: &[f64], params: &GbdtParams, base_margin: f32) -
     let mut gpair = vec![(0f32, 0f32); rows];
     let mut rng = Rng(params.seed);
     let n_sampled_features = ((params.colsample_bytree * n_features as f64) as usize).clamp(1, n_features);
-    let mut trees = Vec::with_capacity(params.n_estimators);
+    // Capped: `num_boost_round` is the user's, and a huge one must fail by cancellation or
+    // time, not by reserving memory for trees that will never be grown.
+    let mut trees = Vec::with_capacity(params.n_estimators.min(4096));
 
     for _ in 0..params.n_estimators {
+        if cancel.load(Ordering::SeqCst) {
+            return Err(GbdtError::Cancelled);
+        }
         // XGBoost's RegLossObj::GetGradient for LogisticRegression, in f32.
         gpair.par_iter_mut().zip(&margins).zip(&labels).for_each(|((gp, &m), &label)| {
             let p = sigmoid(m);
@@ -303,7 +318,7 @@ fn fit_binned(data: &Binned, y: &[f64], params: &GbdtParams, base_margin: f32) -
         }
         trees.push(tree);
     }
-    trees
+    Ok(trees)
 }
 
 /// The leaf value a training row reaches, walking the tree on bins (`split_bins[node]` is the

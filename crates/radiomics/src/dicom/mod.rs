@@ -13,8 +13,11 @@
 //! codecs are left out to keep the build small, and such files get an error saying to
 //! decompress them first (e.g. `gdcmconv --raw` or `dcmdjpeg`).
 //!
-//! The reference is any [`Geometry`] (a DICOM series, a NIfTI or NRRD image); the frame of
-//! reference UID is not compared, because a [`Geometry`] read from NIfTI has none.
+//! The reference is any [`Geometry`] (a DICOM series, a NIfTI or NRRD image). When the
+//! reference is a DICOM series its FrameOfReferenceUID is known ([`read_series_with_frame`]),
+//! and a SEG or RTSTRUCT in another frame of reference is refused ([`read_mask_on`]): its
+//! coordinates belong to another scan or registration even if they happen to fall on the grid.
+//! A NIfTI or NRRD reference has no frame of reference, so nothing is compared then.
 
 mod pixels;
 mod rtstruct;
@@ -32,7 +35,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use crate::error::ImageError;
 use crate::image::{Geometry, Image};
 
-pub use series::read_series;
+pub use series::{read_series, read_series_with_frame};
 
 /// How far (as a fraction of the voxel spacing) a SEG frame position, or a series slice, may
 /// be from the grid and still count as on it. Positions in both are copies of the CT's
@@ -59,6 +62,16 @@ pub enum Label {
     Name(String),
 }
 
+/// The image a DICOM mask is mapped onto.
+#[derive(Debug, Clone, Copy)]
+pub struct Reference<'a> {
+    pub geometry: &'a Geometry,
+    /// Where the image was read from, named in errors.
+    pub path: &'a Path,
+    /// The image's FrameOfReferenceUID (0020,0052), when it is a DICOM series that has one.
+    pub frame_of_reference: Option<&'a str>,
+}
+
 /// Reads a DICOM SEG or RTSTRUCT at `path` as a mask on the grid of `reference` (read from
 /// `reference_path`, named in errors), with every segment or ROI: see [`read_mask_label`].
 pub fn read_mask(path: &Path, reference: &Geometry, reference_path: &Path) -> Result<Image<f64>, ImageError> {
@@ -80,6 +93,15 @@ pub fn read_mask_label(
     reference_path: &Path,
     label: &Label,
 ) -> Result<Image<f64>, ImageError> {
+    read_mask_on(path, &Reference { geometry: reference, path: reference_path, frame_of_reference: None }, label)
+}
+
+/// [`read_mask_label`] on a [`Reference`]: when the reference's frame of reference is known,
+/// the SEG's FrameOfReferenceUID, or the RTSTRUCT's ReferencedFrameOfReferenceUID of each
+/// selected ROI (else of its Referenced Frame of Reference Sequence), must be the same.
+pub fn read_mask_on(path: &Path, reference: &Reference<'_>, label: &Label) -> Result<Image<f64>, ImageError> {
+    let (reference_path, frame) = (reference.path, reference.frame_of_reference);
+    let reference = reference.geometry;
     let obj = open(path, false)?;
     let sop_class = trimmed(obj.meta().media_storage_sop_class_uid());
     let sop_class = match obj.get(tags::SOP_CLASS_UID).and_then(|e| e.to_str().ok()) {
@@ -88,9 +110,15 @@ pub fn read_mask_label(
     };
     let modality = string(&obj, tags::MODALITY).unwrap_or_default();
     let (mask, what) = if sop_class == uids::SEGMENTATION_STORAGE || modality == "SEG" {
+        if let Some(expected) = frame {
+            let attrs = Attrs::new(&obj, path);
+            if let Some(found) = attrs.opt_string(tags::FRAME_OF_REFERENCE_UID).filter(|f| !f.is_empty()) {
+                check_frame(&attrs, tags::FRAME_OF_REFERENCE_UID, &found, expected, reference_path, "")?;
+            }
+        }
         (seg::read(&obj, path, reference, reference_path, label)?, "segment")
     } else if sop_class == uids::RT_STRUCTURE_SET_STORAGE || modality == "RTSTRUCT" {
-        (rtstruct::read(&obj, path, reference, reference_path, label)?, "ROI")
+        (rtstruct::read(&obj, path, reference, reference_path, frame, label)?, "ROI")
     } else {
         return Err(format_err(
             path,
@@ -117,6 +145,28 @@ pub fn read_mask_label(
         ));
     }
     Ok(mask)
+}
+
+/// A mask attribute `tag` holding frame of reference `found` where the image has `expected`.
+fn check_frame(
+    attrs: &Attrs<'_>,
+    tag: Tag,
+    found: &str,
+    expected: &str,
+    reference_path: &Path,
+    whose: &str,
+) -> Result<(), ImageError> {
+    if found == expected {
+        return Ok(());
+    }
+    Err(attrs.err(
+        tag,
+        &format!(
+            "{whose}is {found}, but the image {} is in frame of reference {expected}: the mask was drawn on \
+             another scan (or another registration of it); pair each mask with the series it was made on",
+            reference_path.display()
+        ),
+    ))
 }
 
 fn format_err(path: &Path, msg: String) -> ImageError {
@@ -153,7 +203,25 @@ fn open(path: &Path, header_only: bool) -> Result<DefaultDicomObject, ImageError
     }
     let options = OpenFileOptions::new();
     let options = if header_only { options.read_until(tags::PIXEL_DATA) } else { options };
-    options.open_file(path).map_err(|e| format_err(path, format!("cannot parse DICOM file: {e}")))
+    options.open_file(path).map_err(|e| {
+        let eof = causes(&e).any(|cause| {
+            cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+        });
+        let chain: Vec<String> = causes(&e).map(|cause| cause.to_string()).collect();
+        let hint = if eof {
+            "truncated: the file ends in the middle of a data element; it was cut short, copy it again"
+        } else {
+            "the file is damaged or not DICOM"
+        };
+        format_err(path, format!("{hint} (cannot parse DICOM: {})", chain.join(": ")))
+    })
+}
+
+/// An error and its sources, outermost first.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |e| e.source())
 }
 
 /// Trims the padding DICOM puts after UIDs and strings (NUL or space).

@@ -12,7 +12,7 @@ use std::path::Path;
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 
-use super::{Attrs, CONTOUR_TOLERANCE, Label, format_err, grid_map, select};
+use super::{Attrs, CONTOUR_TOLERANCE, Label, check_frame, format_err, grid_map, select};
 use crate::error::ImageError;
 use crate::image::{Geometry, Image};
 
@@ -20,23 +20,53 @@ use crate::image::{Geometry, Image};
 /// open contours enclose nothing and are skipped. Each contour must lie on a slice of the
 /// reference (within a tenth of the slice spacing), otherwise the error names the ROI, the
 /// contour and where it falls. Voxels get the ROI Number, the largest where ROIs overlap.
+/// With `frame` (the reference's FrameOfReferenceUID) known, each selected ROI's
+/// ReferencedFrameOfReferenceUID must be it; a ROI without one is checked against the file's
+/// Referenced Frame of Reference Sequence, which must then list it.
 pub(super) fn read(
     obj: &DefaultDicomObject,
     path: &Path,
     reference: &Geometry,
     reference_path: &Path,
+    frame: Option<&str>,
     label: &Label,
 ) -> Result<Image<f64>, ImageError> {
     let a = Attrs::new(obj, path);
     let mut rois = Vec::new();
+    let mut roi_attrs = Vec::new();
     for (i, item) in a.items(tags::STRUCTURE_SET_ROI_SEQUENCE)?.iter().enumerate() {
         let r = a.within(item, format!(" in item {} of the Structure Set ROI Sequence", i + 1));
         rois.push((r.uint(tags::ROI_NUMBER)?, r.opt_string(tags::ROI_NAME).unwrap_or_default()));
+        roi_attrs.push(r);
     }
     if rois.is_empty() {
         return Err(a.err(tags::STRUCTURE_SET_ROI_SEQUENCE, "missing or empty: the file defines no ROI"));
     }
     let selected = select(&rois, label, path, "ROI")?;
+    if let Some(expected) = frame {
+        let mut file_frames = Vec::new();
+        for item in a.items(tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)? {
+            if let Some(uid) = a.within(item, String::new()).opt_string(tags::FRAME_OF_REFERENCE_UID) {
+                file_frames.push(uid);
+            }
+        }
+        for ((number, name), r) in rois.iter().zip(&roi_attrs) {
+            if selected.is_some_and(|s| s != *number) {
+                continue;
+            }
+            let tag = tags::REFERENCED_FRAME_OF_REFERENCE_UID;
+            match r.opt_string(tag).filter(|f| !f.is_empty()) {
+                Some(found) => {
+                    check_frame(r, tag, &found, expected, reference_path, &format!("of ROI {number} {name:?} "))?
+                }
+                None if !file_frames.is_empty() && !file_frames.iter().any(|f| f == expected) => {
+                    let tag = tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE;
+                    check_frame(&a, tag, &file_frames.join(", "), expected, reference_path, "")?;
+                }
+                None => {}
+            }
+        }
+    }
     let grid = grid_map(reference, reference_path)?;
     let [nx, ny, nz] = reference.size;
     let mut data = vec![0.0f64; reference.voxel_count()];

@@ -33,6 +33,7 @@ struct Slice {
     axes: [[f64; 3]; 2],
     position: [f64; 3],
     spacing_between_slices: Option<f64>,
+    frame_of_reference: Option<String>,
 }
 
 /// Reads every DICOM image file in `dir` (not its subfolders) as one volume.
@@ -51,6 +52,12 @@ struct Slice {
 /// position of the first slice, direction columns row cosine, column cosine and normal. Voxel
 /// `(x, y, z)` is column `x` of row `y` of the `z`-th slice.
 pub fn read_series(dir: &Path) -> Result<Image<f64>, ImageError> {
+    read_series_with_frame(dir).map(|(image, _)| image)
+}
+
+/// [`read_series`], with the series' FrameOfReferenceUID (0020,0052) when the slices have one.
+/// Slices that name different frames of reference are an error that names two of them.
+pub fn read_series_with_frame(dir: &Path) -> Result<(Image<f64>, Option<String>), ImageError> {
     let mut slices = Vec::new();
     for path in files_in(dir)? {
         if let Some(slice) = read_header(&path)? {
@@ -65,6 +72,7 @@ pub fn read_series(dir: &Path) -> Result<Image<f64>, ImageError> {
     for s in &slices[1..] {
         check_same_frame(first, s)?;
     }
+    let frame_of_reference = one_frame_of_reference(&slices)?;
 
     let [row_axis, col_axis] = first.axes;
     let normal = normalise(cross(row_axis, col_axis))
@@ -95,7 +103,7 @@ pub fn read_series(dir: &Path) -> Result<Image<f64>, ImageError> {
             row[c] = axis[r];
         }
     }
-    Ok(Image {
+    let image = Image {
         geometry: Geometry {
             size: [nx, ny, nz],
             spacing: [first.pixel_spacing[1], first.pixel_spacing[0], slice_spacing],
@@ -103,7 +111,25 @@ pub fn read_series(dir: &Path) -> Result<Image<f64>, ImageError> {
             direction,
         },
         data,
-    })
+    };
+    Ok((image, frame_of_reference))
+}
+
+/// The frame of reference the slices share, if they name one.
+fn one_frame_of_reference(slices: &[Slice]) -> Result<Option<String>, ImageError> {
+    let mut named = slices.iter().filter_map(|s| s.frame_of_reference.as_deref().map(|f| (f, s)));
+    let Some((frame, first)) = named.next() else { return Ok(None) };
+    if let Some((other, slice)) = named.find(|(f, _)| *f != frame) {
+        return Err(format_err(
+            &slice.path,
+            format!(
+                "FrameOfReferenceUID (0020,0052) is {other} but {frame} in {}; all slices of a series must share one \
+                 frame of reference",
+                first.path.display()
+            ),
+        ));
+    }
+    Ok(Some(frame.to_string()))
 }
 
 /// The regular files directly in `dir`, sorted so errors and ties are reproducible.
@@ -157,6 +183,7 @@ fn read_header(path: &Path) -> Result<Option<Slice>, ImageError> {
         axes: orientation(&a, tags::IMAGE_ORIENTATION_PATIENT)?,
         position: a.floats::<3>(tags::IMAGE_POSITION_PATIENT)?,
         spacing_between_slices: a.opt_float(tags::SPACING_BETWEEN_SLICES)?.filter(|s| *s > 0.0),
+        frame_of_reference: a.opt_string(tags::FRAME_OF_REFERENCE_UID).filter(|f| !f.is_empty()),
     }))
 }
 
@@ -246,14 +273,22 @@ fn slice_spacing(order: &[(f64, &Slice)], normal: [f64; 3]) -> Result<f64, Image
     }
     let (d_last, _) = order[order.len() - 1];
     let spacing = (d_last - d0) / (order.len() - 1) as f64;
-    for pair in order.windows(2) {
-        let ((da, a), (db, b)) = (pair[0], pair[1]);
-        if ((db - da) - spacing).abs() > SLICE_SPACING_TOLERANCE * spacing {
+    let uneven = |(da, db): (f64, f64)| ((db - da) - spacing).abs() > SLICE_SPACING_TOLERANCE * spacing;
+    if order.windows(2).any(|pair| uneven((pair[0].0, pair[1].0))) {
+        // One missing slice moves the average off every other gap too: name the gap that
+        // differs most from the typical (median) one, which is where the slice is missing.
+        let mut gaps: Vec<f64> = order.windows(2).map(|pair| pair[1].0 - pair[0].0).collect();
+        gaps.sort_by(f64::total_cmp);
+        let typical = gaps[(gaps.len() - 1) / 2];
+        let worst = order
+            .windows(2)
+            .max_by(|p, q| ((p[1].0 - p[0].0) - typical).abs().total_cmp(&((q[1].0 - q[0].0) - typical).abs()));
+        if let Some([(da, a), (db, b)]) = worst.map(|pair| [pair[0], pair[1]]) {
             return Err(format_err(
                 &b.path,
                 format!(
-                    "non-uniform slice spacing: {:.4} mm from {} to this slice, but {:.4} mm on average over {} \
-                     slices; a slice is missing or the folder mixes acquisitions",
+                    "non-uniform slice spacing: {:.4} mm from {} to this slice, where the other slices are {typical:.4} \
+                     mm apart ({:.4} mm on average over {} slices); a slice is missing or the folder mixes acquisitions",
                     db - da,
                     a.path.display(),
                     spacing,

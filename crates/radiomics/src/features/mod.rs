@@ -12,7 +12,7 @@ mod grid;
 pub mod ngtdm;
 pub mod shape;
 
-use crate::discretise::{Discretised, fixed_bin_width};
+use crate::discretise::{Discretised, check_range, fixed_bin_width};
 use crate::image::Image;
 use crate::roi::{Roi, RoiError};
 
@@ -107,15 +107,18 @@ pub fn extract_threads(
     threads: usize,
 ) -> Result<Vec<Feature>, RoiError> {
     let roi = Roi::new(image, mask, settings.label)?;
-    Ok(extract_roi(&roi, settings, threads))
+    extract_roi(&roi, settings, threads)
 }
 
 /// Computes the selected feature classes of an already cropped ROI, on up to `threads` threads.
-/// The output does not depend on `threads`.
-pub fn extract_roi(roi: &Roi, settings: &Settings, threads: usize) -> Vec<Feature> {
+/// The output does not depend on `threads`. The intensities are checked first (finite, and
+/// at most [`crate::discretise::MAX_GREY_LEVELS`] grey levels at the bin width), since first
+/// order statistics bin them too.
+pub fn extract_roi(roi: &Roi, settings: &Settings, threads: usize) -> Result<Vec<Feature>, RoiError> {
+    check_range(roi, settings.bin_width)?;
     let wants = |class| settings.classes.contains(&class);
     let texture = FeatureClass::ALL[2..].iter().any(|c| wants(*c));
-    let levels: Option<Discretised> = texture.then(|| fixed_bin_width(roi, settings.bin_width));
+    let levels: Option<Discretised> = if texture { Some(fixed_bin_width(roi, settings.bin_width)?) } else { None };
     let compute = |class| match (class, &levels) {
         (FeatureClass::Shape, _) => shape::compute(roi),
         (FeatureClass::FirstOrder, _) => firstorder::compute(roi, settings.bin_width, settings.voxel_array_shift),
@@ -164,7 +167,7 @@ pub fn extract_roi(roi: &Roi, settings: &Settings, threads: usize) -> Vec<Featur
             out.extend(features.iter().map(|&(name, value)| Feature { class, name, value }));
         }
     }
-    out
+    Ok(out)
 }
 
 /// The 13 directions of a 3D neighbourhood at distance 1, one of each opposite pair, as
@@ -210,10 +213,10 @@ mod tests {
     #[test]
     fn threads_do_not_change_the_output() {
         let settings = Settings::default();
-        let one = extract_roi(&roi(), &settings, 1);
+        let one = extract_roi(&roi(), &settings, 1).unwrap();
         assert_eq!(one.len(), 107);
         for threads in [2, 3, 8] {
-            let many = extract_roi(&roi(), &settings, threads);
+            let many = extract_roi(&roi(), &settings, threads).unwrap();
             let same = one
                 .iter()
                 .zip(&many)
@@ -225,7 +228,7 @@ mod tests {
     #[test]
     fn selected_classes_come_out_in_pyradiomics_order() {
         let settings = Settings { classes: vec![FeatureClass::Ngtdm, FeatureClass::Shape], ..Settings::default() };
-        let features = extract_roi(&roi(), &settings, 2);
+        let features = extract_roi(&roi(), &settings, 2).unwrap();
         assert_eq!(features.len(), 14 + 5);
         assert_eq!(features[0].full_name(), "original_shape_Elongation");
         assert_eq!(features[14].full_name(), "original_ngtdm_Busyness");
