@@ -23,6 +23,20 @@ fn options() -> serde_saphyr::Options {
     serde_saphyr::options! { with_snippet: false, strict_booleans: true }
 }
 
+/// The parser's limits scaled to the text: a generated workflow of 100,000 nodes is ~10 MB and
+/// a few million values, far past the defaults (250,000 values, 1,000,000 events), yet without
+/// aliases a text cannot hold more values than half its bytes. What stays fixed is what lets a
+/// small file expand (aliases, anchors, nesting), so hostile YAML is refused as before.
+fn options_for(text: &str) -> serde_saphyr::Options {
+    let nodes = 250_000usize.max(text.len() / 2);
+    let events = 1_000_000usize.max(text.len().saturating_mul(2));
+    serde_saphyr::options! {
+        with_snippet: false,
+        strict_booleans: true,
+        budget: serde_saphyr::budget! { max_nodes: nodes, max_events: events },
+    }
+}
+
 /// Parses a whole YAML document into `T`, rejecting duplicate keys.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnostic> {
     if text.lines().all(|line| matches!(line.trim_start().chars().next(), None | Some('#'))) {
@@ -32,8 +46,7 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnost
             "the file is empty: it holds nothing but blank lines and comments",
         ));
     }
-    let options = options();
-    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|err| {
+    serde_saphyr::from_str_with_options::<T>(text, options_for(text)).map_err(|err| {
         let pos = err.location().map(|l| Pos::new(l.line() as u32, l.column() as u32)).unwrap_or(Pos::UNKNOWN);
         let message = in_words(&err).unwrap_or_else(|| clean_message(&err.to_string(), pos));
         Diagnostic::new(file, pos, message)
@@ -148,6 +161,14 @@ mod tests {
         says("a: *nowhere\n", "not defined");
         says("", "the file is empty");
         says("# only a comment\n\n", "the file is empty");
+    }
+
+    #[test]
+    fn a_large_generated_workflow_is_within_the_limits() {
+        // 70,000 entries of four values each (key, mapping, key, value): over the default 250,000.
+        let text: String = (0..70_000).map(|i| format!("n{i}: {{ uses: shell }}\n")).collect();
+        let parsed = parse::<BTreeMap<String, serde_json::Value>>(&text, Path::new("w.yaml")).unwrap();
+        assert_eq!(parsed.len(), 70_000);
     }
 
     #[test]
