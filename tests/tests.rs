@@ -16,3 +16,4 @@ mod preprocess;
 mod processes;
 mod radiomics;
 mod safety;
+mod templates;

@@ -332,6 +332,13 @@ pub trait NodeKind: Send + Sync {
     fn reads_workflow(&self) -> bool {
         false
     }
+    /// Groups of list inputs that the kind pairs item by item (the report takes the n-th
+    /// `pca` with the n-th `metrics`). The loader checks that the ports of a group a node binds
+    /// get the same number of artifacts, so a mismatch fails at load, not after a long run.
+    /// A port the node leaves unbound is not counted.
+    fn aligned_inputs(&self) -> &[&[&str]] {
+        &[]
+    }
     fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError>;
 }
 

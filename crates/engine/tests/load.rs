@@ -4,13 +4,56 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use flow_engine::diagnostic::Diagnostics;
+use flow_engine::kind::{
+    Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamError, PortSpec, PortType, Registry,
+};
 use flow_engine::workflow::{LoadOptions, Source, Workflow, load_str};
+use serde_json::Value;
+
+/// `test.pair`: takes two lists it pairs item by item, as report.html pairs `metrics` and
+/// `pca`; `right` may be left out.
+struct Pair;
+
+impl NodeKind for Pair {
+    fn name(&self) -> &str {
+        "test.pair"
+    }
+    fn version(&self) -> &str {
+        "1"
+    }
+    fn info(&self) -> KindInfo {
+        KindInfo {
+            summary: "pairs two lists".into(),
+            inputs: Inputs::Fixed(vec![
+                PortSpec::new("left", PortType::FILE, "").many(),
+                PortSpec::new("right", PortType::FILE, "").many().optional(),
+            ]),
+            outputs: Outputs::Fixed(vec![PortSpec::new("out", PortType::FILE, "")]),
+            params: vec![],
+        }
+    }
+    fn configure(&self, params: &Value, _bound: &[&str]) -> Result<Configured, ParamError> {
+        Ok(self.info().configured(params.clone()))
+    }
+    fn aligned_inputs(&self) -> &[&[&str]] {
+        &[&["left", "right"]]
+    }
+    fn run(&self, _ctx: &NodeContext<'_>) -> Result<(), NodeError> {
+        Err(NodeError::Failed("test.pair only loads".into()))
+    }
+}
+
+fn registry() -> Registry {
+    let mut registry = common::registry(&common::Write::new("1"));
+    registry.register(Arc::new(Pair));
+    registry
+}
 
 fn load_with(text: &str, overrides: &[(String, String)], project: &Path) -> Result<Workflow, Diagnostics> {
-    let write = common::Write::new("1");
-    let registry = common::registry(&write);
+    let registry = registry();
     let state_dir = project.join(".flow");
     let options = LoadOptions { registry: &registry, overrides, project_dir: project, state_dir: &state_dir };
     load_str(text, Path::new("w.yaml"), &options)
@@ -433,4 +476,344 @@ fn variables_reach_shell_commands_as_literal_text() {
     assert!(errors[0].starts_with("8:20: node 'a': ${v} is used inside $(...)"), "{errors:?}");
     assert!(errors[0].contains("env:"), "{errors:?}");
     assert!(load_with(nested, &set("a.csv"), Path::new("/")).is_ok());
+}
+
+// Templates: a group of nodes written once, made once per value at load.
+
+fn names(wf: &Workflow) -> Vec<&str> {
+    wf.nodes.iter().map(|n| n.name.as_str()).collect()
+}
+
+/// What input `port` of node `node` reads, as `node.port` or `file:PATH`, in order.
+fn bound(wf: &Workflow, node: &str, port: &str) -> Vec<String> {
+    let id = wf.find(node).unwrap_or_else(|| panic!("no node {node} in {:?}", names(wf)));
+    let binding = wf.node(id).inputs.iter().find(|b| b.port == port).unwrap_or_else(|| panic!("{node} has no {port}"));
+    binding
+        .sources
+        .iter()
+        .map(|s| match s {
+            Source::Node { node, output } => wf.output_name(*node, *output),
+            Source::File { written, .. } => format!("file:{written}"),
+        })
+        .collect()
+}
+
+const CHAIN_TEMPLATE: &str = "\
+vars: { greeting: hi }
+nodes:
+  first:
+    uses: test.write
+    with: { text: start }
+  chain:
+    doc: one chain per value
+    for_each: { v: [b, a, c] }
+    nodes:
+      ${v}_w:
+        uses: test.write
+        in: { src: first.out }
+        with: { text: \"${greeting} ${v}\" }
+      ${v}_x:
+        uses: test.write
+        in: { src: ${v}_w.out }
+        with: { text: ${v} }
+  last:
+    uses: test.pair
+    in: { left: ${each v}_x.out, right: [${each v}_w.out] }
+publish: { a_x: results/a.txt }
+";
+
+#[test]
+fn templates_expand_in_place_into_plain_nodes_named_by_their_values() {
+    let wf = load(CHAIN_TEMPLATE).unwrap();
+    assert_eq!(names(&wf), ["first", "b_w", "b_x", "a_w", "a_x", "c_w", "c_x", "last"]);
+    let node = |name: &str| wf.node(wf.find(name).unwrap());
+    assert_eq!(node("a_w").params["text"], "hi a", "the template's variable and the workflow's");
+    assert_eq!(node("c_x").params["text"], "c");
+    // A reference inside an instance names that instance's node.
+    for v in ["a", "b", "c"] {
+        assert_eq!(bound(&wf, &format!("{v}_x"), "src"), [format!("{v}_w.out")]);
+        assert_eq!(bound(&wf, &format!("{v}_w"), "src"), ["first.out"]);
+    }
+    // Errors and positions point into the template.
+    assert_eq!((node("a_x").pos.line, node("a_x").pos.column), (14, 7));
+    // Instance nodes are ordinary nodes: publish names them as such.
+    assert_eq!(wf.publish.len(), 1);
+    assert_eq!(wf.publish[0].node, wf.find("a_x").unwrap());
+}
+
+#[test]
+fn gathers_list_every_instance_in_the_order_of_for_each() {
+    let wf = load(CHAIN_TEMPLATE).unwrap();
+    assert_eq!(bound(&wf, "last", "left"), ["b_x.out", "a_x.out", "c_x.out"], "list order, not name order");
+    assert_eq!(bound(&wf, "last", "right"), ["b_w.out", "a_w.out", "c_w.out"]);
+    // A gather may be one item of a list among others.
+    let mixed = CHAIN_TEMPLATE.replace("right: [${each v}_w.out]", "right: [first.out, ${each v}_w.out, first.out]");
+    let mixed = mixed.replace("left: ${each v}_x.out", "left: [a_x.out, ${each v}_x.out, c_x.out]");
+    let wf = load(&mixed).unwrap();
+    assert_eq!(bound(&wf, "last", "right"), ["first.out", "b_w.out", "a_w.out", "c_w.out", "first.out"]);
+}
+
+#[test]
+fn a_matrix_makes_every_combination_and_rows_make_one_instance_each() {
+    let matrix = "nodes:
+  grid:
+    for_each: { a: [1, 2], b: [x, y] }
+    nodes:
+      n${a}${b}:
+        uses: test.write
+        with: { text: \"${a}${b}\" }
+  all:
+    uses: test.pair
+    in: { left: n${each a}${each b}.out }
+  per_a:
+    uses: test.pair
+    in: { left: n${each a}x.out }
+";
+    let wf = load(matrix).unwrap();
+    assert_eq!(names(&wf), ["n1x", "n1y", "n2x", "n2y", "all", "per_a"], "the first variable is outermost");
+    assert_eq!(bound(&wf, "all", "left"), ["n1x.out", "n1y.out", "n2x.out", "n2y.out"]);
+    assert_eq!(bound(&wf, "per_a", "left"), ["n1x.out", "n2x.out"], "each value of a, once");
+
+    let rows = "nodes:
+  sets:
+    for_each:
+      - { set: genomic, columns: \"g.*\" }
+      - { set: imaging, columns: \"i.* EXCLUDE (subject)\" }
+    nodes:
+      ${set}_q:
+        uses: test.write
+        with: { text: SELECT ${columns} }
+";
+    let wf = load(rows).unwrap();
+    assert_eq!(names(&wf), ["genomic_q", "imaging_q"]);
+    assert_eq!(wf.nodes[1].params["text"], "SELECT i.* EXCLUDE (subject)");
+}
+
+#[test]
+fn template_values_keep_their_types_and_are_quoted_in_commands() {
+    let text = "nodes:
+  t:
+    for_each: [{ i: 1, v: \"a b; touch pwned\" }, { i: 2, v: 7 }]
+    nodes:
+      n${i}:
+        uses: test.command
+        with: { cmd: echo ${v} > out, label: \"${v}\" }
+      view${i}:
+        uses: test.run_view
+        in: { src: n${i}.out }
+        with: { value: ${v} }
+";
+    let wf = load(text).unwrap();
+    assert_eq!(names(&wf), ["n1", "view1", "n2", "view2"]);
+    assert_eq!(wf.nodes[0].params["cmd"], "echo 'a b; touch pwned' > out", "one shell word, never code");
+    assert_eq!(wf.nodes[0].params["label"], "a b; touch pwned");
+    assert_eq!(wf.nodes[2].params["cmd"], "echo 7 > out");
+    assert_eq!(wf.nodes[3].params["value"], 7, "a value that is the whole scalar keeps its type");
+    assert_eq!(wf.nodes[1].params["value"], "a b; touch pwned");
+
+    // A value that makes no valid node name is an error naming the instance.
+    let errors = errors_in(&text.replace("n${i}:", "n_${v}:").replace("n${i}.out", "n_${v}.out"), &[], Path::new("/"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("5:7: bad node name 'n_a b; touch pwned'"), "{errors:?}");
+    assert!(errors[0].ends_with("(in template 't', instance i=1 v=\"a b; touch pwned\")"), "{errors:?}");
+}
+
+#[test]
+fn errors_in_a_template_point_into_it_and_name_the_instance() {
+    let base = "nodes:
+  up:
+    uses: test.write
+    with: { text: x }
+  chain:
+    for_each: { v: [a, b] }
+    nodes:
+      ${v}_w:
+        uses: test.write
+        in: { src: up.out }
+        with: { text: ${v} }
+      ${v}_x:
+        uses: test.write
+        in: { src: ${v}_w.out }
+        with: { text: x }
+";
+    // The same mistake in every instance is one error naming them all.
+    let errors = errors_in(
+        &base.replace("uses: test.write\n        in: { src: up", "uses: test.wrte\n        in: { src: up"),
+        &[],
+        Path::new("/"),
+    );
+    assert_eq!(
+        errors,
+        ["9:15: unknown node kind 'test.wrte' (did you mean 'test.write'?) (in template 'chain', instances v=a, v=b)"]
+    );
+    // A bad reference, per instance, where it is written.
+    let errors = errors_in(&base.replace("src: ${v}_w.out", "src: ${v}_ww.out"), &[], Path::new("/"));
+    assert_eq!(
+        errors,
+        [
+            "14:20: input 'src' of node 'a_x' refers to unknown node 'a_ww' (did you mean 'a_w'?) (in template 'chain', instance v=a)",
+            "14:20: input 'src' of node 'b_x' refers to unknown node 'b_ww' (did you mean 'b_w'?) (in template 'chain', instance v=b)",
+        ]
+    );
+    // A bad parameter, at its key.
+    let errors = errors_in(&base.replace("with: { text: ${v} }", "with: { text: ${v}, txet: 1 }"), &[], Path::new("/"));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("11:29: node 'a_w' (test.write): unknown field `txet`"), "{errors:?}");
+    assert!(errors[0].ends_with("(in template 'chain', instance v=a)"), "{errors:?}");
+    assert!(errors[1].ends_with("(in template 'chain', instance v=b)"), "{errors:?}");
+    // A value that only one instance gets wrong names only that instance.
+    let errors = errors_in(&base.replace("[a, b]", "[a, \"b!\"]"), &[], Path::new("/"));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors.iter().all(|e| e.contains("bad node name 'b!_") && e.ends_with("instance v=\"b!\")")), "{errors:?}");
+}
+
+#[test]
+fn template_variables_exist_only_inside_their_template_and_gathers_only_in_inputs() {
+    let errors =
+        errors_in(&CHAIN_TEMPLATE.replace("with: { text: start }", "with: { text: ${v} }"), &[], Path::new("/"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("5:19: ${v} is a variable of template 'chain'"), "{errors:?}");
+    let errors = errors_in(
+        &CHAIN_TEMPLATE.replace("with: { text: start }", "with: { text: \"${each v}\" }"),
+        &[],
+        Path::new("/"),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("5:20: ${each v} gathers one reference per instance of template 'chain'"),
+        "{errors:?}"
+    );
+    let errors = errors_in(&CHAIN_TEMPLATE.replace("${each v}_x.out", "${each w}_x.out"), &[], Path::new("/"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("20:17: ${each w}: no template has a variable 'w'"), "{errors:?}");
+    let errors = errors_in(
+        &CHAIN_TEMPLATE.replace("publish: { a_x: results/a.txt }", "publish: { a_x: results/${v}.txt }"),
+        &[],
+        Path::new("/"),
+    );
+    assert!(errors[0].starts_with("21:25: ${v} is a variable of template 'chain'"), "{errors:?}");
+}
+
+#[test]
+fn template_mistakes_are_load_errors() {
+    let template = |for_each: &str, node: &str| {
+        format!(
+            "vars: {{ n: 1 }}\nnodes:\n  t:\n    for_each: {for_each}\n    nodes:\n      {node}:\n        uses: test.write\n        with: {{ text: x }}\n"
+        )
+    };
+    for (for_each, node, expected) in [
+        ("{ v: [] }", "${v}_w", "4:20: template 't': `v` has no values"),
+        (
+            "{ v: a }",
+            "${v}_w",
+            "4:20: template 't': `v` needs a list of values, such as [a, b]; for one value write [a]",
+        ),
+        ("{ v: [a, a] }", "${v}_w", "4:15: template 't': instance 2 (v=a) repeats instance 1"),
+        ("{ v: [[1, 2]] }", "${v}_w", "4:20: template 't': a value of `v` must be text, a number or a bool, not [1,2]"),
+        ("{ n: [a] }", "${n}_w", "4:17: template 't': `n` is also a variable under `vars:`"),
+        ("[{ v: a, w: 1 }, { v: b }]", "${v}_w", "4:32: template 't': row 2 sets v, but row 1 sets v, w"),
+        ("{}", "${v}_w", "4:15: template 't': `for_each:` gives no instances"),
+        ("[a, b]", "${v}_w", "4:16: invalid type: string \"a\", expected a row of variables and their values"),
+        ("{ v: [a, b] }", "w", "6:7: template 't': node 'w' has no variable of the template in its name"),
+    ] {
+        let errors = errors_in(&template(for_each, node), &[], Path::new("/"));
+        assert!(
+            errors.iter().any(|e| e.starts_with(expected)),
+            "{for_each} / {node}: expected {expected:?} in {errors:?}"
+        );
+    }
+    let errors =
+        errors_in("nodes:\n  t:\n    for_each: { v: [a] }\n    uses: test.write\n    nodes: {}\n", &[], Path::new("/"));
+    assert!(errors[0].starts_with("2:3: template 't' has `uses:`; a template holds only"), "{errors:?}");
+    let errors = errors_in("nodes:\n  t:\n    for_each: { v: [a] }\n    nodes: {}\n", &[], Path::new("/"));
+    assert!(errors[0].starts_with("2:3: template 't' has no nodes"), "{errors:?}");
+    let errors = errors_in("nodes:\n  t:\n    for_each: { v: [a] }\n", &[], Path::new("/"));
+    assert!(errors[0].starts_with("2:3: template 't' needs both `for_each:`"), "{errors:?}");
+    let nested = "nodes:\n  t:\n    for_each: { v: [a] }\n    nodes:\n      inner:\n        for_each: { w: [b] }\n        nodes: {}\n";
+    let errors = errors_in(nested, &[], Path::new("/"));
+    assert!(errors[0].starts_with("5:7: template 't': 'inner' is a template inside a template"), "{errors:?}");
+    let errors = errors_in("nodes:\n  a:\n    with: { text: x }\n", &[], Path::new("/"));
+    assert!(errors[0].starts_with("2:3: node 'a' needs `uses:`"), "{errors:?}");
+    // Two templates over the same variable would make `${each v}` ambiguous.
+    let twice = "nodes:\n  t:\n    for_each: { v: [a] }\n    nodes:\n      ${v}_1: { uses: test.write, with: { text: x } }\n  u:\n    for_each: { v: [b] }\n    nodes:\n      ${v}_2: { uses: test.write, with: { text: x } }\n";
+    let errors = errors_in(twice, &[], Path::new("/"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("7:17: template 'u': `v` is also a variable of template 't'"), "{errors:?}");
+}
+
+#[test]
+fn instances_may_not_take_a_name_already_used() {
+    let text = "nodes:\n  a_w:\n    uses: test.write\n    with: { text: x }\n  t:\n    for_each: { v: [a, b] }\n    nodes:\n      ${v}_w: { uses: test.write, with: { text: y } }\n";
+    let errors = errors_in(text, &[], Path::new("/"));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("8:7: two nodes are named 'a_w' (the other at 2:3)")
+            && errors[0].ends_with("(in template 't', instance v=a)"),
+        "{errors:?}"
+    );
+    // A matrix whose names leave out a variable gives two instances one name.
+    let text = "nodes:\n  t:\n    for_each: { v: [a, b], w: [1, 2] }\n    nodes:\n      ${v}_n: { uses: test.write, with: { text: y } }\n";
+    let errors = errors_in(text, &[], Path::new("/"));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("5:7: two nodes are named 'a_n' (the other at 5:7)"), "{errors:?}");
+}
+
+#[test]
+fn lists_a_kind_pairs_must_line_up_at_load() {
+    let base = "nodes:\n  a:\n    uses: test.write\n    with: { text: x }\n  p:\n    uses: test.pair\n";
+    assert!(load(&format!("{base}    in: {{ left: [a.out, a.out], right: [a.out, a.out] }}\n")).is_ok());
+    assert!(load(&format!("{base}    in: {{ left: [a.out, a.out] }}\n")).is_ok(), "an unbound list is not counted");
+    assert_eq!(
+        error(&format!("{base}    in: {{ left: [a.out, a.out, a.out], right: [a.out, a.out] }}\n")),
+        "7:40: node 'p' (test.pair): input 'right' has 2 artifacts but 'left' has 3; the kind pairs them one to \
+         one, in order, so give both the same number"
+    );
+    // Gathers count their instances: two templates of different lengths do not line up.
+    let gathered = "nodes:
+  s:
+    for_each: { v: [a, b, c] }
+    nodes:
+      ${v}_m: { uses: test.write, with: { text: x } }
+  t:
+    for_each: { w: [a, b] }
+    nodes:
+      ${w}_p: { uses: test.write, with: { text: x } }
+  report:
+    uses: test.pair
+    in: { left: ${each v}_m.out, right: ${each w}_p.out }
+";
+    let e = error(gathered);
+    assert!(e.starts_with("12:34: node 'report' (test.pair): input 'right' has 2 artifacts but 'left' has 3"), "{e}");
+    // One reference gathers from one template.
+    let e = error(&gathered.replace("right: ${each w}_p.out", "right: \"${each v}_${each w}.out\""));
+    assert!(
+        e.starts_with(
+            "12:41: input 'right' of node 'report': ${each v} and ${each w} loop in different templates ('s' and 't')"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_gather_may_list_files_one_per_instance() {
+    let dir = project();
+    for sample in ["s1", "s2"] {
+        std::fs::write(dir.path().join(format!("{sample}.txt")), sample).unwrap();
+    }
+    let text = "nodes:
+  t:
+    for_each: { sample: [s2, s1] }
+    nodes:
+      ${sample}_w: { uses: test.write, in: { src: file:${sample}.txt }, with: { text: x } }
+  all:
+    uses: test.pair
+    in: { left: file:${each sample}.txt, right: ${each sample}_w.out }
+";
+    let wf = load_with(text, &[], dir.path()).unwrap();
+    assert_eq!(bound(&wf, "all", "left"), ["file:s2.txt", "file:s1.txt"]);
+    assert_eq!(bound(&wf, "s1_w", "src"), ["file:s1.txt"]);
+    // Each gathered file is checked like any `file:` input.
+    std::fs::remove_file(dir.path().join("s1.txt")).unwrap();
+    let errors = errors_in(text, &[], dir.path());
+    assert!(errors.iter().any(|e| e.starts_with("8:17: input 'left' of node 'all': file not found")), "{errors:?}");
 }

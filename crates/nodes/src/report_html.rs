@@ -58,6 +58,11 @@ impl NodeKind for ReportHtml {
         true
     }
 
+    fn aligned_inputs(&self) -> &[&[&str]] {
+        // The n-th pca describes the feature set of the n-th metrics.
+        &[&["metrics", "pca"]]
+    }
+
     fn info(&self) -> KindInfo {
         KindInfo {
             summary: "HTML report: metrics per feature set, PCA figures by modality, ROC, confusion, the workflow DAG"

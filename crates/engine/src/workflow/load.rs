@@ -16,6 +16,7 @@ use crate::graph::find_cycles;
 use crate::kind::{Configured, Inputs, NodeKind, PortSpec, Registry};
 use crate::plugin;
 use crate::workflow::model::{InputBinding, Node, NodeId, Publish, Source, Workflow};
+use crate::workflow::template::{self, GatherError, Instance, RawForEach, Template};
 use crate::workflow::vars;
 use crate::yaml::{self, Spanned, pos};
 
@@ -33,10 +34,12 @@ struct RawWorkflow {
     plugins: Vec<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+/// A node, or a template (`for_each:` and `nodes:`, see `template.rs`).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNode {
-    uses: Spanned<String>,
+    #[serde(default)]
+    uses: Option<Spanned<String>>,
     #[serde(default, rename = "in")]
     inputs: IndexMap<Spanned<String>, Spanned<Value>>,
     #[serde(default, rename = "with")]
@@ -49,9 +52,15 @@ struct RawNode {
     #[serde(default)]
     #[allow(dead_code)]
     doc: Option<String>,
+    /// A template's values: one instance of `nodes` per value (or combination, or row).
+    #[serde(default)]
+    for_each: Option<Spanned<RawForEach>>,
+    /// A template's nodes.
+    #[serde(default)]
+    nodes: Option<IndexMap<Spanned<String>, Spanned<RawNode>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawResources {
     threads: Option<Spanned<u32>>,
@@ -135,11 +144,11 @@ pub fn load_str(text: &str, file: &Path, options: &LoadOptions<'_>) -> Result<Wo
     let listed: Vec<PathBuf> = raw.plugins.iter().map(|p| PathBuf::from(&p.value)).collect();
     let plugins = plugin::discover(&plugin::search_path(file, options.project_dir, &listed))?;
     if plugins.is_empty() {
-        return Loader { file, options, uses: &uses, diags: Vec::new() }.build(raw);
+        return Loader::new(file, options, &uses).build(raw);
     }
     let registry = plugin::extend(options.registry, plugins)?;
     let options = LoadOptions { registry: &registry, ..*options };
-    Loader { file, options: &options, uses: &uses, diags: Vec::new() }.build(raw)
+    Loader::new(file, &options, &uses).build(raw)
 }
 
 struct Loader<'a> {
@@ -148,6 +157,22 @@ struct Loader<'a> {
     /// Every `${name}` in the file, in order, to locate problems with a value where it is used.
     uses: &'a [vars::VarUse],
     diags: Vec<Diagnostic>,
+    /// Each template variable and the template declaring it.
+    loop_vars: HashMap<String, String>,
+    templates: Vec<Template>,
+    /// The template instance whose node is being loaded: its errors say which instance.
+    instance: Option<Arc<Instance>>,
+    /// Errors met in instances, by place and message, with the labels of the instances that
+    /// met them: the same mistake in every instance is one error that names them all.
+    instance_errors: HashMap<(u32, u32, String), (usize, Vec<String>)>,
+}
+
+/// A node to load: written in `nodes:`, or a template's node for one instance.
+struct Entry {
+    key: Spanned<String>,
+    name: String,
+    node: RawNode,
+    instance: Option<Arc<Instance>>,
 }
 
 /// A node after its kind configured it, before references are resolved.
@@ -157,58 +182,126 @@ struct Pending {
     pos: Pos,
     configured: Configured,
     raw_inputs: Vec<(Spanned<String>, Spanned<Value>)>,
+    instance: Option<Arc<Instance>>,
+}
+
+impl<'a> Loader<'a> {
+    fn new(file: &'a Path, options: &'a LoadOptions<'a>, uses: &'a [vars::VarUse]) -> Loader<'a> {
+        Loader {
+            file,
+            options,
+            uses,
+            diags: Vec::new(),
+            loop_vars: HashMap::new(),
+            templates: Vec::new(),
+            instance: None,
+            instance_errors: HashMap::new(),
+        }
+    }
 }
 
 impl Loader<'_> {
     fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.diags.push(Diagnostic::new(self.file, pos, message));
+        let message = message.into();
+        let Some(instance) = self.instance.clone() else {
+            self.diags.push(Diagnostic::new(self.file, pos, message));
+            return;
+        };
+        let label = instance.label();
+        let key = (pos.line, pos.column, message.clone());
+        let (index, labels) = match self.instance_errors.get_mut(&key) {
+            Some((index, labels)) => {
+                labels.push(label);
+                (*index, labels.clone())
+            }
+            None => {
+                self.diags.push(Diagnostic::new(self.file, pos, String::new()));
+                let index = self.diags.len() - 1;
+                self.instance_errors.insert(key, (index, vec![label.clone()]));
+                (index, vec![label])
+            }
+        };
+        self.diags[index].message = format!("{message} ({})", template::context(&instance.template, &labels));
     }
 
     fn build(mut self, raw: RawWorkflow) -> Result<Workflow, Diagnostics> {
+        self.loop_vars = loop_variables(&raw.nodes);
         let vars = self.variables(&raw);
         let name = match &raw.name {
-            Some(name) => vars::substitute_text(&name.value, &vars),
+            Some(name) => {
+                self.check_scope(&Value::String(name.value.clone()), pos(name), &vars, false);
+                vars::substitute_text(&name.value, &vars)
+            }
             None => self.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
         };
         if raw.nodes.is_empty() {
             self.error(Pos::UNKNOWN, "the workflow has no nodes: add some under `nodes:`");
         }
 
-        let mut index: HashMap<String, NodeId> = HashMap::with_capacity(raw.nodes.len());
-        let mut pending: Vec<Option<Pending>> = Vec::with_capacity(raw.nodes.len());
-        let mut extras = Vec::with_capacity(raw.nodes.len());
-        for (key, node) in raw.nodes {
+        let entries = self.expand(raw.nodes, &vars);
+        let mut index: HashMap<String, NodeId> = HashMap::with_capacity(entries.len());
+        let mut defined_at: Vec<Pos> = Vec::with_capacity(entries.len());
+        let mut pending: Vec<Option<Pending>> = Vec::with_capacity(entries.len());
+        let mut extras = Vec::with_capacity(entries.len());
+        for Entry { key, name, node, instance } in entries {
+            self.instance = instance;
             let node_pos = pos(&key);
-            if !is_node_name(&key.value) {
+            if !is_node_name(&name) {
                 self.error(
                     node_pos,
-                    format!(
-                        "bad node name '{}': use letters, digits, '_' and '-' (a '.' separates node and port)",
-                        key.value
-                    ),
+                    format!("bad node name '{name}': use letters, digits, '_' and '-' (a '.' separates node and port)"),
                 );
-            } else if key.value.len() > MAX_NODE_NAME {
+            } else if name.len() > MAX_NODE_NAME {
                 self.error(
                     node_pos,
                     format!(
                         "node name '{}…' is {} characters long; the limit is {MAX_NODE_NAME}, because the name \
                          becomes the name of the node's log file and work directory",
-                        &key.value[..24],
-                        key.value.len()
+                        &name[..24],
+                        name.len()
                     ),
                 );
             }
             let id = NodeId(pending.len() as u32);
-            index.insert(key.value.clone(), id);
-            let node = node.value;
+            if let Some(&first) = index.get(&name) {
+                // Only templates can do this: YAML refuses a key written twice.
+                let at = defined_at[first.index()];
+                self.error(
+                    node_pos,
+                    format!(
+                        "two nodes are named '{name}' (the other at {}:{}); in a template, put the template's \
+                         variables in node names (`${{set}}_pca`) so that every instance names its own",
+                        at.line, at.column
+                    ),
+                );
+            } else {
+                index.insert(name.clone(), id);
+            }
+            defined_at.push(node_pos);
             extras.push((node.resources, node.retries));
-            pending.push(self.configure(&key.value, node_pos, node.uses, node.params, node.inputs, &vars));
+            let Some(uses) = node.uses else {
+                self.error(
+                    node_pos,
+                    format!(
+                        "node '{name}' needs `uses:` (a node kind; `flow nodes` lists them), or `for_each:` and \
+                         `nodes:` to be a template"
+                    ),
+                );
+                pending.push(None);
+                continue;
+            };
+            let instance = self.instance.clone();
+            let scope = instance.as_ref().map_or(&vars, |i| &i.scope);
+            pending.push(self.configure(&name, node_pos, uses, node.params, node.inputs, scope));
         }
+        self.instance = None;
 
         let mut nodes = Vec::with_capacity(pending.len());
         for (i, item) in pending.iter().enumerate() {
             let Some(p) = item else { continue };
-            let inputs = self.bind_inputs(p, &pending, &index, &vars);
+            self.instance = p.instance.clone();
+            let scope = p.instance.as_ref().map_or(&vars, |i| &i.scope);
+            let inputs = self.bind_inputs(p, &pending, &index, scope);
             let (resources, retries) = &extras[i];
             let (threads, memory) = self.resources(resources.as_ref());
             let retries = match retries {
@@ -226,6 +319,7 @@ impl Loader<'_> {
             };
             nodes.push((p, inputs, threads, memory, retries));
         }
+        self.instance = None;
         let publish = self.publish(&raw.publish, &pending, &index, &vars);
 
         if !self.diags.is_empty() {
@@ -278,6 +372,7 @@ impl Loader<'_> {
             if value.value.is_object() || value.value.is_array() {
                 self.error(pos(value), format!("variable '{}' must be a scalar (text, number or bool)", key.value));
             }
+            self.check_scope(&value.value, pos(value), &BTreeMap::new(), false);
             values.insert(key.value.clone(), value.value.clone());
             declared_at.insert(key.value.clone(), pos(key));
         }
@@ -300,6 +395,12 @@ impl Loader<'_> {
                     continue;
                 }
             };
+            if let Some(name) = vars::gathers(&marked).first() {
+                self.error(
+                    Pos::UNKNOWN,
+                    format!("-s {key}={text}: ${{each {name}}} gathers references, which only inputs (`in:`) take"),
+                );
+            }
             for name in vars::references(&marked) {
                 if !values.contains_key(name) {
                     let hint = suggestion(name, values.keys().map(String::as_str));
@@ -314,7 +415,19 @@ impl Loader<'_> {
             values.insert(key.clone(), yaml::parse_scalar(&marked));
         }
         for var_use in self.uses {
-            if !values.contains_key(&var_use.name) {
+            if var_use.gather {
+                if !self.loop_vars.contains_key(&var_use.name) {
+                    let hint = suggestion(&var_use.name, self.loop_vars.keys().map(String::as_str));
+                    self.error(
+                        var_use.pos,
+                        format!(
+                            "${{each {}}}: no template has a variable '{}'{hint}; a template declares its variables \
+                             under `for_each:`",
+                            var_use.name, var_use.name
+                        ),
+                    );
+                }
+            } else if !values.contains_key(&var_use.name) && !self.loop_vars.contains_key(&var_use.name) {
                 let hint = suggestion(&var_use.name, values.keys().map(String::as_str));
                 self.error(
                     var_use.pos,
@@ -341,11 +454,216 @@ impl Loader<'_> {
 
     /// Where the `occurrence`-th use of `${name}` at or after `from` sits in the file.
     fn use_position(&self, name: &str, occurrence: usize, from: Pos) -> Pos {
+        self.use_at(name, false, occurrence, from)
+    }
+
+    /// Where the `occurrence`-th `${name}` (or, with `gather`, `${each name}`) at or after
+    /// `from` sits in the file.
+    fn use_at(&self, name: &str, gather: bool, occurrence: usize, from: Pos) -> Pos {
         self.uses
             .iter()
-            .filter(|u| u.name == name && (u.pos.line, u.pos.column) >= (from.line, from.column))
+            .filter(|u| u.name == name && u.gather == gather && (u.pos.line, u.pos.column) >= (from.line, from.column))
             .nth(occurrence)
             .map_or(from, |u| u.pos)
+    }
+
+    /// Reports each `${...}` in `value` that has no meaning where it stands: a template's
+    /// variable outside its template, or a gather (`${each name}`) anywhere but in an input
+    /// (`gathers` says whether `value` is one). Names that are no variable at all were
+    /// reported with the variables. Returns whether there was nothing to report.
+    fn check_scope(&mut self, value: &Value, from: Pos, scope: &BTreeMap<String, Value>, gathers: bool) -> bool {
+        if self.loop_vars.is_empty() {
+            // Without templates every name was checked with the variables.
+            return true;
+        }
+        let mut fine = true;
+        let mut seen: HashMap<(String, bool), usize> = HashMap::new();
+        for text in strings_in(value) {
+            let found = vars::references(text).into_iter().map(|n| (n, false));
+            for (name, gather) in found.chain(vars::gathers(text).into_iter().map(|n| (n, true))) {
+                let occurrence = seen.entry((name.to_string(), gather)).or_insert(0);
+                let nth = *occurrence;
+                *occurrence += 1;
+                let Some(template) = self.loop_vars.get(name).cloned() else { continue };
+                // Finding the place scans the file's uses: only for an error.
+                let at = || self.use_at(name, gather, nth, from);
+                if gather && !gathers {
+                    self.error(
+                        at(),
+                        format!(
+                            "${{each {name}}} gathers one reference per instance of template '{template}', so it \
+                             belongs in an input (`in:`)"
+                        ),
+                    );
+                    fine = false;
+                } else if !gather && !scope.contains_key(name) {
+                    self.error(
+                        at(),
+                        format!(
+                            "${{{name}}} is a variable of template '{template}' and has a value only in that \
+                             template's nodes; to list one reference per value, gather with ${{each {name}}} in an input"
+                        ),
+                    );
+                    fine = false;
+                }
+            }
+        }
+        fine
+    }
+
+    /// The nodes to load, in order: each node as written, and in place of a template its
+    /// nodes once per instance (every node of the first instance, then of the second, ...).
+    fn expand(
+        &mut self,
+        raw: IndexMap<Spanned<String>, Spanned<RawNode>>,
+        vars: &BTreeMap<String, Value>,
+    ) -> Vec<Entry> {
+        let mut entries = Vec::with_capacity(raw.len());
+        for (key, node) in raw {
+            let node = node.value;
+            if node.for_each.is_none() && node.nodes.is_none() {
+                entries.push(Entry { name: key.value.clone(), key, node, instance: None });
+            } else {
+                self.expand_template(key, node, vars, &mut entries);
+            }
+        }
+        entries
+    }
+
+    fn expand_template(
+        &mut self,
+        key: Spanned<String>,
+        node: RawNode,
+        vars: &BTreeMap<String, Value>,
+        entries: &mut Vec<Entry>,
+    ) {
+        let name = key.value.clone();
+        let at = pos(&key);
+        if !is_node_name(&name) {
+            self.error(at, format!("bad template name '{name}': use letters, digits, '_' and '-'"));
+            return;
+        }
+        let stray: Vec<&str> = [
+            ("uses", node.uses.is_some()),
+            ("in", !node.inputs.is_empty()),
+            ("with", !node.params.is_empty()),
+            ("resources", node.resources.is_some()),
+            ("retries", node.retries.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, set)| set.then_some(field))
+        .collect();
+        if !stray.is_empty() {
+            self.error(
+                at,
+                format!(
+                    "template '{name}' has `{}:`; a template holds only `for_each:`, `nodes:` and `doc:`, so move \
+                     that into its nodes",
+                    stray.join(":`, `")
+                ),
+            );
+            return;
+        }
+        let (Some(for_each), Some(nodes)) = (node.for_each, node.nodes) else {
+            self.error(
+                at,
+                format!(
+                    "template '{name}' needs both `for_each:` (the values) and `nodes:` (the nodes to make for each)"
+                ),
+            );
+            return;
+        };
+        if nodes.is_empty() {
+            self.error(at, format!("template '{name}' has no nodes: list them under its `nodes:`"));
+            return;
+        }
+        let variables = for_each.value.variable_names();
+        if variables.is_empty() {
+            self.error(
+                pos(&for_each),
+                format!("template '{name}': `for_each:` gives no instances; list the values, e.g. {{ set: [a, b] }}"),
+            );
+            return;
+        }
+        let mut fine = true;
+        for variable in &variables {
+            let clash = if vars.contains_key(&variable.value) {
+                Some("a variable under `vars:`".to_string())
+            } else {
+                match self.loop_vars.get(&variable.value) {
+                    Some(other) if other != &name => Some(format!("a variable of template '{other}'")),
+                    _ => None,
+                }
+            };
+            if let Some(clash) = clash {
+                self.error(
+                    pos(variable),
+                    format!(
+                        "template '{name}': `{}` is also {clash}; give one of them another name, so that \
+                         ${{{}}} means one thing",
+                        variable.value, variable.value
+                    ),
+                );
+                fine = false;
+            }
+        }
+        for value in for_each.value.values() {
+            fine &= self.check_scope(&value.value, pos(value), vars, false);
+        }
+        let first = variables.first().map_or("set", |v| v.value.as_str()).to_string();
+        for (node_key, inner) in &nodes {
+            if inner.value.for_each.is_some() || inner.value.nodes.is_some() {
+                self.error(
+                    pos(node_key),
+                    format!(
+                        "template '{name}': '{}' is a template inside a template, and templates do not nest; \
+                         loop over several variables in one `for_each:` ({{ a: [..], b: [..] }}) instead",
+                        vars::as_written(&node_key.value)
+                    ),
+                );
+                fine = false;
+            } else if !vars::references(&node_key.value).iter().any(|n| variables.iter().any(|v| v.value == *n)) {
+                let written = vars::as_written(&node_key.value);
+                self.error(
+                    pos(node_key),
+                    format!(
+                        "template '{name}': node '{written}' has no variable of the template in its name, so every \
+                         instance would make a node of that same name; write it like '${{{first}}}_{written}'"
+                    ),
+                );
+                fine = false;
+            }
+        }
+        if !fine {
+            return;
+        }
+        let variables: Vec<String> = variables.iter().map(|v| v.value.clone()).collect();
+        let instances = match template::instances(&name, &for_each, vars) {
+            Ok(read) => read,
+            Err(problems) => {
+                for (at, message) in problems {
+                    self.error(at, message);
+                }
+                return;
+            }
+        };
+        for instance in &instances {
+            self.instance = Some(instance.clone());
+            for (node_key, inner) in &nodes {
+                let written = Value::String(node_key.value.clone());
+                if !self.check_scope(&written, pos(node_key), &instance.scope, false) {
+                    continue;
+                }
+                entries.push(Entry {
+                    key: node_key.clone(),
+                    name: vars::substitute_text(&node_key.value, &instance.scope),
+                    node: inner.value.clone(),
+                    instance: Some(instance.clone()),
+                });
+            }
+        }
+        self.instance = None;
+        self.templates.push(Template { name, variables, instances });
     }
 
     fn configure(
@@ -362,6 +680,16 @@ impl Loader<'_> {
             self.error(pos(&uses), registry.unknown_kind_message(&uses.value));
             return None;
         };
+        let mut in_scope = true;
+        for value in params.values() {
+            in_scope &= self.check_scope(&value.value, pos(value), vars, false);
+        }
+        for value in inputs.values() {
+            in_scope &= self.check_scope(&value.value, pos(value), vars, true);
+        }
+        if !in_scope {
+            return None;
+        }
         let mut map = serde_json::Map::new();
         let mut places: HashMap<String, Pos> = HashMap::new();
         let mut unquotable = false;
@@ -394,6 +722,7 @@ impl Loader<'_> {
                 pos: node_pos,
                 configured,
                 raw_inputs: inputs.into_iter().collect(),
+                instance: self.instance.clone(),
             }),
             Err(err) => {
                 let at = err.field.as_ref().and_then(|f| places.get(f).copied()).unwrap_or(pos(&uses));
@@ -417,6 +746,8 @@ impl Loader<'_> {
         vars: &BTreeMap<String, Value>,
     ) -> Vec<InputBinding> {
         let mut bindings = Vec::new();
+        // How many artifacts each port was given, and where, for lists that must line up.
+        let mut counts: Vec<(&str, usize, Pos)> = Vec::new();
         for (port, value) in &node.raw_inputs {
             let port_pos = pos(port);
             let spec = match &node.configured.inputs {
@@ -439,10 +770,10 @@ impl Loader<'_> {
                 },
                 Inputs::Open(ty) => PortSpec::new(&port.value, ty.clone(), "").many(),
             };
-            let refs: Vec<String> = match &value.value {
-                Value::String(s) => vec![vars::substitute_text(s, vars)],
+            let written: Vec<&str> = match &value.value {
+                Value::String(s) => vec![s.as_str()],
                 Value::Array(items) if items.iter().all(Value::is_string) => {
-                    items.iter().filter_map(Value::as_str).map(|s| vars::substitute_text(s, vars)).collect()
+                    items.iter().filter_map(Value::as_str).collect()
                 }
                 _ => {
                     self.error(
@@ -452,6 +783,23 @@ impl Loader<'_> {
                     continue;
                 }
             };
+            let mut refs = Vec::with_capacity(written.len());
+            let mut gathered_all = true;
+            for text in written {
+                match template::gather(text, &self.templates) {
+                    Ok(gathered) => refs.extend(gathered.iter().map(|r| vars::substitute_text(r, vars))),
+                    Err(GatherError::Reported) => gathered_all = false,
+                    Err(GatherError::Message(message)) => {
+                        self.error(pos(value), format!("input '{}' of node '{}': {message}", port.value, node.name));
+                        gathered_all = false;
+                    }
+                }
+            }
+            if !gathered_all {
+                // A count without the failed gather would only add a confusing second error.
+                continue;
+            }
+            counts.push((port.value.as_str(), refs.len(), port_pos));
             if refs.len() != 1 && !spec.many {
                 self.error(pos(value), format!("input '{}' takes one artifact, got {}", port.value, refs.len()));
                 continue;
@@ -476,8 +824,32 @@ impl Loader<'_> {
                 }
             }
         }
+        self.check_aligned(node, &counts);
         bindings.sort_by(|a, b| a.port.cmp(&b.port));
         bindings
+    }
+
+    /// Lists the kind pairs item by item (`NodeKind::aligned_inputs`) must be as long as each
+    /// other, or the node would fail at run time, after everything upstream ran.
+    fn check_aligned(&mut self, node: &Pending, counts: &[(&str, usize, Pos)]) {
+        for group in node.kind.aligned_inputs() {
+            let bound: Vec<&(&str, usize, Pos)> = counts.iter().filter(|(port, _, _)| group.contains(port)).collect();
+            let Some(&&(first, expected, _)) = bound.first() else { continue };
+            for &&(port, count, at) in &bound[1..] {
+                if count != expected {
+                    self.error(
+                        at,
+                        format!(
+                            "node '{}' ({}): input '{port}' has {count} artifact{} but '{first}' has {expected}; \
+                             the kind pairs them one to one, in order, so give both the same number",
+                            node.name,
+                            node.kind.name(),
+                            if count == 1 { "" } else { "s" }
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -619,6 +991,9 @@ impl Loader<'_> {
                 self.error(at, format!("publish: node '{node_name}' has no output '{}'{hint}", port.unwrap_or("")));
                 continue;
             };
+            if !self.check_scope(&Value::String(dest.value.clone()), pos(dest), vars, false) {
+                continue;
+            }
             let dest_text = vars::substitute_text(&dest.value, vars);
             if dest_text.is_empty() {
                 self.error(pos(dest), "publish: empty destination path");
@@ -880,6 +1255,30 @@ fn normalise(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Each template's variables and the template's name; the first template wins a name two
+/// declare (the second is an error where it stands).
+fn loop_variables(nodes: &IndexMap<Spanned<String>, Spanned<RawNode>>) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for (key, node) in nodes {
+        if let Some(for_each) = &node.value.for_each {
+            for variable in for_each.value.variable_names() {
+                names.entry(variable.value.clone()).or_insert_with(|| key.value.clone());
+            }
+        }
+    }
+    names
+}
+
+/// Every string inside a parsed value.
+fn strings_in(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(text) => vec![text.as_str()],
+        Value::Array(items) => items.iter().flat_map(strings_in).collect(),
+        Value::Object(map) => map.values().flat_map(strings_in).collect(),
+        _ => Vec::new(),
+    }
 }
 
 pub fn is_node_name(name: &str) -> bool {

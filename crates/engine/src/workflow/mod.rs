@@ -3,6 +3,7 @@
 pub mod cache;
 mod load;
 pub mod model;
+mod template;
 pub mod vars;
 
 pub use load::{

@@ -7,6 +7,8 @@
 //! file. After parsing, markers inside strings are replaced by the variable's value; a scalar that
 //! is nothing but one variable takes the variable's type (`seed: ${seed}` stays a number).
 //! `$${name}` is a literal `${name}`, for shell commands that use shell variables.
+//! `${each name}` (a gather) stands for one reference per instance of the template that loops
+//! over `name`; it gets a marker of its own, which only the loader's input binding expands.
 //!
 //! A variable's value may use other variables (`out: results/${cohort}`); [`resolve`] expands
 //! them fully before anything else sees the values, and names a cycle instead of looping.
@@ -25,12 +27,18 @@ const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
 /// Second character of a marker written inside quotes: `"${n}"` is text, as YAML would have it.
 const QUOTED: char = '\u{E002}';
+/// Second to seventh character of the marker of a gather, `${each name}`.
+const GATHER: char = '\u{E003}';
+/// What a gather starts with inside its braces.
+const EACH: &str = "each ";
 
-/// One `${name}` in the source text.
+/// One `${name}` (or `${each name}`, a gather) in the source text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VarUse {
     pub name: String,
     pub pos: Pos,
+    /// Written `${each name}`.
+    pub gather: bool,
 }
 
 /// A malformed `${...}`.
@@ -49,10 +57,10 @@ pub fn mark(text: &str) -> Result<(String, Vec<VarUse>), VarSyntaxError> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        if c == OPEN || c == CLOSE || c == QUOTED {
+        if [OPEN, CLOSE, QUOTED, GATHER].contains(&c) {
             return Err(VarSyntaxError {
                 pos: Pos::new(line, column),
-                message: "private-use characters U+E000..U+E002 are reserved by flow".into(),
+                message: "private-use characters U+E000..U+E003 are reserved by flow".into(),
             });
         }
         if c == '$' && chars.get(i + 1) == Some(&'$') && chars.get(i + 2) == Some(&'{') {
@@ -74,6 +82,26 @@ pub fn mark(text: &str) -> Result<(String, Vec<VarUse>), VarSyntaxError> {
                     });
                 }
             };
+            let width = name.chars().count() + 3;
+            if let Some(looped) = name.strip_prefix(EACH) {
+                if !is_var_name(looped) {
+                    return Err(VarSyntaxError {
+                        pos: start,
+                        message: format!(
+                            "bad gather '${{{name}}}': write ${{each NAME}}, NAME being a variable of a template's `for_each:`"
+                        ),
+                    });
+                }
+                // `${each name}` is name+8 characters: OPEN, six GATHERs, the name, CLOSE.
+                out.push(OPEN);
+                out.extend(std::iter::repeat_n(GATHER, 6));
+                out.push_str(looped);
+                out.push(CLOSE);
+                uses.push(VarUse { name: looped.to_string(), pos: start, gather: true });
+                i += width;
+                column += width as u32;
+                continue;
+            }
             if !is_var_name(&name) {
                 return Err(VarSyntaxError {
                     pos: start,
@@ -83,13 +111,12 @@ pub fn mark(text: &str) -> Result<(String, Vec<VarUse>), VarSyntaxError> {
                 });
             }
             // `${name}` is name+3 characters; the marker is OPEN, OPEN (or QUOTED), the name, CLOSE.
-            let width = name.chars().count() + 3;
             let quoted = i > 0 && matches!(chars[i - 1], '"' | '\'') && chars.get(i + width) == Some(&chars[i - 1]);
             out.push(OPEN);
             out.push(if quoted { QUOTED } else { OPEN });
             out.push_str(&name);
             out.push(CLOSE);
-            uses.push(VarUse { name, pos: start });
+            uses.push(VarUse { name, pos: start, gather: false });
             i += width;
             column += width as u32;
             continue;
@@ -130,21 +157,42 @@ pub fn substitute_str(s: &str, vars: &BTreeMap<String, Value>) -> Value {
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(start) = rest.find(OPEN) {
-        out.push_str(&unescape(&rest[..start]));
-        // OPEN and QUOTED have the same UTF-8 length.
-        let after = &rest[start + 2 * OPEN.len_utf8()..];
-        let end = after.find(CLOSE).unwrap_or(after.len());
-        let name = &after[..end];
-        match vars.get(name) {
+    while let Some(marker) = next_marker(rest) {
+        out.push_str(&unescape(marker.before));
+        match vars.get(marker.name) {
+            // The loader reports a gather outside `in:` before anything substitutes it.
+            _ if marker.gather => out.push_str(&format!("${{{EACH}{}}}", marker.name)),
             Some(Value::String(text)) => out.push_str(text),
             Some(other) => out.push_str(&other.to_string()),
-            None => out.push_str(name),
+            None => out.push_str(marker.name),
         }
-        rest = after.get(end + CLOSE.len_utf8()..).unwrap_or("");
+        rest = marker.after;
     }
     out.push_str(&unescape(rest));
     Value::String(out)
+}
+
+/// One variable marker in parsed text and the text around it.
+struct Marker<'a> {
+    before: &'a str,
+    /// The marker itself, as it stands in the text.
+    raw: &'a str,
+    name: &'a str,
+    gather: bool,
+    after: &'a str,
+}
+
+/// The first marker in `s`, if any.
+fn next_marker(s: &str) -> Option<Marker<'_>> {
+    let start = s.find(OPEN)?;
+    let body = &s[start + OPEN.len_utf8()..];
+    let second = body.chars().next()?;
+    let gather = second == GATHER;
+    let body = &body[second.len_utf8()..];
+    let body = if gather { body.trim_start_matches(GATHER) } else { body };
+    let end = body.find(CLOSE).unwrap_or(body.len());
+    let after = body.get(end + CLOSE.len_utf8()..).unwrap_or("");
+    Some(Marker { before: &s[..start], raw: &s[start..s.len() - after.len()], name: &body[..end], gather, after })
 }
 
 /// Substitutes markers everywhere inside a parsed value.
@@ -165,17 +213,57 @@ pub fn substitute_text(s: &str, vars: &BTreeMap<String, Value>) -> String {
     }
 }
 
-/// The variable names a (marked) string refers to, in order, each time it appears.
-pub fn references(s: &str) -> Vec<&str> {
-    let mut names = Vec::new();
+/// A (marked) string as the user wrote it, with `${name}` and `${each name}` where the markers
+/// stand, for messages about the text itself.
+pub fn as_written(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(start) = rest.find(OPEN) {
-        let after = &rest[start + 2 * OPEN.len_utf8()..];
-        let end = after.find(CLOSE).unwrap_or(after.len());
-        names.push(&after[..end]);
-        rest = after.get(end + CLOSE.len_utf8()..).unwrap_or("");
+    while let Some(marker) = next_marker(rest) {
+        out.push_str(marker.before);
+        out.push_str(&format!("${{{}{}}}", if marker.gather { EACH } else { "" }, marker.name));
+        rest = marker.after;
     }
-    names
+    out.push_str(rest);
+    out
+}
+
+/// The variable names a (marked) string refers to, in order, each time it appears; gathers
+/// (`${each name}`) are not among them.
+pub fn references(s: &str) -> Vec<&str> {
+    markers(s).filter(|m| !m.gather).map(|m| m.name).collect()
+}
+
+/// The variables a (marked) string gathers over (`${each name}`), in order, each time.
+pub fn gathers(s: &str) -> Vec<&str> {
+    markers(s).filter(|m| m.gather).map(|m| m.name).collect()
+}
+
+fn markers(s: &str) -> impl Iterator<Item = Marker<'_>> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let marker = next_marker(rest?)?;
+        rest = Some(marker.after);
+        Some(marker)
+    })
+}
+
+/// Replaces each gather `${each name}` in a (marked) string by the text of `values[name]`,
+/// leaving every other marker for [`substitute_text`]. A gather whose name has no value is
+/// left as it is (the loader reports it).
+pub fn substitute_gathers(s: &str, values: &BTreeMap<String, Value>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(marker) = next_marker(rest) {
+        out.push_str(marker.before);
+        match values.get(marker.name) {
+            Some(Value::String(text)) if marker.gather => out.push_str(text),
+            Some(other) if marker.gather => out.push_str(&other.to_string()),
+            _ => out.push_str(marker.raw),
+        }
+        rest = marker.after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Variables that refer to each other in a loop, in the order they refer: `a -> b -> a` is
@@ -277,14 +365,19 @@ pub fn substitute_shell(s: &str, vars: &BTreeMap<String, Value>) -> Result<Strin
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut rest = s;
     loop {
-        let start = rest.find(OPEN);
-        let literal = unescape(&rest[..start.unwrap_or(rest.len())]);
+        let marker = next_marker(rest);
+        let literal = unescape(marker.as_ref().map_or(rest, |m| m.before));
         lexer.feed(&literal);
         out.push_str(&literal);
-        let Some(start) = start else { break };
-        let after = &rest[start + 2 * OPEN.len_utf8()..];
-        let end = after.find(CLOSE).unwrap_or(after.len());
-        let name = &after[..end];
+        let Some(marker) = marker else { break };
+        let name = marker.name;
+        if marker.gather {
+            return Err(ShellSpliceError {
+                name: name.to_string(),
+                occurrence: 0,
+                message: format!("${{{EACH}{name}}} gathers references, which only inputs (`in:`) take"),
+            });
+        }
         let occurrence = seen.entry(name).or_insert(0);
         let text = match vars.get(name) {
             Some(Value::String(text)) => text.clone(),
@@ -299,7 +392,7 @@ pub fn substitute_shell(s: &str, vars: &BTreeMap<String, Value>) -> Result<Strin
         *occurrence += 1;
         out.push_str(&spliced);
         lexer.after_splice();
-        rest = after.get(end + CLOSE.len_utf8()..).unwrap_or("");
+        rest = marker.after;
     }
     Ok(out)
 }
@@ -597,8 +690,10 @@ impl ShellLexer {
 }
 
 fn whole_marker(s: &str) -> Option<&str> {
-    let inner = s.strip_prefix(OPEN)?.strip_prefix(OPEN)?.strip_suffix(CLOSE)?;
-    (!inner.contains(OPEN) && !inner.contains(CLOSE)).then_some(inner)
+    let marker = next_marker(s)?;
+    // A quoted marker (second character QUOTED) stays text, and a gather is no value.
+    let plain = marker.raw.chars().nth(1) == Some(OPEN);
+    (plain && marker.before.is_empty() && marker.after.is_empty()).then_some(marker.name)
 }
 
 fn unescape(s: &str) -> String {
@@ -619,8 +714,8 @@ mod tests {
         let text = "a: { seed: ${seed}, x: 1 }\nb: ${who}\n";
         let (marked, uses) = mark(text).unwrap();
         assert_eq!(marked.chars().count(), text.chars().count());
-        assert_eq!(uses[0], VarUse { name: "seed".into(), pos: Pos::new(1, 12) });
-        assert_eq!(uses[1], VarUse { name: "who".into(), pos: Pos::new(2, 4) });
+        assert_eq!(uses[0], VarUse { name: "seed".into(), pos: Pos::new(1, 12), gather: false });
+        assert_eq!(uses[1], VarUse { name: "who".into(), pos: Pos::new(2, 4), gather: false });
     }
 
     #[test]
@@ -653,6 +748,37 @@ mod tests {
         assert_eq!(err.pos, Pos::new(2, 4));
         let err = mark("y: ${open\n").unwrap_err();
         assert!(err.message.contains("unclosed"), "{}", err.message);
+    }
+
+    #[test]
+    fn gathers_are_marked_apart_and_keep_columns() {
+        let text = "in: { m: ${each set}_m.o, x: ${set}.o, lit: $${each set} }\n";
+        let (marked, uses) = mark(text).unwrap();
+        assert_eq!(marked.chars().count(), text.chars().count());
+        assert_eq!(
+            uses,
+            [
+                VarUse { name: "set".into(), pos: Pos::new(1, 10), gather: true },
+                VarUse { name: "set".into(), pos: Pos::new(1, 30), gather: false },
+            ]
+        );
+        assert_eq!(references(&marked), ["set"]);
+        assert_eq!(gathers(&marked), ["set"]);
+        let bindings = BTreeMap::from([("set".to_string(), json!("genomic"))]);
+        let gathered = substitute_gathers(&marked, &bindings);
+        assert!(gathered.contains("m: genomic_m.o"), "{gathered}");
+        assert_eq!(references(&gathered), ["set"], "plain variables are left for substitute_text");
+        assert_eq!(
+            substitute_text(&gathered, &BTreeMap::from([("set".to_string(), json!("other"))])),
+            "in: { m: genomic_m.o, x: other.o, lit: ${each set} }\n"
+        );
+        assert_eq!(as_written(&marked), text, "as written, escapes and all");
+        // Substituting a gather as a plain value would silently drop the other instances.
+        let (marked, _) = mark("${each set}").unwrap();
+        assert_eq!(substitute_str(&marked, &bindings), json!("${each set}"));
+        let err = mark("x: ${each bad-name}").unwrap_err();
+        assert_eq!(err.pos, Pos::new(1, 4));
+        assert!(err.message.contains("bad gather"), "{}", err.message);
     }
 
     fn shell(command: &str, value: &str) -> Result<String, ShellSpliceError> {
