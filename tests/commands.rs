@@ -193,11 +193,12 @@ fn nothing_under_the_state_dir_is_readable_by_others() {
     assert!(entries.len() > 10, "the store has content");
     for path in entries {
         let bits = mode(&path);
-        let expected_ok = if path.is_dir() {
-            bits == 0o700
-        } else if path.starts_with(state.join("cas")) {
-            // Objects are read-only for their owner.
+        let in_object = path.parent().and_then(Path::parent).is_some_and(|shard| shard.starts_with(state.join("cas")));
+        let expected_ok = if in_object {
+            // Objects (files and trees) are read-only for their owner.
             bits & 0o077 == 0 && bits & 0o200 == 0
+        } else if path.is_dir() {
+            bits == 0o700
         } else {
             bits == 0o600
         };
@@ -205,7 +206,11 @@ fn nothing_under_the_state_dir_is_readable_by_others() {
             wrong.push(format!("{:o} {}", bits, path.strip_prefix(&state).unwrap_or(&path).display()));
         }
     }
-    assert!(wrong.is_empty(), "dirs must be 0700, files 0600 (objects 0400/0500):\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "dirs must be 0700, files 0600 (objects and their dirs 0400/0500):\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

@@ -210,3 +210,62 @@ nodes:
         .assert_stderr_contains("node 'big' asks for 65536 MiB of memory");
     assert_eq!(out.stderr.matches("asks for 8 threads").count(), 1);
 }
+
+/// Consumers whose tools edit their inputs in place (an appending logger, a chmod first) when
+/// `scribble`, and leave them alone otherwise.
+fn scribbling(scribble: bool) -> String {
+    let (edit_file, edit_tree) = if scribble {
+        ("chmod u+w {in.x} && echo extra >> {in.x}; ", "chmod u+w {in.x} && touch {in.x}/new; ")
+    } else {
+        ("", "")
+    };
+    format!(
+        r#"
+name: scribble
+nodes:
+  first:
+    uses: shell
+    in: {{ data: file:data.txt }}
+    with: {{ run: "sort {{in.data}} > {{out.o}}", outputs: {{ o: file }} }}
+  tree:
+    uses: shell
+    in: {{ data: file:data.txt }}
+    with: {{ run: "mkdir -p {{out.d}} && cp {{in.data}} {{out.d}}/a.txt", outputs: {{ d: dir }} }}
+  edits_file:
+    uses: shell
+    retries: 2
+    in: {{ x: first.o }}
+    with: {{ run: "{edit_file}wc -l < {{in.x}} > {{out.o}}", outputs: {{ o: file }} }}
+  edits_tree:
+    uses: shell
+    in: {{ x: tree.d }}
+    with: {{ run: "{edit_tree}ls {{in.x}} > {{out.o}}", outputs: {{ o: file }} }}
+"#
+    )
+}
+
+#[test]
+fn a_node_that_changes_its_inputs_fails_and_the_damaged_objects_are_rebuilt() {
+    let project = Project::with_workflow(&scribbling(true));
+    project.write("data.txt", "b\na\n");
+    let out = project.run(&["--keep-going"]);
+    out.assert_code(1)
+        .assert_stderr_contains("node 'edits_file': its input 'x'")
+        .assert_stderr_contains("node 'edits_tree': its input 'x'")
+        .assert_stderr_contains("must stay as they are");
+    let run = out.json_run();
+    run.assert_statuses(&[("first", "ran"), ("tree", "ran"), ("edits_file", "failed"), ("edits_tree", "failed")]);
+    assert_eq!(run.node("edits_file")["attempts"], 1, "a damaged input is not retried");
+    let sorted = run.output("first", "o");
+    assert!(!object(&project, &sorted).exists(), "the damaged object is out of the store");
+    assert!(!walk(&project.state().join("quarantine")).is_empty(), "and kept for inspection");
+
+    // Once the tool leaves its inputs alone, the damaged objects are rebuilt, byte for byte.
+    project.write("flow.yaml", &scribbling(false));
+    let fixed = project.run(&[]);
+    fixed.assert_code(0);
+    let fixed = fixed.json_run();
+    fixed.assert_statuses(&[("first", "ran"), ("tree", "ran"), ("edits_file", "ran"), ("edits_tree", "ran")]);
+    assert_eq!(fixed.output("first", "o"), sorted);
+    assert_eq!(fs::read_to_string(object(&project, &sorted)).unwrap(), "a\nb\n");
+}

@@ -40,6 +40,7 @@ use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::cas::{Cas, remove_any};
 use crate::store::publish::{PublishError, PublishRecord, Target};
 use crate::store::runs::{NodeRecord, NodeStatus, RunRecord, now_utc};
+use crate::store::stamps::look_of;
 use crate::store::{Store, StoreError, Verdict, create_private_dir};
 use crate::workflow::model::{Node, NodeId, Source, Workflow};
 
@@ -160,7 +161,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     let mut published = PublishRecord::load(&state.published_path(), &workflow.project_dir);
     if !options.overwrite {
         for target in &workflow.publish {
-            published.check_ours(&target.dest, &mut store.stat).map_err(StoreError::from)?;
+            published.check_ours(&target.dest, &mut store.stat, &store.cas).map_err(StoreError::from)?;
         }
     }
     let mut warnings: Vec<String> = store.damage_report();
@@ -184,7 +185,13 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     let reads_before = store.stat.files_read;
     let sources = hash_sources(&workflow, store)?;
     let structure = structure_digests(&workflow);
-    let view = Arc::new(workflow_view(&workflow));
+    // Only nodes that read the workflow's shape (the report) need it; a no-op run of a large
+    // workflow should not pay for building it.
+    let view = Arc::new(if workflow.nodes.iter().any(|n| n.kind.reads_workflow()) {
+        workflow_view(&workflow)
+    } else {
+        Vec::new()
+    });
     let n = workflow.nodes.len();
     options.observer.event(&Event::Planned { total: n });
 
@@ -581,8 +588,16 @@ fn publish(
             dest: &target.dest,
         });
     }
-    record.publish(&targets, overwrite, &mut store.stat, stop)?;
+    record.publish(&targets, overwrite, &mut store.stat, &store.cas, stop)?;
     Ok(())
+}
+
+/// An input object and its look before the node ran.
+struct Watched<'a> {
+    port: &'a str,
+    path: &'a Path,
+    digest: Digest,
+    look: Option<Digest>,
 }
 
 /// Everything a blocking task needs to run one node.
@@ -634,7 +649,11 @@ impl Job {
                     return finish(Ok(outputs), attempt);
                 }
                 Err(NodeError::Cancelled) => return finish(Err(NodeError::Cancelled), attempt),
-                Err(error) if attempt <= node.retries && !self.cancel.is_cancelled() => {
+                Err(error)
+                    if attempt <= node.retries
+                        && !self.cancel.is_cancelled()
+                        && !matches!(error, NodeError::ChangedInput(_)) =>
+                {
                     tracing::warn!(%error, "failed, retrying");
                     self.observer.event(&Event::Retrying {
                         node: node.name.clone(),
@@ -693,14 +712,65 @@ impl Job {
             cancel: &self.cancel,
             workflow: &self.view,
         };
+        let watched = self.watch_inputs();
         let result = node.kind.run(&ctx).and_then(|()| {
             if self.cancel.is_cancelled() {
                 return Err(NodeError::Cancelled);
             }
-            self.collect(node, &outputs)
+            Ok(())
         });
+        // Checked whatever the node's result: a failed attempt that scribbled on an input must
+        // not be retried on the damaged input either.
+        let result = match self.changed_input(node, &watched) {
+            Some(error) => Err(error),
+            None => result.and_then(|()| self.collect(node, &outputs)),
+        };
         let _ = remove_any(&work);
         result
+    }
+
+    /// The look (stat of every entry) of each input that is a store object, taken before the
+    /// node runs. File modes keep honest tools from writing into the store, but not a node
+    /// running as root or one that chmods first.
+    fn watch_inputs(&self) -> Vec<Watched<'_>> {
+        self.inputs
+            .iter()
+            .flat_map(|(port, paths)| paths.iter().map(move |path| (port.as_str(), path.as_path())))
+            .filter_map(|(port, path)| {
+                let digest = self.cas.object_at(path)?;
+                Some(Watched { port, path, digest, look: look_of(path).ok() })
+            })
+            .collect()
+    }
+
+    /// An error if the node changed the content of an input object. A changed look alone (a
+    /// chmod) is rehashed and forgiven; changed content is quarantined at once, so no later
+    /// node of this run reads it, and the next run rebuilds it.
+    fn changed_input(&self, node: &Node, watched: &[Watched<'_>]) -> Option<NodeError> {
+        for input in watched {
+            if look_of(input.path).ok() == input.look {
+                continue;
+            }
+            let what = match self.cas.rehash(&input.digest) {
+                Ok(Verdict::Intact) => continue,
+                Ok(Verdict::Corrupt { moved_to: Some(to) }) => {
+                    format!("changed; the damaged copy is in {}", to.display())
+                }
+                Ok(Verdict::Corrupt { moved_to: None }) => "changed".to_string(),
+                Ok(Verdict::Missing) => "removed (by this node or another one running beside it)".to_string(),
+                Err(e) => format!("made unreadable ({e})"),
+            };
+            tracing::error!(input = %input.port, path = %input.path.display(), "input object {what}");
+            return Some(NodeError::ChangedInput(format!(
+                "node '{}': its input '{}' ({}) was {what}. Inputs belong to the store and must stay as they are: \
+                 write to the node's output or scratch directory instead (copy an input first if a tool edits in place). \
+                 The next run rebuilds the object",
+                node.name,
+                input.port,
+                input.path.display()
+            )));
+        }
+        None
     }
 
     /// Checks each declared output exists with its declared shape, then moves it into the CAS.

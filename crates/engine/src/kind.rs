@@ -217,6 +217,10 @@ pub enum NodeError {
     BadInput(String),
     #[error("cancelled")]
     Cancelled,
+    /// The node wrote into one of its input objects in the store. Never retried: the input
+    /// itself is now wrong, and the next run rebuilds it.
+    #[error("{0}")]
+    ChangedInput(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }

@@ -75,9 +75,13 @@ impl Cas {
         };
         let intact = match digest_path(&path) {
             Ok((_, found)) => found == *digest,
-            // Unreadable content (a file made a FIFO, permissions gone) is as bad as wrong content.
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Verdict::Missing),
-            Err(_) => false,
+            // Content that can never be read as it was stored (a file made a FIFO or a device,
+            // its permissions taken away, bytes the disk cannot return) is as bad as wrong
+            // content. Anything else (out of file descriptors, an interrupted read) says nothing
+            // about the object and must not send a good one to quarantine.
+            Err(e) if is_damage(&e) => false,
+            Err(e) => return Err(e),
         };
         if intact {
             // Record the look only if nothing moved while hashing.
@@ -102,7 +106,12 @@ impl Cas {
             n += 1;
             dest = dir.join(format!("{hex}.{n}"));
         }
-        fs::rename(self.object_path(digest), &dest)?;
+        let object = self.object_path(digest);
+        // Moving a directory to another parent rewrites its `..`, which needs write access.
+        if fs::symlink_metadata(&object).is_ok_and(|m| m.is_dir()) {
+            make_dirs_writable(&object)?;
+        }
+        fs::rename(&object, &dest)?;
         self.stamps().forget(digest);
         tracing::warn!(object = %digest.short(), to = %dest.display(), "corrupt object quarantined");
         Ok(dest)
@@ -111,6 +120,18 @@ impl Cas {
     pub fn object_path(&self, digest: &Digest) -> PathBuf {
         let hex = digest.to_hex();
         self.root.join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// The digest of the object stored at `path`, if `path` is one (not a user's file).
+    pub fn object_at(&self, path: &Path) -> Option<Digest> {
+        let rest = path.strip_prefix(&self.root).ok()?;
+        let mut parts = rest.components();
+        let (shard, name) = (parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let digest: Digest = format!("{}{}", shard.as_os_str().to_str()?, name.as_os_str().to_str()?).parse().ok()?;
+        (self.object_path(&digest) == path).then_some(digest)
     }
 
     pub fn contains(&self, digest: &Digest) -> bool {
@@ -179,7 +200,14 @@ impl Cas {
     }
 }
 
-/// Files become 0400 (0500 if executable); directories stay 0700 so gc can delete them.
+fn is_damage(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::PermissionDenied)
+        || error.raw_os_error() == Some(libc::EIO)
+}
+
+/// Files become 0400 (0500 if executable), directories 0500: a node cannot add, remove or
+/// rename entries of a tree it was given without first chmod-ing it (and if it does, the change
+/// is noticed by its look). `remove_any` opens directories up again to delete them.
 fn make_read_only(path: &Path) -> io::Result<()> {
     let meta = fs::symlink_metadata(path)?;
     if meta.file_type().is_symlink() {
@@ -190,17 +218,40 @@ fn make_read_only(path: &Path) -> io::Result<()> {
         for entry in fs::read_dir(path)? {
             make_read_only(&entry?.path())?;
         }
-        Ok(())
+        fs::set_permissions(path, fs::Permissions::from_mode(0o500))
     } else {
         let mode = if meta.permissions().mode() & 0o111 != 0 { 0o500 } else { 0o400 };
         fs::set_permissions(path, fs::Permissions::from_mode(mode))
     }
 }
 
+/// Gives the owner write access to every directory of a tree (files need none to be removed).
+fn make_dirs_writable(path: &Path) -> io::Result<()> {
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(meta.permissions().mode() | 0o700))?;
+    for entry in fs::read_dir(path)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            make_dirs_writable(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Removes a file, symlink or directory tree.
 pub fn remove_any(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(meta) if meta.is_dir() => match fs::remove_dir_all(path) {
+            // Store trees are read-only (and copies of them may be): open them up and retry.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                make_dirs_writable(path)?;
+                fs::remove_dir_all(path)
+            }
+            result => result,
+        },
         Ok(_) => fs::remove_file(path),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
@@ -292,6 +343,12 @@ mod tests {
         copy_out(&cas.object_path(&d), &out).unwrap();
         fs::write(out.join("s/x"), b"edited").unwrap();
         assert_eq!(fs::read(cas.object_path(&d).join("s/x")).unwrap(), b"1", "the store copy is separate");
+        let mode = fs::metadata(cas.object_path(&d).join("s")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o500, "a node cannot add or remove entries of a stored tree");
+        assert_eq!(cas.object_at(&cas.object_path(&d)), Some(d));
+        assert_eq!(cas.object_at(&cas.object_path(&d).join("s")), None, "only whole objects are objects");
+        cas.remove(&d).unwrap();
+        assert!(!cas.contains(&d), "gc can still delete a read-only tree");
     }
 
     /// Overwrites a stored (read-only) file the way a careless user or a bad disk would.

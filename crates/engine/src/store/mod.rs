@@ -30,7 +30,7 @@ pub mod statcache;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use actions::ActionLog;
@@ -259,18 +259,30 @@ impl StateDir {
     ///
     /// The lock is an `flock` on the state directory itself, not on a file in it: a file can be
     /// deleted while held (and a second run would then lock a new one beside the first), the
-    /// directory cannot be replaced without losing the whole store.
+    /// directory cannot be replaced without losing the whole store. Where the file system
+    /// cannot lock a directory (NFS emulates `flock` with byte-range locks, which need a file
+    /// open for writing), every flow process falls back to the file `lock` in it, never
+    /// deleted, and checks after locking that the name still leads to the file it locked.
     pub fn lock(&self, wait: bool, on_wait: &dyn Fn()) -> io::Result<Option<StoreLock>> {
-        let file = File::open(&self.root)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(StoreLock { _file: file })),
-            Err(fs::TryLockError::WouldBlock) if !wait => Ok(None),
-            Err(fs::TryLockError::WouldBlock) => {
-                on_wait();
-                file.lock()?;
-                Ok(Some(StoreLock { _file: file }))
+        let dir = File::open(&self.root)?;
+        match take_lock(dir, wait, on_wait) {
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EBADF | libc::ENOLCK | libc::EINVAL | libc::EOPNOTSUPP)) =>
+            {
+                tracing::debug!("the state directory cannot be locked ({e}); locking its lock file");
             }
-            Err(fs::TryLockError::Error(e)) => Err(e),
+            result => return result,
+        }
+        let path = self.root.join("lock");
+        loop {
+            let file =
+                OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(&path)?;
+            let inode = file.metadata()?.ino();
+            let Some(lock) = take_lock(file, wait, on_wait)? else { return Ok(None) };
+            // Deleted or replaced while this process waited: the next holder locks the new one.
+            if fs::metadata(&path).is_ok_and(|m| m.ino() == inode) {
+                return Ok(Some(lock));
+            }
         }
     }
 
@@ -284,6 +296,19 @@ impl StateDir {
             }
         }
         Ok(())
+    }
+}
+
+fn take_lock(file: File, wait: bool, on_wait: &dyn Fn()) -> io::Result<Option<StoreLock>> {
+    match file.try_lock() {
+        Ok(()) => Ok(Some(StoreLock { _file: file })),
+        Err(fs::TryLockError::WouldBlock) if !wait => Ok(None),
+        Err(fs::TryLockError::WouldBlock) => {
+            on_wait();
+            file.lock()?;
+            Ok(Some(StoreLock { _file: file }))
+        }
+        Err(fs::TryLockError::Error(e)) => Err(e),
     }
 }
 

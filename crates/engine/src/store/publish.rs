@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{Digest, Shape};
-use crate::store::cas::remove_any;
+use crate::store::cas::{Cas, remove_any};
 use crate::store::statcache::StatCache;
-use crate::store::write_atomic;
+use crate::store::{Verdict, write_atomic};
 
 const VERSION: u32 = 1;
 
@@ -65,6 +65,10 @@ pub struct PublishRecord {
     /// Staging paths being written (relative to the project); removed by the next publish.
     #[serde(default)]
     staging: Vec<String>,
+    /// What a swap in progress is putting in place: after a kill between the swap and the
+    /// record of it, the destination holds this and is still flow's.
+    #[serde(default)]
+    pending: BTreeMap<String, Entry>,
     #[serde(skip)]
     path: PathBuf,
     #[serde(skip)]
@@ -104,26 +108,34 @@ impl PublishRecord {
         dest.strip_prefix(&self.project_dir).unwrap_or(dest).to_string_lossy().into_owned()
     }
 
-    /// Whether `dest` may be replaced: it does not exist, or holds exactly what flow last
-    /// published there. `Err` names why not.
-    pub fn check_ours(&self, dest: &Path, stat: &mut StatCache) -> Result<(), PublishError> {
+    /// Whether `dest` may be replaced: it does not exist, holds exactly what flow last published
+    /// there (or was putting there when a kill cut the record short), or holds content the
+    /// store has intact (a result published before this record existed: replacing it loses
+    /// nothing). `Err` names why not.
+    pub fn check_ours(&self, dest: &Path, stat: &mut StatCache, cas: &Cas) -> Result<(), PublishError> {
         let meta = match fs::symlink_metadata(dest) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(PublishError::Io { path: dest.to_path_buf(), source: e }),
         };
         let not_ours = |why: &str| PublishError::NotOurs { dest: dest.to_path_buf(), why: why.to_string() };
-        let Some(entry) = self.entries.get(&self.key(dest)) else {
-            return Err(not_ours("flow has no record of publishing it"));
-        };
         if meta.file_type().is_symlink() || !(meta.is_file() || meta.is_dir()) {
             return Err(not_ours("it is not a plain file or directory"));
         }
+        let key = self.key(dest);
         let (shape, digest) = stat.digest(dest).map_err(io_error(dest))?;
-        if shape.letter() != entry.shape || digest.to_hex() != entry.digest {
-            return Err(not_ours("it was changed since flow published it"));
+        let holds = |entry: &Entry| shape.letter() == entry.shape && digest.to_hex() == entry.digest;
+        if self.entries.get(&key).is_some_and(holds) || self.pending.get(&key).is_some_and(holds) {
+            return Ok(());
         }
-        Ok(())
+        if matches!(cas.verify(&digest), Ok(Verdict::Intact)) {
+            return Ok(());
+        }
+        Err(not_ours(if self.entries.contains_key(&key) {
+            "it was changed since flow published it"
+        } else {
+            "flow has no record of publishing it"
+        }))
     }
 
     /// Publishes every target: skips destinations that already hold the artifact, refuses ones
@@ -134,6 +146,7 @@ impl PublishRecord {
         targets: &[Target<'_>],
         overwrite: bool,
         stat: &mut StatCache,
+        cas: &Cas,
         stop: &AtomicBool,
     ) -> Result<usize, PublishError> {
         self.remove_leftover_staging();
@@ -154,10 +167,11 @@ impl PublishRecord {
                     continue;
                 }
                 if !overwrite {
-                    self.check_ours(target.dest, stat)?;
+                    self.check_ours(target.dest, stat, cas)?;
                 }
             }
-            self.replace(target, &key, stop)?;
+            self.replace(target, &key, &entry, stop)?;
+            self.pending.remove(&key);
             self.entries.insert(key, entry);
             self.save()?;
             copied += 1;
@@ -165,7 +179,13 @@ impl PublishRecord {
         Ok(copied)
     }
 
-    fn replace(&mut self, target: &Target<'_>, key: &str, stop: &AtomicBool) -> Result<(), PublishError> {
+    fn replace(
+        &mut self,
+        target: &Target<'_>,
+        key: &str,
+        entry: &Entry,
+        stop: &AtomicBool,
+    ) -> Result<(), PublishError> {
         let dest = target.dest;
         let parent = dest.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(io_error(parent))?;
@@ -183,6 +203,8 @@ impl PublishRecord {
             let _ = remove_any(&staging);
             return Err(e);
         }
+        self.pending.insert(key.to_string(), entry.clone());
+        self.save()?;
         if fs::symlink_metadata(dest).is_ok() {
             exchange(&staging, dest).map_err(io_error(dest))?;
             // The staging path now holds the old content, which was flow's (or --overwrite).
@@ -265,6 +287,10 @@ mod tests {
         Target { object: object.to_path_buf(), shape, digest, dest }
     }
 
+    fn empty_cas(dir: &Path) -> Cas {
+        Cas::open(dir.join("cas"), &dir.join("stamps"), Some(dir.join("quarantine")))
+    }
+
     #[test]
     fn replaces_only_what_it_published_and_records_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -276,27 +302,28 @@ mod tests {
         fs::write(objects.join("v2"), b"two").unwrap();
         let record_path = dir.path().join("published");
         let mut stat = StatCache::load(&dir.path().join("statcache"));
+        let cas = empty_cas(dir.path());
         let stop = AtomicBool::new(false);
         let dest = project.join("results/out");
 
         // A user's file in the way is refused and left alone.
         fs::write(&dest, b"mine").unwrap();
         let mut record = PublishRecord::load(&record_path, &project);
-        let err = record.publish(&[target(&objects.join("tree"), &dest)], false, &mut stat, &stop).unwrap_err();
+        let err = record.publish(&[target(&objects.join("tree"), &dest)], false, &mut stat, &cas, &stop).unwrap_err();
         assert!(matches!(err, PublishError::NotOurs { .. }), "{err}");
         assert!(err.to_string().contains("--overwrite"), "{err}");
         assert_eq!(fs::read(&dest).unwrap(), b"mine");
 
         // With --overwrite it goes; from then on flow owns the path, across reloads.
-        record.publish(&[target(&objects.join("tree"), &dest)], true, &mut stat, &stop).unwrap();
+        record.publish(&[target(&objects.join("tree"), &dest)], true, &mut stat, &cas, &stop).unwrap();
         assert_eq!(fs::read(dest.join("sub/a")).unwrap(), b"one");
         let mut record = PublishRecord::load(&record_path, &project);
-        record.publish(&[target(&objects.join("v2"), &dest)], false, &mut stat, &stop).unwrap();
+        record.publish(&[target(&objects.join("v2"), &dest)], false, &mut stat, &cas, &stop).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"two", "a dir flow published may become a file");
 
         // An edit makes it the user's again.
         fs::write(&dest, b"edited").unwrap();
-        let err = record.publish(&[target(&objects.join("tree"), &dest)], false, &mut stat, &stop).unwrap_err();
+        let err = record.publish(&[target(&objects.join("tree"), &dest)], false, &mut stat, &cas, &stop).unwrap_err();
         assert!(err.to_string().contains("changed since flow published it"), "{err}");
         assert_eq!(fs::read(&dest).unwrap(), b"edited");
         let leftovers: Vec<_> =
@@ -313,13 +340,74 @@ mod tests {
         fs::write(dir.path().join("new/a"), b"new").unwrap();
         fs::write(dir.path().join("old"), b"old").unwrap();
         let mut stat = StatCache::load(&dir.path().join("statcache"));
+        let cas = empty_cas(dir.path());
         let mut record = PublishRecord::load(&dir.path().join("published"), &project);
         let dest = project.join("out");
         let go = AtomicBool::new(false);
-        record.publish(&[target(&dir.path().join("old"), &dest)], false, &mut stat, &go).unwrap();
+        record.publish(&[target(&dir.path().join("old"), &dest)], false, &mut stat, &cas, &go).unwrap();
         let stop = AtomicBool::new(true);
-        let err = record.publish(&[target(&dir.path().join("new"), &dest)], false, &mut stat, &stop).unwrap_err();
+        let err = record.publish(&[target(&dir.path().join("new"), &dest)], false, &mut stat, &cas, &stop).unwrap_err();
         assert!(matches!(err, PublishError::Interrupted));
         assert_eq!(fs::read(&dest).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_destination_a_kill_left_mid_swap_is_still_flows() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("p");
+        fs::create_dir_all(&project).unwrap();
+        for (name, text) in [("v1", "one"), ("v2", "two"), ("v3", "three")] {
+            fs::write(dir.path().join(name), text).unwrap();
+        }
+        let mut stat = StatCache::load(&dir.path().join("statcache"));
+        let cas = empty_cas(dir.path());
+        let go = AtomicBool::new(false);
+        let record_path = dir.path().join("published");
+        let dest = project.join("out");
+        let mut record = PublishRecord::load(&record_path, &project);
+        record.publish(&[target(&dir.path().join("v1"), &dest)], false, &mut stat, &cas, &go).unwrap();
+
+        // What disk holds after a kill between the swap and the record of it: v2 in place, the
+        // record still naming v1, with v2 pending.
+        let v2 = target(&dir.path().join("v2"), &dest);
+        record.pending.insert("out".into(), Entry { shape: v2.shape.letter(), digest: v2.digest.to_hex() });
+        record.save().unwrap();
+        fs::write(&dest, "two").unwrap();
+
+        let mut record = PublishRecord::load(&record_path, &project);
+        record.publish(&[target(&dir.path().join("v3"), &dest)], false, &mut stat, &cas, &go).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"three");
+        assert!(PublishRecord::load(&record_path, &project).pending.is_empty(), "the swap is recorded as done");
+
+        // Without that pending entry, the same bytes would be a stranger's.
+        fs::write(&dest, "two").unwrap();
+        let err = record.publish(&[target(&dir.path().join("v1"), &dest)], false, &mut stat, &cas, &go).unwrap_err();
+        assert!(matches!(err, PublishError::NotOurs { .. }), "{err}");
+    }
+
+    #[test]
+    fn content_the_store_holds_may_be_replaced_without_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("p");
+        fs::create_dir_all(&project).unwrap();
+        fs::write(dir.path().join("new"), "new").unwrap();
+        let mut stat = StatCache::load(&dir.path().join("statcache"));
+        let cas = empty_cas(dir.path());
+        let go = AtomicBool::new(false);
+        let dest = project.join("out");
+        // A result published by a flow that kept no record: its bytes are an object in the store.
+        fs::write(dir.path().join("old"), "old result").unwrap();
+        cas.ingest(&dir.path().join("old")).unwrap();
+        fs::write(&dest, "old result").unwrap();
+        let mut record = PublishRecord::load(&dir.path().join("published"), &project);
+        record.publish(&[target(&dir.path().join("new"), &dest)], false, &mut stat, &cas, &go).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"new");
+
+        // The same path holding bytes the store never had is the user's.
+        let other = project.join("other");
+        fs::write(&other, "the user's own").unwrap();
+        let err = record.publish(&[target(&dir.path().join("new"), &other)], false, &mut stat, &cas, &go).unwrap_err();
+        assert!(err.to_string().contains("no record"), "{err}");
+        assert_eq!(fs::read(&other).unwrap(), b"the user's own");
     }
 }
