@@ -418,9 +418,16 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 stop.store(true, Ordering::SeqCst);
             })
         };
-        let result = tokio::task::block_in_place(|| {
-            publish(&workflow, store, &outputs, &mut published, options.overwrite, &stop)
-        });
+        let mut publish_all = || publish(&workflow, store, &outputs, &mut published, options.overwrite, &stop);
+        // On a multi-threaded runtime the signal watcher runs beside the copy and can stop it;
+        // a current-thread runtime (an embedder's choice) cannot run it meanwhile, and
+        // `block_in_place` would panic there, so the copy runs to its end.
+        let result = if tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(publish_all)
+        } else {
+            publish_all()
+        };
         watcher.abort();
         match result {
             Ok(()) => {}

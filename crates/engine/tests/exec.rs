@@ -14,6 +14,11 @@ use flow_engine::store::{StateDir, Store};
 use flow_engine::workflow::{LoadOptions, load_str};
 
 fn run_text(project: &Path, registry: &Registry, text: &str) -> RunOutcome {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    run_text_on(&runtime, project, registry, text)
+}
+
+fn run_text_on(runtime: &tokio::runtime::Runtime, project: &Path, registry: &Registry, text: &str) -> RunOutcome {
     let options = LoadOptions { registry, overrides: &[], project_dir: project, state_dir: &project.join(".flow") };
     let workflow = load_str(text, &project.join("w.yaml"), &options).unwrap();
     let state = StateDir::new(project.join(".flow"));
@@ -29,8 +34,18 @@ fn run_text(project: &Path, registry: &Registry, text: &str) -> RunOutcome {
         cancel: CancelToken::new(),
         observer: Arc::new(Quiet),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     runtime.block_on(run(Arc::new(workflow), &mut store, options)).unwrap()
+}
+
+#[test]
+fn an_embedder_on_a_current_thread_runtime_can_run_and_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = common::registry(&common::Write::new("1"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let text = format!("{CHAIN}publish: {{ b.out: results/b.txt }}\n");
+    let outcome = run_text_on(&runtime, dir.path(), &registry, &text);
+    assert_eq!(outcome.record.count(NodeStatus::Ran), 2);
+    assert!(dir.path().join("results/b.txt").exists(), "published");
 }
 
 fn statuses(outcome: &RunOutcome) -> Vec<(String, NodeStatus)> {

@@ -206,13 +206,20 @@ impl PublishRecord {
         self.pending.insert(key.to_string(), entry.clone());
         self.save()?;
         if fs::symlink_metadata(dest).is_ok() {
+            // Where the swap needs two renames, the old content waits beside for a moment.
+            let aside_key = self.key(&aside_of(&staging));
+            if !self.staging.contains(&aside_key) {
+                self.staging.push(aside_key);
+                self.save()?;
+            }
             exchange(&staging, dest).map_err(io_error(dest))?;
             // The staging path now holds the old content, which was flow's (or --overwrite).
             remove_any(&staging).map_err(io_error(&staging))?;
         } else {
             fs::rename(&staging, dest).map_err(io_error(dest))?;
         }
-        self.staging.retain(|s| s != &staging_key);
+        let aside_key = self.key(&aside_of(&staging));
+        self.staging.retain(|s| s != &staging_key && s != &aside_key);
         tracing::info!(dest = %key, "published");
         Ok(())
     }
@@ -226,6 +233,10 @@ impl PublishRecord {
         }
         let _ = self.save();
     }
+}
+
+fn aside_of(staging: &Path) -> PathBuf {
+    staging.with_extension("flow-old")
 }
 
 /// Swaps two paths in one step (Linux `renameat2(RENAME_EXCHANGE)`). Where the file system
@@ -243,7 +254,7 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
     if !matches!(error.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP)) {
         return Err(error);
     }
-    let aside = a.with_extension("flow-old");
+    let aside = aside_of(a);
     fs::rename(b, &aside)?;
     fs::rename(a, b)?;
     fs::rename(&aside, a)
