@@ -9,6 +9,7 @@ mod commands;
 mod concurrency;
 mod errors;
 mod failures;
+mod map;
 mod pipeline;
 mod plugins;
 mod plugins_rust;

@@ -61,6 +61,13 @@ impl Project {
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     }
 
+    /// The text of a stored file object, from its digest as a run record shows it.
+    #[track_caller]
+    pub fn read_object(&self, digest: &str) -> String {
+        let path = self.state().join("cas").join(&digest[..2]).join(&digest[2..]);
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
     pub fn exists(&self, rel: &str) -> bool {
         self.join(rel).exists()
     }

@@ -81,13 +81,32 @@ impl Bars {
             Event::Retrying { node, attempt, error } => {
                 let _ = self.multi.println(format!("retry   {node} (attempt {attempt} failed: {error})"));
             }
-            Event::Finished { node, status, seconds } => {
-                if let Ok(mut running) = self.running.lock()
-                    && let Some(bar) = running.remove(node)
-                {
-                    bar.finish_and_clear();
-                    self.multi.remove(&bar);
+            Event::Mapped { node, total, to_run } => {
+                let bar = self.multi.add(ProgressBar::new(*to_run as u64));
+                bar.set_style(
+                    ProgressStyle::with_template("  {msg} [{bar:20.green/blue}] {pos}/{len} items, eta {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                bar.set_message(format!("{node} ({} cached)", total - to_run));
+                if let Ok(mut running) = self.running.lock() {
+                    running.insert(map_bar(node), bar);
                 }
+            }
+            Event::ItemFinished { node, item, status, seconds } => {
+                if let Ok(running) = self.running.lock() {
+                    if let Some(bar) = running.get(&map_bar(node)) {
+                        bar.inc(1);
+                    }
+                }
+                self.remove_bar(&format!("{node}[{item}]"));
+                if *status == NodeStatus::Failed {
+                    let _ = self.multi.println(format!("failed  {node}[{item}] ({})", seconds_text(*seconds)));
+                }
+            }
+            Event::Finished { node, status, seconds } => {
+                self.remove_bar(node);
+                self.remove_bar(&map_bar(node));
                 if matches!(status, NodeStatus::Ran | NodeStatus::Failed) {
                     let _ = self.multi.println(format!("{:<7} {node} ({})", status.as_str(), seconds_text(*seconds)));
                 }
@@ -103,11 +122,32 @@ impl Bars {
     }
 }
 
+fn map_bar(node: &str) -> String {
+    format!("map {node}")
+}
+
+impl Bars {
+    fn remove_bar(&self, key: &str) {
+        if let Ok(mut running) = self.running.lock()
+            && let Some(bar) = running.remove(key)
+        {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+    }
+}
+
 impl Lines {
     fn event(&self, event: &Event) {
         match event {
             Event::Planned { total } => self.total.store(*total, Ordering::Relaxed),
             Event::Started { .. } => {}
+            Event::Mapped { node, total, to_run } => eprintln!("map     {node}: {to_run} of {total} items to run"),
+            Event::ItemFinished { node, item, status, seconds } => {
+                if matches!(status, NodeStatus::Ran | NodeStatus::Failed) {
+                    eprintln!("        {:<7} {node}[{item}] ({})", status.as_str(), seconds_text(*seconds));
+                }
+            }
             Event::Retrying { node, attempt, error } => eprintln!("retry   {node} (attempt {attempt} failed: {error})"),
             Event::Finished { node, status, seconds } => {
                 let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -157,10 +197,19 @@ pub fn summary_table(record: &RunRecord) -> String {
         } else {
             "-".to_string()
         };
-        out.push_str(&format!("{:<width$}  {:<9}  {:>8}\n", node.name, node.status.as_str(), time));
+        out.push_str(&format!("{:<width$}  {:<9}  {:>8}", node.name, node.status.as_str(), time));
+        if let Some(items) = &node.items {
+            out.push_str(&format!("  items: {} ran, {} cached, {} failed", items.ran, items.cached, items.failed));
+        }
+        out.push('\n');
     }
     if folded > 0 {
         out.push_str(&format!("… {folded} more (cached or beyond {MAX_ROWS} rows; --json lists all)\n"));
+    }
+    let items = record.nodes.iter().filter_map(|n| n.items.as_ref());
+    let (ran, cached, failed) = items.fold((0, 0, 0), |(r, c, f), i| (r + i.ran, c + i.cached, f + i.failed));
+    if ran + cached + failed > 0 {
+        out.push_str(&format!("items of mapped nodes: {ran} ran, {cached} cached, {failed} failed\n"));
     }
     out.push_str(&format!(
         "{} nodes: {} ran, {} cached, {} failed, {} skipped in {}\n",

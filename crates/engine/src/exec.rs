@@ -35,13 +35,14 @@ use crate::digest::{Digest, Shape};
 use crate::graph::Dag;
 use crate::key::ActionManifest;
 use crate::kind::{NodeContext, NodeError, WorkflowNode};
+use crate::map::{self, ItemCounts, ItemResult, Outcome as MapOutcome, Tally};
 use crate::plan::{Lookup, cached_outputs, hash_sources, manifest_for, structure_digests, workflow_view};
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::cas::{Cas, remove_any};
 use crate::store::publish::{PublishError, PublishRecord, Target};
 use crate::store::runs::{NodeRecord, NodeStatus, RunRecord, now_utc};
 use crate::store::stamps::look_of;
-use crate::store::{Store, StoreError, Verdict, create_private_dir};
+use crate::store::{Store, StoreError, Verdict, create_private_dir, create_private_file};
 use crate::workflow::model::{Node, NodeId, Source, Workflow};
 
 /// What the scheduler tells the display.
@@ -61,6 +62,19 @@ pub enum Event {
     },
     Finished {
         node: String,
+        status: NodeStatus,
+        seconds: f64,
+    },
+    /// A mapped node listed its items: `to_run` of `total` are not cached.
+    Mapped {
+        node: String,
+        total: usize,
+        to_run: usize,
+    },
+    /// One item of a mapped node ran (or failed); `item` is its id.
+    ItemFinished {
+        node: String,
+        item: String,
         status: NodeStatus,
         seconds: f64,
     },
@@ -142,11 +156,26 @@ impl RunError {
 /// What a finished node task reports back to the loop.
 struct Done {
     id: NodeId,
+    /// For one item of a mapped node: its index in the node's [`Tally`].
+    item: Option<usize>,
     result: Result<Vec<OutputRecord>, NodeError>,
     seconds: f64,
     attempts: u32,
     manifest: ActionManifest,
     key: Digest,
+    /// A mapped node's item counts, once gathered.
+    items: Option<ItemCounts>,
+    /// Whether the result may answer this key in later runs (not when items were skipped:
+    /// they are tried again next time).
+    cacheable: bool,
+}
+
+/// A mapped node whose items are running.
+struct Mapping {
+    tally: Tally,
+    manifest: ActionManifest,
+    key: Digest,
+    started: Instant,
 }
 
 /// Runs the workflow. The caller holds the store lock and opened `store` with it.
@@ -216,6 +245,21 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     // `kill PID` cancels like Ctrl-C: children run in their own process groups and would
     // otherwise outlive flow.
     let mut signals = Signals::new();
+    let shared = JobShared {
+        workflow: workflow.clone(),
+        cas: store.cas.clone(),
+        tmp_root: state.tmp_dir(),
+        cancel: options.cancel.clone(),
+        observer: options.observer.clone(),
+        stop: stop.clone(),
+        keep_going: options.keep_going,
+        run_id: options.run_id.clone(),
+        state_dir: state.root.clone(),
+        view: view.clone(),
+    };
+    let mut mappings: BTreeMap<usize, Mapping> = BTreeMap::new();
+    // Results known without waiting on a task (a mapped node whose items were all cached).
+    let mut settled: Vec<Done> = Vec::new();
 
     loop {
         while let Some(id) = ready.pop() {
@@ -279,49 +323,91 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 repairs.insert(id.index(), message);
             }
             let inputs = input_paths(node, &store.cas, &outputs);
-            let job = Job {
-                workflow: workflow.clone(),
-                id,
-                inputs,
-                key,
-                manifest,
-                cas: store.cas.clone(),
-                tmp_root: state.tmp_dir(),
-                log_path: logs_dir.join(format!("{}.log", node.name)),
-                cancel: options.cancel.clone(),
-                observer: options.observer.clone(),
-                stop: stop.clone(),
-                keep_going: options.keep_going,
-                run_id: options.run_id.clone(),
-                state_dir: state.root.clone(),
-                view: view.clone(),
-            };
             let node_threads = (node.threads as usize).clamp(1, jobs) as u32;
             let node_memory = node.memory.map(|b| ((b / (1024 * 1024)) as u32).clamp(1, memory_mb)).unwrap_or(0);
-            let (threads, memory) = (threads.clone(), memory.clone());
-            let manifest_if_panic = job.manifest.clone();
-            tasks.spawn(async move {
-                let _threads = threads.acquire_many_owned(node_threads).await;
-                let _memory = if node_memory > 0 { Some(memory.acquire_many_owned(node_memory).await) } else { None };
-                let (id, key) = (job.id, job.key);
-                match tokio::task::spawn_blocking(move || job.execute(node_threads as usize)).await {
-                    Ok(done) => done,
-                    Err(join_error) => Done {
-                        id,
-                        result: Err(NodeError::Failed(format!("node task panicked: {join_error}"))),
-                        seconds: 0.0,
-                        attempts: 1,
-                        manifest: manifest_if_panic,
-                        key,
-                    },
+            let budget = Budget { threads: threads.clone(), memory: memory.clone(), node_threads, node_memory };
+            if let Some(spec) = &node.map {
+                let paths = inputs.get(&spec.port).cloned().unwrap_or_default();
+                let digests = manifest.inputs.get(&spec.port).cloned().unwrap_or_default();
+                let items = match map::items(&workflow, node, spec, &paths, &digests, &mut store.stat) {
+                    Ok(items) => items,
+                    Err(error) => {
+                        settled.push(Done {
+                            id,
+                            item: None,
+                            result: Err(NodeError::BadInput(error.to_string())),
+                            seconds: 0.0,
+                            attempts: 1,
+                            manifest,
+                            key,
+                            items: None,
+                            cacheable: false,
+                        });
+                        continue;
+                    }
+                };
+                let mut tally = Tally::new(items);
+                let mut to_run = Vec::new();
+                for (index, item) in tally.items.iter().enumerate() {
+                    let item_manifest = map::item_manifest(&manifest, spec, item);
+                    let item_key = item_manifest.key();
+                    match cached_outputs(store, &item_key)? {
+                        Lookup::Hit(found) => to_run.push((index, None, item_key, Some(found))),
+                        Lookup::Miss | Lookup::Corrupt { .. } => {
+                            to_run.push((index, Some(item_manifest), item_key, None))
+                        }
+                    }
                 }
-            });
+                let running = to_run.iter().filter(|t| t.3.is_none()).count();
+                options.observer.event(&Event::Mapped {
+                    node: node.name.clone(),
+                    total: tally.items.len(),
+                    to_run: running,
+                });
+                for (index, item_manifest, item_key, cached) in to_run {
+                    if let Some(found) = cached {
+                        tally.record(index, ItemResult::Cached(found));
+                        continue;
+                    }
+                    let item = &tally.items[index];
+                    let mut item_inputs = inputs.clone();
+                    item_inputs.insert(spec.port.clone(), vec![item.path.clone()]);
+                    let job = shared.job(
+                        id,
+                        Some((index, item.id.clone())),
+                        item_inputs,
+                        item_key,
+                        item_manifest.unwrap_or_else(|| manifest.clone()),
+                        logs_dir.join(format!("{}[{}].log", node.name, item.id)),
+                    );
+                    spawn_job(&mut tasks, job, budget.clone());
+                }
+                let mapping = Mapping { tally, manifest, key, started: Instant::now() };
+                if mapping.tally.is_done() {
+                    settled.push(finish_mapping(
+                        node,
+                        mapping,
+                        &store.cas,
+                        &state.tmp_dir(),
+                        &options.run_id,
+                        &logs_dir.join(format!("{}.log", node.name)),
+                    ));
+                } else {
+                    mappings.insert(id.index(), mapping);
+                }
+                continue;
+            }
+            let job = shared.job(id, None, inputs, key, manifest, logs_dir.join(format!("{}.log", node.name)));
+            spawn_job(&mut tasks, job, budget);
         }
 
-        if tasks.is_empty() {
+        if tasks.is_empty() && settled.is_empty() {
             break;
         }
-        let done = tokio::select! {
+        let done = if let Some(done) = settled.pop() {
+            done
+        } else {
+            tokio::select! {
             joined = tasks.join_next() => match joined {
                 Some(Ok(done)) => done,
                 Some(Err(e)) => {
@@ -339,17 +425,81 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 options.cancel.interrupt(received);
                 continue;
             }
+            }
         };
 
         let node = workflow.node(done.id);
+        let done = match done.item {
+            None => done,
+            Some(index) => {
+                let item_id =
+                    mappings.get(&done.id.index()).map(|m| m.tally.items[index].id.clone()).unwrap_or_default();
+                let item_log = logs_dir.join(format!("{}[{item_id}].log", node.name));
+                let (result, status) = match done.result {
+                    Ok(found) => {
+                        let json = done.manifest.canonical();
+                        store
+                            .actions
+                            .append(done.key, found.clone())
+                            .map_err(|e| StoreError::io(&state.actions_path(), e))?;
+                        manifest_log.append(&done.key, &json).map_err(|e| StoreError::io(&manifests_path, e))?;
+                        (ItemResult::Ran(found), NodeStatus::Ran)
+                    }
+                    Err(NodeError::Cancelled) => (ItemResult::Cancelled, NodeStatus::Cancelled),
+                    Err(error) => (
+                        ItemResult::Failed { error: error.to_string(), log: item_log, bad_input: error.is_bad_input() },
+                        NodeStatus::Failed,
+                    ),
+                };
+                options.observer.event(&Event::ItemFinished {
+                    node: node.name.clone(),
+                    item: item_id,
+                    status,
+                    seconds: done.seconds,
+                });
+                let Some(mapping) = mappings.get_mut(&done.id.index()) else { continue };
+                mapping.tally.record(index, result);
+                if !mapping.tally.is_done() {
+                    continue;
+                }
+                let Some(mapping) = mappings.remove(&done.id.index()) else { continue };
+                finish_mapping(
+                    node,
+                    mapping,
+                    &store.cas,
+                    &state.tmp_dir(),
+                    &options.run_id,
+                    &logs_dir.join(format!("{}.log", node.name)),
+                )
+            }
+        };
         let log_path = logs_dir.join(format!("{}.log", node.name));
         match done.result {
             Ok(found) => {
                 // Objects are in the CAS; the record goes last.
-                let json = done.manifest.canonical();
-                store.actions.append(done.key, found.clone()).map_err(|e| StoreError::io(&state.actions_path(), e))?;
-                manifest_log.append(&done.key, &json).map_err(|e| StoreError::io(&manifests_path, e))?;
+                if done.cacheable {
+                    let json = done.manifest.canonical();
+                    store
+                        .actions
+                        .append(done.key, found.clone())
+                        .map_err(|e| StoreError::io(&state.actions_path(), e))?;
+                    manifest_log.append(&done.key, &json).map_err(|e| StoreError::io(&manifests_path, e))?;
+                }
                 let mut record = node_record(node, NodeStatus::Ran, done.seconds, Some(&done.key), &found);
+                if let Some(items) = &done.items
+                    && !items.failed_items.is_empty()
+                {
+                    let message = format!(
+                        "node '{}': {} of {} items failed and were left out (on_error: skip): {}",
+                        node.name,
+                        items.failed,
+                        items.total,
+                        items.failed_items.join(", ")
+                    );
+                    options.observer.event(&Event::Warning { message: message.clone() });
+                    warnings.push(message);
+                }
+                record.items = done.items;
                 record.attempts = done.attempts;
                 record.repaired = repairs.remove(&done.id.index());
                 record.log = Some(log_path.display().to_string());
@@ -370,6 +520,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 };
                 let mut record = node_record(node, status, done.seconds, Some(&done.key), &[]);
                 record.attempts = done.attempts;
+                record.items = done.items;
                 if status == NodeStatus::Failed {
                     record.error = Some(error.to_string());
                     record.log = Some(log_path.display().to_string());
@@ -503,6 +654,79 @@ impl Signals {
     }
 }
 
+/// The share of the run's budget one task takes.
+#[derive(Clone)]
+struct Budget {
+    threads: Arc<Semaphore>,
+    memory: Arc<Semaphore>,
+    node_threads: u32,
+    node_memory: u32,
+}
+
+/// Runs a node (or one item of it) once its share of the budget is free.
+fn spawn_job(tasks: &mut JoinSet<Done>, job: Job, budget: Budget) {
+    let manifest_if_panic = job.manifest.clone();
+    tasks.spawn(async move {
+        let Budget { threads, memory, node_threads, node_memory } = budget;
+        let _threads = threads.acquire_many_owned(node_threads).await;
+        let _memory = if node_memory > 0 { Some(memory.acquire_many_owned(node_memory).await) } else { None };
+        let (id, key, item) = (job.id, job.key, job.item.as_ref().map(|i| i.0));
+        match tokio::task::spawn_blocking(move || job.execute(node_threads as usize)).await {
+            Ok(done) => done,
+            Err(join_error) => Done {
+                id,
+                item,
+                result: Err(NodeError::Failed(format!("node task panicked: {join_error}"))),
+                seconds: 0.0,
+                attempts: 1,
+                manifest: manifest_if_panic,
+                key,
+                items: None,
+                cacheable: false,
+            },
+        }
+    });
+}
+
+/// What a mapped node comes to once its last item ended: its gathered outputs, or why not.
+fn finish_mapping(node: &Node, mapping: Mapping, cas: &Cas, tmp_root: &Path, run_id: &str, log_path: &Path) -> Done {
+    let on_error = node.map.as_ref().map(|m| m.on_error).unwrap_or_default();
+    let counts = mapping.tally.counts();
+    let (result, cacheable) = match mapping.tally.outcome(node, on_error) {
+        MapOutcome::Cancelled => (Err(NodeError::Cancelled), false),
+        MapOutcome::Failed { message, bad_input } => {
+            // The node's log gathers the end of each failed item's log, so the tail the CLI
+            // shows of it is the items' own words.
+            if let Ok(mut log) = create_private_file(log_path) {
+                let _ = std::io::Write::write_all(&mut log, mapping.tally.failure_log(20).as_bytes());
+            }
+            if bad_input {
+                (Err(NodeError::BadInput(message)), false)
+            } else {
+                (Err(NodeError::Failed(message)), false)
+            }
+        }
+        MapOutcome::Gather { complete, .. } => {
+            let work = tmp_root.join(format!("{run_id}-{}-gather", node.name));
+            match mapping.tally.gather(node, cas, &work) {
+                Ok(found) => (Ok(found), complete),
+                Err(e) => (Err(NodeError::io("gather the items' outputs", e)), false),
+            }
+        }
+    };
+    Done {
+        id: node.id,
+        item: None,
+        result,
+        seconds: mapping.started.elapsed().as_secs_f64(),
+        attempts: 1,
+        manifest: mapping.manifest,
+        key: mapping.key,
+        items: Some(counts),
+        cacheable,
+    }
+}
+
 fn is_empty_dir(path: &Path) -> bool {
     std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false)
 }
@@ -538,6 +762,7 @@ fn node_record(
         log: None,
         attempts: 0,
         repaired: None,
+        items: None,
     }
 }
 
@@ -599,6 +824,51 @@ fn publish(
     Ok(())
 }
 
+/// What every job of a run shares.
+struct JobShared {
+    workflow: Arc<Workflow>,
+    cas: Cas,
+    tmp_root: PathBuf,
+    cancel: CancelToken,
+    observer: Arc<dyn Observer>,
+    stop: Arc<AtomicBool>,
+    keep_going: bool,
+    run_id: String,
+    state_dir: PathBuf,
+    view: Arc<Vec<WorkflowNode>>,
+}
+
+impl JobShared {
+    fn job(
+        &self,
+        id: NodeId,
+        item: Option<(usize, String)>,
+        inputs: BTreeMap<String, Vec<PathBuf>>,
+        key: Digest,
+        manifest: ActionManifest,
+        log_path: PathBuf,
+    ) -> Job {
+        Job {
+            workflow: self.workflow.clone(),
+            id,
+            item,
+            inputs,
+            key,
+            manifest,
+            cas: self.cas.clone(),
+            tmp_root: self.tmp_root.clone(),
+            log_path,
+            cancel: self.cancel.clone(),
+            observer: self.observer.clone(),
+            stop: self.stop.clone(),
+            keep_going: self.keep_going,
+            run_id: self.run_id.clone(),
+            state_dir: self.state_dir.clone(),
+            view: self.view.clone(),
+        }
+    }
+}
+
 /// An input object and its look before the node ran.
 struct Watched<'a> {
     port: &'a str,
@@ -611,6 +881,8 @@ struct Watched<'a> {
 struct Job {
     workflow: Arc<Workflow>,
     id: NodeId,
+    /// For one item of a mapped node: its index and id.
+    item: Option<(usize, String)>,
     inputs: BTreeMap<String, Vec<PathBuf>>,
     key: Digest,
     manifest: ActionManifest,
@@ -632,6 +904,9 @@ impl Job {
         let clock = Instant::now();
         let finish = |result, attempts| Done {
             id: self.id,
+            item: self.item.as_ref().map(|i| i.0),
+            items: None,
+            cacheable: true,
             result,
             seconds: clock.elapsed().as_secs_f64(),
             attempts,
@@ -642,9 +917,14 @@ impl Job {
         if self.stop.load(Ordering::SeqCst) || self.cancel.is_cancelled() {
             return finish(Err(NodeError::Cancelled), 0);
         }
-        let span = tracing::info_span!("node", name = %node.name, kind = %node.kind.name());
+        let item = self.item.as_ref().map(|i| i.1.as_str());
+        let span = tracing::info_span!("node", name = %node.name, kind = %node.kind.name(), item);
         let _entered = span.enter();
-        self.observer.event(&Event::Started { node: node.name.clone() });
+        let display_name = match item {
+            Some(id) => format!("{}[{id}]", node.name),
+            None => node.name.clone(),
+        };
+        self.observer.event(&Event::Started { node: display_name.clone() });
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -663,14 +943,15 @@ impl Job {
                 {
                     tracing::warn!(%error, "failed, retrying");
                     self.observer.event(&Event::Retrying {
-                        node: node.name.clone(),
+                        node: display_name.clone(),
                         attempt,
                         error: error.to_string(),
                     });
                 }
                 Err(error) => {
                     tracing::error!(%error, "failed");
-                    if !self.keep_going {
+                    // An item's failure is its node's to judge, once every item was tried.
+                    if !self.keep_going && self.item.is_none() {
                         // Set before this task's permits are released, so no queued node can
                         // take them and start after the failure.
                         self.stop.store(true, Ordering::SeqCst);
@@ -718,6 +999,7 @@ impl Job {
             log_path: &self.log_path,
             cancel: &self.cancel,
             workflow: &self.view,
+            item: self.item.as_ref().map(|i| i.1.as_str()),
         };
         let watched = self.watch_inputs();
         let result = node.kind.run(&ctx).and_then(|()| {

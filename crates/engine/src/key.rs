@@ -28,6 +28,13 @@ pub struct ActionManifest {
     /// ([`crate::kind::NodeKind::reads_workflow`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
+    /// The input port a mapped node maps over ([`crate::map`]): its gathered output is not the
+    /// output of the same node unmapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<String>,
+    /// The item of a mapped node this action is for; its input then holds that item alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
 }
 
 impl ActionManifest {
@@ -66,10 +73,19 @@ impl ActionManifest {
             }
             out.push(b']');
         }
-        out.extend_from_slice(b"},\"kind\":");
+        out.push(b'}');
+        if let Some(item) = &self.item {
+            out.extend_from_slice(b",\"item\":");
+            write_json(item, &mut out);
+        }
+        out.extend_from_slice(b",\"kind\":");
         write_json(&self.kind, &mut out);
         out.extend_from_slice(b",\"kind_version\":");
         write_json(&self.kind_version, &mut out);
+        if let Some(map) = &self.map {
+            out.extend_from_slice(b",\"map\":");
+            write_json(map, &mut out);
+        }
         out.extend_from_slice(b",\"params\":");
         write_canonical(&self.params, &mut out);
         if let Some(workflow) = &self.workflow {
@@ -108,6 +124,12 @@ impl ActionManifest {
             if !self.inputs.contains_key(port) {
                 reasons.push(format!("input '{port}' was removed"));
             }
+        }
+        if old.map != self.map {
+            reasons.push(match &self.map {
+                Some(port) => format!("it now maps over input '{port}'"),
+                None => "it no longer maps over an input".to_string(),
+            });
         }
         if old.workflow != self.workflow {
             reasons.push("the workflow upstream of it changed (a node renamed, added or rewired)".to_string());
@@ -191,6 +213,8 @@ mod tests {
             params,
             inputs: BTreeMap::from([("features".to_string(), vec![input.to_string()])]),
             workflow: None,
+            map: None,
+            item: None,
         }
     }
 
@@ -257,6 +281,10 @@ mod tests {
         cases.push(no_inputs);
         let mut reads_workflow = manifest(json!({"title": "t"}), "d5");
         reads_workflow.workflow = Some("w1".into());
+        let mut item = manifest(json!({"run": "x"}), "d6");
+        item.map = Some("features".into());
+        item.item = Some("R01-001".into());
+        cases.push(item);
         cases.push(reads_workflow);
         for m in cases {
             let mut old = String::new();

@@ -262,6 +262,9 @@ pub struct NodeContext<'a> {
     /// byte-identical reruns break. A kind that reads it says so ([`NodeKind::reads_workflow`]),
     /// and then the structure upstream of the node is part of its action key.
     pub workflow: &'a [WorkflowNode],
+    /// The id of the item this run is for, in a node that maps over an input ([`crate::map`]);
+    /// the mapped input then holds that item alone.
+    pub item: Option<&'a str>,
 }
 
 /// One node of the workflow's structure: see [`NodeContext::workflow`].

@@ -10,7 +10,8 @@
 //!    node's [`key::ActionManifest`] from its inputs' digests, and look the key up in the
 //!    action cache ([`store::actions`]).
 //! 3. [`exec::run`] executes misses in parallel under a thread budget, moves outputs into the
-//!    CAS ([`store::cas`]), appends the action record last, and writes a run record.
+//!    CAS ([`store::cas`]), appends the action record last, and writes a run record. A node
+//!    that maps over an input ([`map`]) runs as one action per item, gathered afterwards.
 
 pub mod cancel;
 pub mod diagnostic;
@@ -19,6 +20,7 @@ pub mod exec;
 pub mod graph;
 pub mod key;
 pub mod kind;
+pub mod map;
 pub mod plan;
 pub mod plugin;
 pub mod process;

@@ -119,6 +119,8 @@ pub fn manifest_for(
         params: node.params.clone(),
         inputs,
         workflow: structure[node.id.index()].map(|d| d.to_hex()),
+        map: node.map.as_ref().map(|m| m.port.clone()),
+        item: None,
     })
 }
 

@@ -369,6 +369,7 @@ mod tests {
             log_path: &work.path().join("log"),
             cancel: &cancel,
             workflow: run,
+            item: None,
         };
         ReportHtml.run(&ctx).unwrap();
         let mut files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&report_dir)

@@ -10,7 +10,9 @@
 //! ```
 //! `{in.NAME}` expands to the (shell-quoted) path of each artifact bound to input NAME,
 //! `{out.NAME}` to where output NAME must be written (a dir output already exists),
-//! `{threads}` to the node's thread count and `{scratch}` to a scratch directory. Other braces
+//! `{threads}` to the node's thread count, `{scratch}` to a scratch directory and, in a node
+//! that maps over an input (`map:`), `{item.id}` to the item's id, shell-quoted: an id is data,
+//! never code. Other braces
 //! are left alone, so `awk '{print $1}'` works as written. The command runs under
 //! bash with `set -euo pipefail` (Snakemake's strict mode) in the project directory,
 //! in its own process group: when the command exits, whatever it left running (`cmd &`) is
@@ -110,7 +112,7 @@ impl NodeKind for Shell {
             let known = match reference {
                 Placeholder::In(port) => bound_inputs.contains(&port),
                 Placeholder::Out(port) => typed.outputs.contains_key(port),
-                Placeholder::Threads | Placeholder::Scratch => true,
+                Placeholder::Threads | Placeholder::Scratch | Placeholder::ItemId => true,
             };
             if !known {
                 let (what, list) = match reference {
@@ -183,6 +185,7 @@ enum Placeholder<'a> {
     Out(&'a str),
     Threads,
     Scratch,
+    ItemId,
 }
 
 /// Each recognised `{...}` in a command with its byte range; other braces are not ours.
@@ -200,6 +203,8 @@ fn placeholders_with_spans(command: &str) -> Vec<(usize, usize, Placeholder<'_>)
             Some(Placeholder::Threads)
         } else if inner == "scratch" {
             Some(Placeholder::Scratch)
+        } else if inner == "item.id" {
+            Some(Placeholder::ItemId)
         } else {
             None
         };
@@ -233,6 +238,16 @@ fn expand(command: &str, ctx: &NodeContext<'_>) -> Result<String, NodeError> {
             Placeholder::Out(port) => out.push_str(&quote(&ctx.output(port)?.to_string_lossy())),
             Placeholder::Threads => out.push_str(&ctx.threads.to_string()),
             Placeholder::Scratch => out.push_str(&quote(&ctx.scratch_dir.to_string_lossy())),
+            Placeholder::ItemId => match ctx.item {
+                Some(id) => out.push_str(&quote(id)),
+                None => {
+                    return Err(NodeError::BadInput(format!(
+                        "node '{}': the command uses {{item.id}}, which exists only in a node that maps over an \
+                         input; add `map: PORT` to the node",
+                        ctx.node
+                    )));
+                }
+            },
         }
         last = end;
     }

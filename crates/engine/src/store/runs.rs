@@ -56,6 +56,9 @@ pub struct NodeRecord {
     /// Why a node that was cached reran anyway: its cached output was corrupt in the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repaired: Option<String>,
+    /// For a mapped node: how many items ran, came from the cache, failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<crate::map::ItemCounts>,
 }
 
 fn is_zero(n: &u32) -> bool {

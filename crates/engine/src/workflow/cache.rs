@@ -23,12 +23,12 @@ use crate::digest::{Digest, Shape};
 use crate::kind::{NodeKind, PortSpec, PortType};
 use crate::store::{create_private_dir, write_atomic};
 use crate::workflow::load::{LoadOptions, check_input_path, load_str, read_workflow_text};
-use crate::workflow::model::{InputBinding, Node, NodeId, Publish, Source, Workflow};
+use crate::workflow::model::{InputBinding, MapSpec, Node, NodeId, OnItemError, Publish, Source, Workflow};
 
 /// The cache's directory inside the state directory.
 pub const DIR_NAME: &str = "workflow-cache";
 /// Bumped whenever the layout of a cache entry or the meaning of a load changes.
-const FORMAT: &str = "flow-workflow-cache-3";
+const FORMAT: &str = "flow-workflow-cache-4";
 /// Entries kept in the cache directory; older ones are removed when a new one is written.
 const KEEP: usize = 4;
 
@@ -175,6 +175,9 @@ struct EntryNode {
     threads: u32,
     memory: Option<u64>,
     retries: u32,
+    /// Mapped port and whether failed items are skipped.
+    #[serde(default)]
+    map: Option<(String, bool)>,
     pos: (u32, u32),
 }
 
@@ -255,6 +258,7 @@ impl Entry {
                 threads: node.threads,
                 memory: node.memory,
                 retries: node.retries,
+                map: node.map.as_ref().map(|m| (m.port.clone(), m.on_error == OnItemError::Skip)),
                 pos: (node.pos.line, node.pos.column),
             });
         }
@@ -347,6 +351,10 @@ impl Entry {
                 threads: node.threads,
                 memory: node.memory,
                 retries: node.retries,
+                map: node.map.map(|(port, skip)| MapSpec {
+                    port,
+                    on_error: if skip { OnItemError::Skip } else { OnItemError::Fail },
+                }),
                 pos: Pos { line: node.pos.0, column: node.pos.1 },
             });
         }

@@ -13,9 +13,9 @@ use serde_json::Value;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos, suggestion};
 use crate::digest::Shape;
 use crate::graph::find_cycles;
-use crate::kind::{Configured, Inputs, NodeKind, PortSpec, Registry};
+use crate::kind::{Configured, Inputs, NodeKind, PortSpec, PortType, Registry};
 use crate::plugin;
-use crate::workflow::model::{InputBinding, Node, NodeId, Publish, Source, Workflow};
+use crate::workflow::model::{InputBinding, MapSpec, Node, NodeId, OnItemError, Publish, Source, Workflow};
 use crate::workflow::template::{self, GatherError, Instance, RawForEach, Template};
 use crate::workflow::vars;
 use crate::yaml::{self, Spanned, pos};
@@ -48,6 +48,9 @@ struct RawNode {
     resources: Option<Spanned<RawResources>>,
     #[serde(default)]
     retries: Option<Spanned<Value>>,
+    /// `map: PORT` or `map: { over: PORT, on_error: fail | skip }`: one action per item.
+    #[serde(default)]
+    map: Option<Spanned<Value>>,
     /// Free text for humans; not part of the action key.
     #[serde(default)]
     #[allow(dead_code)]
@@ -165,6 +168,8 @@ struct Loader<'a> {
     /// Errors met in instances, by place and message, with the labels of the instances that
     /// met them: the same mistake in every instance is one error that names them all.
     instance_errors: HashMap<(u32, u32, String), (usize, Vec<String>)>,
+    /// Mapped nodes by name, with the port each maps over: their outputs are gathered dirs.
+    mapped: HashMap<String, String>,
 }
 
 /// A node to load: written in `nodes:`, or a template's node for one instance.
@@ -196,6 +201,7 @@ impl<'a> Loader<'a> {
             templates: Vec::new(),
             instance: None,
             instance_errors: HashMap::new(),
+            mapped: HashMap::new(),
         }
     }
 }
@@ -278,7 +284,11 @@ impl Loader<'_> {
                 index.insert(name.clone(), id);
             }
             defined_at.push(node_pos);
-            extras.push((node.resources, node.retries));
+            let map = node.map.as_ref().and_then(|m| self.map_spec(m));
+            if let Some(spec) = &map {
+                self.mapped.insert(name.clone(), spec.port.clone());
+            }
+            extras.push((node.resources, node.retries, map, node.map.as_ref().map(pos)));
             let Some(uses) = node.uses else {
                 self.error(
                     node_pos,
@@ -302,7 +312,21 @@ impl Loader<'_> {
             self.instance = p.instance.clone();
             let scope = p.instance.as_ref().map_or(&vars, |i| &i.scope);
             let inputs = self.bind_inputs(p, &pending, &index, scope);
-            let (resources, retries) = &extras[i];
+            let (resources, retries, map, map_at) = &extras[i];
+            if let (Some(spec), Some(at)) = (map, map_at)
+                && !inputs.iter().any(|b| b.port == spec.port)
+            {
+                let bound: Vec<&str> = inputs.iter().map(|b| b.port.as_str()).collect();
+                self.error(
+                    *at,
+                    format!(
+                        "node '{}' maps over input '{}', which is not bound under `in:`; its inputs are: {}",
+                        p.name,
+                        spec.port,
+                        if bound.is_empty() { "none".to_string() } else { bound.join(", ") }
+                    ),
+                );
+            }
             let (threads, memory) = self.resources(resources.as_ref());
             let retries = match retries {
                 None => 0,
@@ -317,7 +341,7 @@ impl Loader<'_> {
                     }
                 },
             };
-            nodes.push((p, inputs, threads, memory, retries));
+            nodes.push((p, inputs, threads, memory, retries, map.clone()));
         }
         self.instance = None;
         let publish = self.publish(&raw.publish, &pending, &index, &vars);
@@ -328,7 +352,7 @@ impl Loader<'_> {
         let nodes: Vec<Node> = nodes
             .into_iter()
             .enumerate()
-            .map(|(i, (p, inputs, threads, memory, retries))| Node {
+            .map(|(i, (p, inputs, threads, memory, retries, map))| Node {
                 id: NodeId(i as u32),
                 name: p.name.clone(),
                 kind: p.kind.clone(),
@@ -338,6 +362,7 @@ impl Loader<'_> {
                 threads,
                 memory,
                 retries,
+                map,
                 pos: p.pos,
             })
             .collect();
@@ -549,6 +574,7 @@ impl Loader<'_> {
             ("with", !node.params.is_empty()),
             ("resources", node.resources.is_some()),
             ("retries", node.retries.is_some()),
+            ("map", node.map.is_some()),
         ]
         .into_iter()
         .filter_map(|(field, set)| set.then_some(field))
@@ -904,8 +930,11 @@ impl Loader<'_> {
             );
             return None;
         };
-        let produced = &outputs[output].ty;
-        if !produced.fits(&spec.ty) {
+        // A mapped node's outputs are its items' outputs gathered into one dir per port; the
+        // port a node maps over takes a collection whatever one item's type is.
+        let produced = if self.mapped.contains_key(up_name) { &PortType::DIR } else { &outputs[output].ty };
+        let maps_this_port = self.mapped.get(node).is_some_and(|p| p == port);
+        if !maps_this_port && !produced.fits(&spec.ty) {
             self.error(
                 at,
                 format!(
@@ -915,6 +944,43 @@ impl Loader<'_> {
             );
         }
         Some(Source::Node { node: up_id, output })
+    }
+
+    /// Reads `map: PORT` or `map: { over: PORT, on_error: fail | skip }`.
+    fn map_spec(&mut self, raw: &Spanned<Value>) -> Option<MapSpec> {
+        let at = pos(raw);
+        let usage = "write `map: PORT` or `map: { over: PORT, on_error: fail | skip }`";
+        let (port, on_error) = match &raw.value {
+            Value::String(port) => (port.clone(), OnItemError::Fail),
+            Value::Object(fields) => {
+                if let Some(unknown) = fields.keys().find(|k| !matches!(k.as_str(), "over" | "on_error")) {
+                    self.error(at, format!("unknown field '{unknown}' in `map:`; {usage}"));
+                    return None;
+                }
+                let Some(Value::String(port)) = fields.get("over") else {
+                    self.error(at, format!("`map:` needs `over:`, the input port to map over; {usage}"));
+                    return None;
+                };
+                let on_error = match fields.get("on_error").map(|v| v.as_str()) {
+                    None | Some(Some("fail")) => OnItemError::Fail,
+                    Some(Some("skip")) => OnItemError::Skip,
+                    Some(_) => {
+                        self.error(
+                            at,
+                            "`on_error:` of `map:` is `fail` (the node fails after every item was tried) or `skip` \
+                             (failed items are left out and listed)",
+                        );
+                        return None;
+                    }
+                };
+                (port.clone(), on_error)
+            }
+            other => {
+                self.error(at, format!("`map:` is {other}; {usage}"));
+                return None;
+            }
+        };
+        Some(MapSpec { port, on_error })
     }
 
     fn split_ref<'r>(&mut self, reference: &'r str, at: Pos) -> Option<(&'r str, &'r str)> {

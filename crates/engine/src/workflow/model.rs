@@ -48,7 +48,26 @@ pub struct Node {
     /// Bytes of memory the node says it needs, if it said.
     pub memory: Option<u64>,
     pub retries: u32,
+    /// Set when the node runs once per item of one of its inputs ([`crate::map`]).
+    pub map: Option<MapSpec>,
     pub pos: Pos,
+}
+
+/// How a node maps over one of its inputs: `map: PORT` or `map: { over: PORT, on_error: skip }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapSpec {
+    pub port: String,
+    pub on_error: OnItemError,
+}
+
+/// What a failed item does to its mapped node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnItemError {
+    /// Every item is tried, then the node fails naming each failed item.
+    #[default]
+    Fail,
+    /// Failed items are left out of the gathered outputs and listed; the run goes on.
+    Skip,
 }
 
 impl Node {

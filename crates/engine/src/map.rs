@@ -1,0 +1,268 @@
+//! Mapped nodes: one action per item of one input.
+//!
+//! A node with `map: PORT` runs once per item of what is bound to PORT: each entry of a `dir`
+//! artifact (one patient's CT and mask), or each artifact when several are bound (a list).
+//! Each item is its own action, keyed like the node with PORT holding that item alone plus the
+//! item's id, so adding one patient runs one item and changing one patient's scan reruns that
+//! patient's items only. The node's outputs are the items' outputs gathered per port into one
+//! `dir` with an entry per item id, in id order: the same items give the same bytes, so nodes
+//! downstream keep their cache (early cutoff).
+//!
+//! The whole node also keeps a key of its own (the mapped input whole): an unchanged cohort is
+//! one lookup, not one per item.
+//!
+//! The scheduler (`exec`) owns running; this module owns what an item is, its key and the
+//! gather, and keeps the tally of a node's items while they run.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::digest::{Digest, Shape};
+use crate::key::ActionManifest;
+use crate::store::actions::OutputRecord;
+use crate::store::cas::{Cas, copy_out, remove_any};
+use crate::store::create_private_dir;
+use crate::store::statcache::StatCache;
+use crate::workflow::model::{MapSpec, Node, OnItemError, Source, Workflow};
+
+/// One item of a mapped input.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// Stable and readable: the entry name in a dir, the producing node (or file name) in a list.
+    pub id: String,
+    pub path: PathBuf,
+    pub digest: Digest,
+}
+
+/// Why a mapped input has no items to offer.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    #[error(
+        "node '{node}' maps over input '{port}', which holds a single file: map needs a dir (one entry per item) or a list of artifacts"
+    )]
+    NotACollection { node: String, port: String },
+    #[error("node '{node}' maps over input '{port}': two items are both called '{id}'; item ids must be unique")]
+    DuplicateId { node: String, port: String, id: String },
+    #[error("node '{node}' maps over input '{port}': entry {name:?} of the dir is not valid UTF-8; rename it")]
+    BadName { node: String, port: String, name: PathBuf },
+    #[error("node '{node}' maps over input '{port}': {}: {source}", path.display())]
+    Io { node: String, port: String, path: PathBuf, source: io::Error },
+}
+
+/// Lists the items of the mapped input, sorted by id. `paths` are the artifacts bound to the
+/// port and `digests` their content digests, in binding order.
+pub fn items(
+    workflow: &Workflow,
+    node: &Node,
+    spec: &MapSpec,
+    paths: &[PathBuf],
+    digests: &[String],
+    stat: &mut StatCache,
+) -> Result<Vec<Item>, MapError> {
+    let io_error = |path: &Path| {
+        let (node, port, path) = (node.name.clone(), spec.port.clone(), path.to_path_buf());
+        move |source| MapError::Io { node, port, path, source }
+    };
+    let mut items = Vec::new();
+    if let [one] = paths {
+        let meta = fs::metadata(one).map_err(io_error(one))?;
+        if !meta.is_dir() {
+            return Err(MapError::NotACollection { node: node.name.clone(), port: spec.port.clone() });
+        }
+        for entry in fs::read_dir(one).map_err(io_error(one))? {
+            let entry = entry.map_err(io_error(one))?;
+            let path = entry.path();
+            let Some(id) = entry.file_name().to_str().map(str::to_string) else {
+                return Err(MapError::BadName {
+                    node: node.name.clone(),
+                    port: spec.port.clone(),
+                    name: entry.file_name().into(),
+                });
+            };
+            let (_, digest) = stat.digest(&path).map_err(io_error(&path))?;
+            items.push(Item { id, path, digest });
+        }
+    } else {
+        let binding = node.inputs.iter().find(|b| b.port == spec.port);
+        for (i, path) in paths.iter().enumerate() {
+            let id = match binding.and_then(|b| b.sources.get(i)) {
+                Some(Source::Node { node: up, .. }) => workflow.node(*up).name.clone(),
+                Some(Source::File { path, .. }) => {
+                    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| i.to_string())
+                }
+                None => i.to_string(),
+            };
+            let digest = match digests.get(i).and_then(|d| d.parse().ok()) {
+                Some(digest) => digest,
+                None => stat.digest(path).map_err(io_error(path))?.1,
+            };
+            items.push(Item { id, path: path.clone(), digest });
+        }
+    }
+    items.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Some(pair) = items.windows(2).find(|w| w[0].id == w[1].id) {
+        return Err(MapError::DuplicateId { node: node.name.clone(), port: spec.port.clone(), id: pair[0].id.clone() });
+    }
+    Ok(items)
+}
+
+/// The manifest of one item's action: the node's, with the mapped port holding that item alone.
+pub fn item_manifest(node_manifest: &ActionManifest, spec: &MapSpec, item: &Item) -> ActionManifest {
+    let mut manifest = node_manifest.clone();
+    manifest.inputs.insert(spec.port.clone(), vec![item.digest.to_hex()]);
+    manifest.item = Some(item.id.clone());
+    manifest
+}
+
+/// How one item ended.
+#[derive(Clone, Debug)]
+pub enum ItemResult {
+    Ran(Vec<OutputRecord>),
+    Cached(Vec<OutputRecord>),
+    Failed { error: String, log: PathBuf, bad_input: bool },
+    Cancelled,
+}
+
+/// The items of one mapped node while they run.
+pub struct Tally {
+    pub items: Vec<Item>,
+    results: Vec<Option<ItemResult>>,
+    pending: usize,
+}
+
+/// Counts for the run record and the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ItemCounts {
+    pub total: usize,
+    pub ran: usize,
+    pub cached: usize,
+    pub failed: usize,
+    /// Ids of the items that failed, in id order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_items: Vec<String>,
+}
+
+/// What a mapped node comes to once every item ended.
+pub enum Outcome {
+    /// Every item (or every item not skipped) is in; gather them.
+    Gather {
+        skipped: Vec<String>,
+        complete: bool,
+    },
+    Failed {
+        message: String,
+        bad_input: bool,
+    },
+    Cancelled,
+}
+
+impl Tally {
+    pub fn new(items: Vec<Item>) -> Tally {
+        let pending = items.len();
+        Tally { results: vec![None; items.len()], items, pending }
+    }
+
+    pub fn record(&mut self, index: usize, result: ItemResult) {
+        if self.results[index].replace(result).is_none() {
+            self.pending -= 1;
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.pending == 0
+    }
+
+    pub fn counts(&self) -> ItemCounts {
+        let mut counts = ItemCounts { total: self.items.len(), ..ItemCounts::default() };
+        for (item, result) in self.items.iter().zip(&self.results) {
+            match result {
+                Some(ItemResult::Ran(_)) => counts.ran += 1,
+                Some(ItemResult::Cached(_)) => counts.cached += 1,
+                Some(ItemResult::Failed { .. }) => {
+                    counts.failed += 1;
+                    counts.failed_items.push(item.id.clone());
+                }
+                Some(ItemResult::Cancelled) | None => {}
+            }
+        }
+        counts
+    }
+
+    pub fn outcome(&self, node: &Node, on_error: OnItemError) -> Outcome {
+        if self.results.iter().any(|r| matches!(r, Some(ItemResult::Cancelled) | None)) {
+            return Outcome::Cancelled;
+        }
+        let failed: Vec<(&Item, &str, &Path, bool)> = self
+            .items
+            .iter()
+            .zip(&self.results)
+            .filter_map(|(item, result)| match result {
+                Some(ItemResult::Failed { error, log, bad_input }) => {
+                    Some((item, error.as_str(), log.as_path(), *bad_input))
+                }
+                _ => None,
+            })
+            .collect();
+        let all_failed = failed.len() == self.items.len() && !self.items.is_empty();
+        if failed.is_empty() || (on_error == OnItemError::Skip && !all_failed) {
+            let skipped = failed.iter().map(|(item, ..)| item.id.clone()).collect::<Vec<_>>();
+            return Outcome::Gather { complete: skipped.is_empty(), skipped };
+        }
+        let mut message = format!("{} of {} items failed:", failed.len(), self.items.len());
+        for (item, error, log, _) in &failed {
+            message.push_str(&format!("\n  {}: {error} (log: {})", item.id, log.display()));
+        }
+        if on_error == OnItemError::Fail {
+            message.push_str(&format!(
+                "\n  to leave failed items out and go on, write `map: {{ over: {}, on_error: skip }}` on node '{}'",
+                node.map.as_ref().map(|m| m.port.as_str()).unwrap_or("PORT"),
+                node.name
+            ));
+        }
+        Outcome::Failed { message, bad_input: failed.iter().all(|f| f.3) }
+    }
+
+    /// For each failed item, its id and error, then the last `lines` lines of its log.
+    pub fn failure_log(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for (item, result) in self.items.iter().zip(&self.results) {
+            let Some(ItemResult::Failed { error, log, .. }) = result else { continue };
+            out.push_str(&format!("--- item {}: {error} ---\n", item.id));
+            let text = fs::read(log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            for line in &all[all.len().saturating_sub(lines)..] {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Gathers the items' outputs per port into one `dir` each (entry = item id), stored in
+    /// the CAS. Items that failed are left out.
+    pub fn gather(&self, node: &Node, cas: &Cas, work: &Path) -> io::Result<Vec<OutputRecord>> {
+        remove_any(work)?;
+        create_private_dir(work)?;
+        let mut records = Vec::with_capacity(node.outputs.len());
+        for port in &node.outputs {
+            let dir = work.join(&port.name);
+            create_private_dir(&dir)?;
+            for (item, result) in self.items.iter().zip(&self.results) {
+                let outputs = match result {
+                    Some(ItemResult::Ran(outputs) | ItemResult::Cached(outputs)) => outputs,
+                    _ => continue,
+                };
+                let Some(output) = outputs.iter().find(|o| o.port == port.name) else {
+                    return Err(io::Error::other(format!("item '{}' has no output '{}'", item.id, port.name)));
+                };
+                copy_out(&cas.object_path(&output.digest), &dir.join(&item.id))?;
+            }
+            let (shape, digest) = cas.ingest(&dir)?;
+            debug_assert_eq!(shape, Shape::Dir);
+            records.push(OutputRecord { port: port.name.clone(), shape, digest });
+        }
+        remove_any(work)?;
+        Ok(records)
+    }
+}
