@@ -185,3 +185,37 @@ fn map_mistakes_are_load_errors_with_positions() {
         .assert_code(2)
         .assert_stderr_contains("maps over input 'x', which holds a single file: map needs a dir");
 }
+
+#[test]
+fn a_file_glob_maps_one_item_per_match_and_sees_new_files() {
+    let project = Project::with_workflow(
+        r#"
+nodes:
+  each:
+    uses: shell
+    map: scan
+    in: { scan: "file:scans/*.txt" }
+    with: { run: "wc -c < {in.scan} > {out.n}", outputs: { n: file } }
+"#,
+    );
+    project.write("scans/a.txt", "1");
+    project.write("scans/b.txt", "22");
+    project.write("scans/notes.csv", "not matched");
+    project.write("scans/.hidden.txt", "not matched either");
+    let first = project.run_ok(&[]);
+    assert_eq!(items(&first, "each"), (2, 0, 0));
+    project.run_ok(&[]).assert_all("cached");
+
+    // A new file matches on the next run, though the workflow did not change.
+    project.write("scans/c.txt", "333");
+    let next = project.run_ok(&[]);
+    assert_eq!(items(&next, "each"), (1, 2, 0));
+    let gathered = next.output("each", "n");
+    let gathered = project.state().join("cas").join(&gathered[..2]).join(&gathered[2..]);
+    let names: Vec<String> =
+        walk(&gathered).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["a.txt", "b.txt", "c.txt"]);
+
+    project.write("flow.yaml", &fs::read_to_string(project.join("flow.yaml")).unwrap().replace("*.txt", "*.nii"));
+    project.run(&[]).assert_code(2).assert_stderr_contains("file:scans/*.nii matches no file");
+}

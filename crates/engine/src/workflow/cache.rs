@@ -241,7 +241,9 @@ impl Entry {
                 for source in &binding.sources {
                     sources.push(match source {
                         Source::Node { node, output } => EntrySource::N(node.0, *output),
-                        Source::File { path, written } => {
+                        // What a glob matches changes without the workflow changing: load it anew.
+                        Source::File { pattern: Some(_), .. } => return None,
+                        Source::File { path, written, pattern: None } => {
                             let shape = shape_of(path)?;
                             EntrySource::F(path.clone(), written.clone(), shape == Shape::Dir)
                         }
@@ -335,7 +337,7 @@ impl Entry {
                             if !fits {
                                 return None;
                             }
-                            Source::File { path, written }
+                            Source::File { path, written, pattern: None }
                         }
                     });
                 }

@@ -825,16 +825,20 @@ impl Loader<'_> {
                 // A count without the failed gather would only add a confusing second error.
                 continue;
             }
+            let Some(refs) = self.expand_globs(refs, &node.name, &port.value, pos(value)) else { continue };
             counts.push((port.value.as_str(), refs.len(), port_pos));
             if refs.len() != 1 && !spec.many {
                 self.error(pos(value), format!("input '{}' takes one artifact, got {}", port.value, refs.len()));
                 continue;
             }
             let mut sources = Vec::new();
-            for reference in refs {
-                if let Some(source) =
+            for (reference, pattern) in refs {
+                if let Some(mut source) =
                     self.resolve(&node.name, &port.value, &spec, &reference, pos(value), pending, index)
                 {
+                    if let Source::File { pattern: slot, .. } = &mut source {
+                        *slot = pattern;
+                    }
                     sources.push(source);
                 }
             }
@@ -906,7 +910,7 @@ impl Loader<'_> {
                     return None;
                 }
             }
-            return Some(Source::File { path: full, written: path.to_string() });
+            return Some(Source::File { path: full, written: path.to_string(), pattern: None });
         }
         let (up_name, up_port) = self.split_ref(reference, at)?;
         let Some(&up_id) = index.get(up_name) else {
@@ -944,6 +948,72 @@ impl Loader<'_> {
             );
         }
         Some(Source::Node { node: up_id, output })
+    }
+
+    /// Replaces each `file:` reference holding a glob (`*`, `?`, `[`) by the paths it matches,
+    /// sorted, each with the pattern it came from. A pattern that matches nothing is an error:
+    /// a typo would otherwise silently bind no data.
+    fn expand_globs(
+        &mut self,
+        refs: Vec<String>,
+        node: &str,
+        port: &str,
+        at: Pos,
+    ) -> Option<Vec<(String, Option<String>)>> {
+        let mut out = Vec::with_capacity(refs.len());
+        let mut ok = true;
+        for reference in refs {
+            let Some(pattern) = reference.strip_prefix("file:").filter(|p| p.contains(['*', '?', '['])) else {
+                out.push((reference, None));
+                continue;
+            };
+            let project = self.options.project_dir;
+            let full = project.join(pattern);
+            let options = glob::MatchOptions { require_literal_leading_dot: true, ..glob::MatchOptions::new() };
+            let matches = match glob::glob_with(&full.to_string_lossy(), options) {
+                Ok(paths) => paths,
+                Err(e) => {
+                    self.error(at, format!("input '{port}' of node '{node}': bad pattern file:{pattern}: {}", e.msg));
+                    ok = false;
+                    continue;
+                }
+            };
+            let mut found: Vec<String> = Vec::new();
+            for path in matches {
+                match path {
+                    Ok(path) => match path.strip_prefix(project).unwrap_or(&path).to_str() {
+                        Some(rel) => found.push(format!("file:{rel}")),
+                        None => {
+                            self.error(
+                                at,
+                                format!(
+                                    "input '{port}' of node '{node}': {} is not valid UTF-8; rename it",
+                                    path.display()
+                                ),
+                            );
+                            ok = false;
+                        }
+                    },
+                    Err(e) => {
+                        self.error(at, format!("input '{port}' of node '{node}': file:{pattern}: {e}"));
+                        ok = false;
+                    }
+                }
+            }
+            if found.is_empty() && ok {
+                self.error(
+                    at,
+                    format!(
+                        "input '{port}' of node '{node}': file:{pattern} matches no file (relative to {})",
+                        project.display()
+                    ),
+                );
+                ok = false;
+            }
+            found.sort();
+            out.extend(found.into_iter().map(|r| (r, Some(pattern.to_string()))));
+        }
+        ok.then_some(out)
     }
 
     /// Reads `map: PORT` or `map: { over: PORT, on_error: fail | skip }`.

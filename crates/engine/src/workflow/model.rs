@@ -24,7 +24,8 @@ pub enum Source {
     /// An output port of another node; `output` indexes that node's `outputs`.
     Node { node: NodeId, output: usize },
     /// A file or directory of the user's, hashed by content (`file:` in the workflow).
-    File { path: PathBuf, written: String },
+    /// `pattern` is the glob it matched, if it came from one (`file:scans/*.nii.gz`).
+    File { path: PathBuf, written: String, pattern: Option<String> },
 }
 
 /// One input port of a node and what is bound to it.
