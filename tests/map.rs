@@ -219,3 +219,49 @@ nodes:
     project.write("flow.yaml", &fs::read_to_string(project.join("flow.yaml")).unwrap().replace("*.txt", "*.nii"));
     project.run(&[]).assert_code(2).assert_stderr_contains("file:scans/*.nii matches no file");
 }
+
+#[test]
+fn a_samplesheet_maps_one_item_per_row_and_tracks_the_files_a_row_names() {
+    let workflow = r#"
+nodes:
+  per_sample:
+    uses: shell
+    map: { over: sheet, id: sample }
+    in: { sheet: file:samples.tsv }
+    with:
+      run: |
+        printf '%s %s %s\n' {item.id} {item.site} "$(cat {item.image})" > {out.o}
+        tail -n +2 {in.sheet} | wc -l >> {out.o}
+      outputs: { o: file }
+"#;
+    let project = Project::with_workflow(workflow);
+    project.write("samples.tsv", "sample\tsite\timage\nS2\tlung; rm -rf /\timages/s2.txt\nS1\tliver\timages/s1.txt\n");
+    project.write("images/s1.txt", "one");
+    project.write("images/s2.txt", "two");
+    let first = project.run_ok(&[]);
+    assert_eq!(items(&first, "per_sample"), (2, 0, 0));
+    let gathered = first.output("per_sample", "o");
+    let gathered = project.state().join("cas").join(&gathered[..2]).join(&gathered[2..]);
+    assert_eq!(fs::read_to_string(gathered.join("S1")).unwrap(), "S1 liver one\n1\n", "each item reads its own row");
+    assert_eq!(fs::read_to_string(gathered.join("S2")).unwrap(), "S2 lung; rm -rf / two\n1\n", "cells are data");
+
+    // Editing the file one row names reruns that row alone, though the sheet did not change.
+    project.write("images/s2.txt", "two, rescanned");
+    let edited = project.run_ok(&[]);
+    assert_eq!(items(&edited, "per_sample"), (1, 1, 0));
+
+    // A new row runs alone; rows reordered change nothing.
+    project.write(
+        "samples.tsv",
+        "sample\tsite\timage\nS3\tbone\timages/s1.txt\nS1\tliver\timages/s1.txt\nS2\tlung; rm -rf /\timages/s2.txt\n",
+    );
+    let added = project.run_ok(&[]);
+    assert_eq!(items(&added, "per_sample"), (1, 2, 0));
+
+    // A missing id column says which columns there are.
+    project.write("flow.yaml", &workflow.replace("id: sample", "id: patient"));
+    project
+        .run(&[])
+        .assert_code(2)
+        .assert_stderr_contains("has no column 'patient' (the `id:` of `map:`); its columns are: sample, site, image");
+}

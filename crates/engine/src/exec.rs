@@ -34,8 +34,8 @@ use crate::cancel::CancelToken;
 use crate::digest::{Digest, Shape};
 use crate::graph::Dag;
 use crate::key::ActionManifest;
-use crate::kind::{NodeContext, NodeError, WorkflowNode};
-use crate::map::{self, ItemCounts, ItemResult, Outcome as MapOutcome, Tally};
+use crate::kind::{ItemContext, NodeContext, NodeError, WorkflowNode};
+use crate::map::{self, ItemCounts, ItemResult, Outcome as MapOutcome, SheetContext, Tally};
 use crate::plan::{Lookup, cached_outputs, hash_sources, manifest_for, structure_digests, workflow_view};
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::cas::{Cas, remove_any};
@@ -275,7 +275,11 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
             };
             let key = manifest.key();
             let mut repaired = None;
-            match cached_outputs(store, &key)? {
+            // A samplesheet's rows name files the node's key does not cover: only the items'
+            // keys can say what is cached.
+            let whole_key = node.map.as_ref().is_none_or(|m| m.id_column.is_none());
+            let lookup = if whole_key { cached_outputs(store, &key)? } else { Lookup::Miss };
+            match lookup {
                 Lookup::Hit(found) => {
                     records[id.index()] = Some(node_record(node, NodeStatus::Cached, 0.0, Some(&key), &found));
                     outputs[id.index()] = Some(found);
@@ -329,7 +333,13 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
             if let Some(spec) = &node.map {
                 let paths = inputs.get(&spec.port).cloned().unwrap_or_default();
                 let digests = manifest.inputs.get(&spec.port).cloned().unwrap_or_default();
-                let items = match map::items(&workflow, node, spec, &paths, &digests, &mut store.stat) {
+                let sheet = SheetContext {
+                    cas: &store.cas,
+                    tmp_dir: &state.tmp_dir(),
+                    project_dir: &workflow.project_dir,
+                    state_dir: &state.root,
+                };
+                let items = match map::items(&workflow, node, spec, &paths, &digests, &mut store.stat, &sheet) {
                     Ok(items) => items,
                     Err(error) => {
                         settled.push(Done {
@@ -374,7 +384,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                     item_inputs.insert(spec.port.clone(), vec![item.path.clone()]);
                     let job = shared.job(
                         id,
-                        Some((index, item.id.clone())),
+                        Some((index, ItemContext { id: item.id.clone(), fields: item.fields.clone() })),
                         item_inputs,
                         item_key,
                         item_manifest.unwrap_or_else(|| manifest.clone()),
@@ -709,7 +719,7 @@ fn finish_mapping(node: &Node, mapping: Mapping, cas: &Cas, tmp_root: &Path, run
         MapOutcome::Gather { complete, .. } => {
             let work = tmp_root.join(format!("{run_id}-{}-gather", node.name));
             match mapping.tally.gather(node, cas, &work) {
-                Ok(found) => (Ok(found), complete),
+                Ok(found) => (Ok(found), complete && node.map.as_ref().is_some_and(|m| m.id_column.is_none())),
                 Err(e) => (Err(NodeError::io("gather the items' outputs", e)), false),
             }
         }
@@ -842,7 +852,7 @@ impl JobShared {
     fn job(
         &self,
         id: NodeId,
-        item: Option<(usize, String)>,
+        item: Option<(usize, ItemContext)>,
         inputs: BTreeMap<String, Vec<PathBuf>>,
         key: Digest,
         manifest: ActionManifest,
@@ -881,8 +891,8 @@ struct Watched<'a> {
 struct Job {
     workflow: Arc<Workflow>,
     id: NodeId,
-    /// For one item of a mapped node: its index and id.
-    item: Option<(usize, String)>,
+    /// For one item of a mapped node: its index, id and fields.
+    item: Option<(usize, ItemContext)>,
     inputs: BTreeMap<String, Vec<PathBuf>>,
     key: Digest,
     manifest: ActionManifest,
@@ -917,7 +927,7 @@ impl Job {
         if self.stop.load(Ordering::SeqCst) || self.cancel.is_cancelled() {
             return finish(Err(NodeError::Cancelled), 0);
         }
-        let item = self.item.as_ref().map(|i| i.1.as_str());
+        let item = self.item.as_ref().map(|i| i.1.id.as_str());
         let span = tracing::info_span!("node", name = %node.name, kind = %node.kind.name(), item);
         let _entered = span.enter();
         let display_name = match item {
@@ -999,7 +1009,7 @@ impl Job {
             log_path: &self.log_path,
             cancel: &self.cancel,
             workflow: &self.view,
-            item: self.item.as_ref().map(|i| i.1.as_str()),
+            item: self.item.as_ref().map(|i| &i.1),
         };
         let watched = self.watch_inputs();
         let result = node.kind.run(&ctx).and_then(|()| {

@@ -262,9 +262,17 @@ pub struct NodeContext<'a> {
     /// byte-identical reruns break. A kind that reads it says so ([`NodeKind::reads_workflow`]),
     /// and then the structure upstream of the node is part of its action key.
     pub workflow: &'a [WorkflowNode],
-    /// The id of the item this run is for, in a node that maps over an input ([`crate::map`]);
-    /// the mapped input then holds that item alone.
-    pub item: Option<&'a str>,
+    /// The item this run is for, in a node that maps over an input ([`crate::map`]); the
+    /// mapped input then holds that item alone.
+    pub item: Option<&'a ItemContext>,
+}
+
+/// One item of a mapped node, as the node sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ItemContext {
+    pub id: String,
+    /// A samplesheet row's cells by column name; empty for other items.
+    pub fields: BTreeMap<String, String>,
 }
 
 /// One node of the workflow's structure: see [`NodeContext::workflow`].

@@ -1,7 +1,10 @@
 //! Mapped nodes: one action per item of one input.
 //!
 //! A node with `map: PORT` runs once per item of what is bound to PORT: each entry of a `dir`
-//! artifact (one patient's CT and mask), or each artifact when several are bound (a list).
+//! artifact (one patient's CT and mask), each artifact when several are bound (a list or a
+//! `file:` glob), or each row of a samplesheet (CSV/TSV with an id column, `map: { over: PORT,
+//! id: COLUMN }`). A row's item is a one-row sheet stored in the CAS; its digest also covers the
+//! content of every file a cell names, so editing a patient's image reruns that patient.
 //! Each item is its own action, keyed like the node with PORT holding that item alone plus the
 //! item's id, so adding one patient runs one item and changing one patient's scan reruns that
 //! patient's items only. The node's outputs are the items' outputs gathered per port into one
@@ -14,6 +17,7 @@
 //! The scheduler (`exec`) owns running; this module owns what an item is, its key and the
 //! gather, and keeps the tally of a node's items while they run.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,15 +28,19 @@ use crate::store::actions::OutputRecord;
 use crate::store::cas::{Cas, copy_out, remove_any};
 use crate::store::create_private_dir;
 use crate::store::statcache::StatCache;
+use crate::workflow::check_input_path;
 use crate::workflow::model::{MapSpec, Node, OnItemError, Source, Workflow};
 
 /// One item of a mapped input.
 #[derive(Clone, Debug)]
 pub struct Item {
-    /// Stable and readable: the entry name in a dir, the producing node (or file name) in a list.
+    /// Stable and readable: the entry name in a dir, the producing node (or file name) in a
+    /// list, the id column of a samplesheet row.
     pub id: String,
     pub path: PathBuf,
     pub digest: Digest,
+    /// A samplesheet row's cells by column; empty otherwise.
+    pub fields: BTreeMap<String, String>,
 }
 
 /// Why a mapped input has no items to offer.
@@ -48,6 +56,8 @@ pub enum MapError {
     BadName { node: String, port: String, name: PathBuf },
     #[error("node '{node}' maps over input '{port}': {}: {source}", path.display())]
     Io { node: String, port: String, path: PathBuf, source: io::Error },
+    #[error("node '{node}' maps over the samplesheet {sheet}: {problem}")]
+    Sheet { node: String, sheet: String, problem: String },
 }
 
 /// Lists the items of the mapped input, sorted by id. `paths` are the artifacts bound to the
@@ -59,7 +69,11 @@ pub fn items(
     paths: &[PathBuf],
     digests: &[String],
     stat: &mut StatCache,
+    sheet: &SheetContext<'_>,
 ) -> Result<Vec<Item>, MapError> {
+    if let Some(column) = &spec.id_column {
+        return sheet_items(node, spec, paths, column, stat, sheet);
+    }
     let io_error = |path: &Path| {
         let (node, port, path) = (node.name.clone(), spec.port.clone(), path.to_path_buf());
         move |source| MapError::Io { node, port, path, source }
@@ -81,7 +95,7 @@ pub fn items(
                 });
             };
             let (_, digest) = stat.digest(&path).map_err(io_error(&path))?;
-            items.push(Item { id, path, digest });
+            items.push(Item { id, path, digest, fields: BTreeMap::new() });
         }
     } else {
         let binding = node.inputs.iter().find(|b| b.port == spec.port);
@@ -97,12 +111,120 @@ pub fn items(
                 Some(digest) => digest,
                 None => stat.digest(path).map_err(io_error(path))?.1,
             };
-            items.push(Item { id, path: path.clone(), digest });
+            items.push(Item { id, path: path.clone(), digest, fields: BTreeMap::new() });
         }
     }
     items.sort_by(|a, b| a.id.cmp(&b.id));
     if let Some(pair) = items.windows(2).find(|w| w[0].id == w[1].id) {
         return Err(MapError::DuplicateId { node: node.name.clone(), port: spec.port.clone(), id: pair[0].id.clone() });
+    }
+    Ok(items)
+}
+
+/// Where a samplesheet's rows are written as one-row sheets, and what their cells may name.
+pub struct SheetContext<'a> {
+    pub cas: &'a Cas,
+    pub tmp_dir: &'a Path,
+    pub project_dir: &'a Path,
+    pub state_dir: &'a Path,
+}
+
+/// One item per row of a CSV/TSV samplesheet, its id from `column`.
+fn sheet_items(
+    node: &Node,
+    spec: &MapSpec,
+    paths: &[PathBuf],
+    column: &str,
+    stat: &mut StatCache,
+    ctx: &SheetContext<'_>,
+) -> Result<Vec<Item>, MapError> {
+    let [sheet] = paths else {
+        return Err(MapError::Sheet {
+            node: node.name.clone(),
+            sheet: format!("input '{}'", spec.port),
+            problem: format!("{} artifacts are bound; a samplesheet is one CSV or TSV file", paths.len()),
+        });
+    };
+    let name = sheet.display().to_string();
+    let problem = |problem: String| MapError::Sheet { node: node.name.clone(), sheet: name.clone(), problem };
+    let bytes = fs::read(sheet).map_err(|e| problem(format!("cannot read it: {e}")))?;
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let delimiter = if first_line.contains(&b'\t') { b'\t' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(bytes.as_slice());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| {
+            problem(format!("its header cannot be read ({e}); a samplesheet is CSV or TSV with a header row"))
+        })?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let Some(id_at) = header.iter().position(|h| h == column) else {
+        return Err(problem(format!(
+            "it has no column '{column}' (the `id:` of `map:`); its columns are: {}",
+            header.join(", ")
+        )));
+    };
+    let rows_dir = ctx.tmp_dir.join(format!("{}-rows", node.name));
+    remove_any(&rows_dir).map_err(|e| problem(format!("prepare {}: {e}", rows_dir.display())))?;
+    create_private_dir(&rows_dir).map_err(|e| problem(format!("prepare {}: {e}", rows_dir.display())))?;
+    let mut items = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = record.map_err(|e| problem(format!("line {line}: {e}")))?;
+        let id = record.get(id_at).unwrap_or_default().trim().to_string();
+        if id.is_empty() || id == "." || id == ".." || id.contains('/') || id.contains('\0') {
+            return Err(problem(format!(
+                "line {line}: the id '{id}' in column '{column}' cannot name an item; ids are non-empty and hold no '/'"
+            )));
+        }
+        let fields: BTreeMap<String, String> = header.iter().cloned().zip(record.iter().map(str::to_string)).collect();
+        // The row as a sheet of its own: the item the node reads.
+        let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
+        let written = writer.write_record(&header).and_then(|()| writer.write_record(&record));
+        let row_bytes = written
+            .map_err(io::Error::from)
+            .and_then(|()| writer.into_inner().map_err(|e| io::Error::other(e.to_string())))
+            .map_err(|e| problem(format!("line {line}: {e}")))?;
+        let row_path = rows_dir.join(format!("{index}"));
+        fs::write(&row_path, &row_bytes).map_err(|e| problem(format!("write {}: {e}", row_path.display())))?;
+        let (_, row_digest) = ctx.cas.ingest(&row_path).map_err(|e| problem(format!("store row {line}: {e}")))?;
+        // Cells naming files or directories: their content is part of the item.
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&row_digest.0);
+        for (col, cell) in header.iter().zip(record.iter()) {
+            let cell = cell.trim();
+            if cell.is_empty() {
+                continue;
+            }
+            let referenced = ctx.project_dir.join(cell);
+            // What a `file:` input could not be (the project itself, the store, a FIFO) is not
+            // taken for a reference either.
+            if fs::symlink_metadata(&referenced).is_ok()
+                && check_input_path(&referenced, ctx.project_dir, ctx.state_dir).is_ok()
+            {
+                let (_, digest) = stat
+                    .digest(&referenced)
+                    .map_err(|e| problem(format!("line {line}, column '{col}': {}: {e}", referenced.display())))?;
+                hasher.update(col.as_bytes());
+                hasher.update(&[0]);
+                hasher.update(&digest.0);
+            }
+        }
+        items.push(Item {
+            id,
+            path: ctx.cas.object_path(&row_digest),
+            digest: Digest(*hasher.finalize().as_bytes()),
+            fields,
+        });
+    }
+    let _ = remove_any(&rows_dir);
+    items.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Some(pair) = items.windows(2).find(|w| w[0].id == w[1].id) {
+        return Err(problem(format!("two rows have the id '{}' in column '{column}'; ids must be unique", pair[0].id)));
+    }
+    if items.is_empty() {
+        return Err(problem("it has a header but no rows".to_string()));
     }
     Ok(items)
 }

@@ -112,7 +112,7 @@ impl NodeKind for Shell {
             let known = match reference {
                 Placeholder::In(port) => bound_inputs.contains(&port),
                 Placeholder::Out(port) => typed.outputs.contains_key(port),
-                Placeholder::Threads | Placeholder::Scratch | Placeholder::ItemId => true,
+                Placeholder::Threads | Placeholder::Scratch | Placeholder::Item(_) => true,
             };
             if !known {
                 let (what, list) = match reference {
@@ -185,7 +185,8 @@ enum Placeholder<'a> {
     Out(&'a str),
     Threads,
     Scratch,
-    ItemId,
+    /// `{item.id}`, or `{item.COLUMN}` of a samplesheet row.
+    Item(&'a str),
 }
 
 /// Each recognised `{...}` in a command with its byte range; other braces are not ours.
@@ -203,8 +204,8 @@ fn placeholders_with_spans(command: &str) -> Vec<(usize, usize, Placeholder<'_>)
             Some(Placeholder::Threads)
         } else if inner == "scratch" {
             Some(Placeholder::Scratch)
-        } else if inner == "item.id" {
-            Some(Placeholder::ItemId)
+        } else if let Some(field) = inner.strip_prefix("item.") {
+            is_port_name(field).then_some(Placeholder::Item(field))
         } else {
             None
         };
@@ -238,16 +239,35 @@ fn expand(command: &str, ctx: &NodeContext<'_>) -> Result<String, NodeError> {
             Placeholder::Out(port) => out.push_str(&quote(&ctx.output(port)?.to_string_lossy())),
             Placeholder::Threads => out.push_str(&ctx.threads.to_string()),
             Placeholder::Scratch => out.push_str(&quote(&ctx.scratch_dir.to_string_lossy())),
-            Placeholder::ItemId => match ctx.item {
-                Some(id) => out.push_str(&quote(id)),
-                None => {
+            Placeholder::Item(field) => {
+                let Some(item) = ctx.item else {
                     return Err(NodeError::BadInput(format!(
-                        "node '{}': the command uses {{item.id}}, which exists only in a node that maps over an \
-                         input; add `map: PORT` to the node",
+                        "node '{}': the command uses {{item.{field}}}, which exists only in a node that maps over \
+                         an input; add `map: PORT` to the node",
                         ctx.node
                     )));
-                }
-            },
+                };
+                let value = match (field, item.fields.get(field)) {
+                    ("id", _) => &item.id,
+                    (_, Some(value)) => value,
+                    (_, None) => {
+                        let columns: Vec<&str> = item.fields.keys().map(String::as_str).collect();
+                        return Err(NodeError::BadInput(format!(
+                            "node '{}': the command uses {{item.{field}}}, but {}",
+                            ctx.node,
+                            if columns.is_empty() {
+                                "only a samplesheet row has fields besides {item.id}".to_string()
+                            } else {
+                                format!(
+                                    "the samplesheet has no column '{field}'; its columns are: {}",
+                                    columns.join(", ")
+                                )
+                            }
+                        )));
+                    }
+                };
+                out.push_str(&quote(value));
+            }
         }
         last = end;
     }

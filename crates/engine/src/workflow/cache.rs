@@ -175,9 +175,9 @@ struct EntryNode {
     threads: u32,
     memory: Option<u64>,
     retries: u32,
-    /// Mapped port and whether failed items are skipped.
+    /// Mapped port, whether failed items are skipped, and a samplesheet's id column.
     #[serde(default)]
-    map: Option<(String, bool)>,
+    map: Option<(String, bool, Option<String>)>,
     pos: (u32, u32),
 }
 
@@ -260,7 +260,7 @@ impl Entry {
                 threads: node.threads,
                 memory: node.memory,
                 retries: node.retries,
-                map: node.map.as_ref().map(|m| (m.port.clone(), m.on_error == OnItemError::Skip)),
+                map: node.map.as_ref().map(|m| (m.port.clone(), m.on_error == OnItemError::Skip, m.id_column.clone())),
                 pos: (node.pos.line, node.pos.column),
             });
         }
@@ -353,9 +353,10 @@ impl Entry {
                 threads: node.threads,
                 memory: node.memory,
                 retries: node.retries,
-                map: node.map.map(|(port, skip)| MapSpec {
+                map: node.map.map(|(port, skip, id_column)| MapSpec {
                     port,
                     on_error: if skip { OnItemError::Skip } else { OnItemError::Fail },
+                    id_column,
                 }),
                 pos: Pos { line: node.pos.0, column: node.pos.1 },
             });

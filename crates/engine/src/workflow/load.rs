@@ -1019,11 +1019,11 @@ impl Loader<'_> {
     /// Reads `map: PORT` or `map: { over: PORT, on_error: fail | skip }`.
     fn map_spec(&mut self, raw: &Spanned<Value>) -> Option<MapSpec> {
         let at = pos(raw);
-        let usage = "write `map: PORT` or `map: { over: PORT, on_error: fail | skip }`";
-        let (port, on_error) = match &raw.value {
-            Value::String(port) => (port.clone(), OnItemError::Fail),
+        let usage = "write `map: PORT` or `map: { over: PORT, on_error: fail | skip, id: COLUMN }`";
+        let (port, on_error, id_column) = match &raw.value {
+            Value::String(port) => (port.clone(), OnItemError::Fail, None),
             Value::Object(fields) => {
-                if let Some(unknown) = fields.keys().find(|k| !matches!(k.as_str(), "over" | "on_error")) {
+                if let Some(unknown) = fields.keys().find(|k| !matches!(k.as_str(), "over" | "on_error" | "id")) {
                     self.error(at, format!("unknown field '{unknown}' in `map:`; {usage}"));
                     return None;
                 }
@@ -1043,14 +1043,22 @@ impl Loader<'_> {
                         return None;
                     }
                 };
-                (port.clone(), on_error)
+                let id_column = match fields.get("id") {
+                    None => None,
+                    Some(Value::String(column)) if !column.is_empty() => Some(column.clone()),
+                    Some(_) => {
+                        self.error(at, "`id:` of `map:` names the samplesheet column that holds each row's id");
+                        return None;
+                    }
+                };
+                (port.clone(), on_error, id_column)
             }
             other => {
                 self.error(at, format!("`map:` is {other}; {usage}"));
                 return None;
             }
         };
-        Some(MapSpec { port, on_error })
+        Some(MapSpec { port, on_error, id_column })
     }
 
     fn split_ref<'r>(&mut self, reference: &'r str, at: Pos) -> Option<(&'r str, &'r str)> {

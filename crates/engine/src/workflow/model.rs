@@ -54,11 +54,14 @@ pub struct Node {
     pub pos: Pos,
 }
 
-/// How a node maps over one of its inputs: `map: PORT` or `map: { over: PORT, on_error: skip }`.
+/// How a node maps over one of its inputs: `map: PORT` or
+/// `map: { over: PORT, on_error: skip, id: COLUMN }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapSpec {
     pub port: String,
     pub on_error: OnItemError,
+    /// For a samplesheet (CSV/TSV, one item per row): the column holding each row's id.
+    pub id_column: Option<String>,
 }
 
 /// What a failed item does to its mapped node.
