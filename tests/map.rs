@@ -206,10 +206,17 @@ nodes:
     assert_eq!(items(&first, "each"), (2, 0, 0));
     project.run_ok(&[]).assert_all("cached");
 
-    // A new file matches on the next run, though the workflow did not change.
+    // A new file matches on the next run, though the workflow did not change; plan and why
+    // say so item by item.
     project.write("scans/c.txt", "333");
+    project.write("scans/b.txt", "2222");
+    project
+        .flow(&["plan", "flow.yaml"])
+        .assert_ok()
+        .assert_stdout_contains("2 of 3 items to run: b.txt changed, c.txt is new");
+    project.flow(&["why", "flow.yaml", "each"]).assert_ok().assert_stdout_contains("c.txt is new");
     let next = project.run_ok(&[]);
-    assert_eq!(items(&next, "each"), (1, 2, 0));
+    assert_eq!(items(&next, "each"), (2, 1, 0));
     let gathered = next.output("each", "n");
     let gathered = project.state().join("cas").join(&gathered[..2]).join(&gathered[2..]);
     let names: Vec<String> =

@@ -36,14 +36,14 @@ use crate::graph::Dag;
 use crate::key::ActionManifest;
 use crate::kind::{ItemContext, NodeContext, NodeError, WorkflowNode};
 use crate::map::{self, ItemCounts, ItemResult, Outcome as MapOutcome, SheetContext, Tally};
-use crate::plan::{Lookup, cached_outputs, hash_sources, manifest_for, structure_digests, workflow_view};
+use crate::plan::{Lookup, cached_outputs, hash_sources, input_paths, manifest_for, structure_digests, workflow_view};
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::cas::{Cas, remove_any};
 use crate::store::publish::{PublishError, PublishRecord, Target};
 use crate::store::runs::{NodeRecord, NodeStatus, RunRecord, now_utc};
 use crate::store::stamps::look_of;
 use crate::store::{Store, StoreError, Verdict, create_private_dir, create_private_file};
-use crate::workflow::model::{Node, NodeId, Source, Workflow};
+use crate::workflow::model::{Node, NodeId, Workflow};
 
 /// What the scheduler tells the display.
 #[derive(Clone, Debug)]
@@ -335,6 +335,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 let digests = manifest.inputs.get(&spec.port).cloned().unwrap_or_default();
                 let sheet = SheetContext {
                     cas: &store.cas,
+                    store_rows: true,
                     tmp_dir: &state.tmp_dir(),
                     project_dir: &workflow.project_dir,
                     state_dir: &state.root,
@@ -774,25 +775,6 @@ fn node_record(
         repaired: None,
         items: None,
     }
-}
-
-fn input_paths(node: &Node, cas: &Cas, outputs: &[Option<Vec<OutputRecord>>]) -> BTreeMap<String, Vec<PathBuf>> {
-    node.inputs
-        .iter()
-        .map(|binding| {
-            let paths = binding
-                .sources
-                .iter()
-                .filter_map(|source| match source {
-                    Source::File { path, .. } => Some(path.clone()),
-                    Source::Node { node: up, output } => {
-                        outputs[up.index()].as_ref().map(|o| cas.object_path(&o[*output].digest))
-                    }
-                })
-                .collect();
-            (binding.port.clone(), paths)
-        })
-        .collect()
 }
 
 /// Copies published outputs to their human paths (see [`crate::store::publish`]), each object

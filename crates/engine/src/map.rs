@@ -124,6 +124,9 @@ pub fn items(
 /// Where a samplesheet's rows are written as one-row sheets, and what their cells may name.
 pub struct SheetContext<'a> {
     pub cas: &'a Cas,
+    /// Whether to store each row's sheet (a run) or only compute its digest (a plan, which
+    /// writes nothing).
+    pub store_rows: bool,
     pub tmp_dir: &'a Path,
     pub project_dir: &'a Path,
     pub state_dir: &'a Path,
@@ -166,8 +169,10 @@ fn sheet_items(
         )));
     };
     let rows_dir = ctx.tmp_dir.join(format!("{}-rows", node.name));
-    remove_any(&rows_dir).map_err(|e| problem(format!("prepare {}: {e}", rows_dir.display())))?;
-    create_private_dir(&rows_dir).map_err(|e| problem(format!("prepare {}: {e}", rows_dir.display())))?;
+    if ctx.store_rows {
+        remove_any(&rows_dir).map_err(|e| problem(format!("prepare {}: {e}", rows_dir.display())))?;
+        create_private_dir(&rows_dir).map_err(|e| problem(format!("prepare {}: {e}", rows_dir.display())))?;
+    }
     let mut items = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
@@ -186,9 +191,14 @@ fn sheet_items(
             .map_err(io::Error::from)
             .and_then(|()| writer.into_inner().map_err(|e| io::Error::other(e.to_string())))
             .map_err(|e| problem(format!("line {line}: {e}")))?;
-        let row_path = rows_dir.join(format!("{index}"));
-        fs::write(&row_path, &row_bytes).map_err(|e| problem(format!("write {}: {e}", row_path.display())))?;
-        let (_, row_digest) = ctx.cas.ingest(&row_path).map_err(|e| problem(format!("store row {line}: {e}")))?;
+        // A file's digest is the blake3 of its bytes, so the row's object is known unwritten.
+        let row_digest = Digest::of_bytes(&row_bytes);
+        if ctx.store_rows {
+            let row_path = rows_dir.join(format!("{index}"));
+            fs::write(&row_path, &row_bytes).map_err(|e| problem(format!("write {}: {e}", row_path.display())))?;
+            let (_, stored) = ctx.cas.ingest(&row_path).map_err(|e| problem(format!("store row {line}: {e}")))?;
+            debug_assert_eq!(stored, row_digest);
+        }
         // Cells naming files or directories: their content is part of the item.
         let mut hasher = blake3::Hasher::new();
         hasher.update(&row_digest.0);
@@ -218,7 +228,9 @@ fn sheet_items(
             fields,
         });
     }
-    let _ = remove_any(&rows_dir);
+    if ctx.store_rows {
+        let _ = remove_any(&rows_dir);
+    }
     items.sort_by(|a, b| a.id.cmp(&b.id));
     if let Some(pair) = items.windows(2).find(|w| w[0].id == w[1].id) {
         return Err(problem(format!("two rows have the id '{}' in column '{column}'; ids must be unique", pair[0].id)));
@@ -227,6 +239,32 @@ fn sheet_items(
         return Err(problem("it has a header but no rows".to_string()));
     }
     Ok(items)
+}
+
+/// In words, what a plan of a mapped node would run: "2 of 1001 items to run: R01-1001 is
+/// new, R01-0007 changed". `before` is the sorted item ids of the node's last gathered output.
+pub fn describe_items(to_run: &[&Item], total: usize, before: Option<&[String]>) -> String {
+    const SHOWN: usize = 5;
+    let mut text = format!("{} of {total} items to run", to_run.len());
+    if to_run.is_empty() {
+        text.push_str("; their cached outputs are gathered again");
+        return text;
+    }
+    let named: Vec<String> = to_run
+        .iter()
+        .take(SHOWN)
+        .map(|item| match before {
+            Some(ids) if ids.binary_search(&item.id).is_err() => format!("{} is new", item.id),
+            Some(_) => format!("{} changed", item.id),
+            None => item.id.clone(),
+        })
+        .collect();
+    text.push_str(": ");
+    text.push_str(&named.join(", "));
+    if to_run.len() > SHOWN {
+        text.push_str(&format!(" and {} more", to_run.len() - SHOWN));
+    }
+    text
 }
 
 /// The manifest of one item's action: the node's, with the mapped port holding that item alone.

@@ -10,10 +10,12 @@ use crate::digest::{Digest, Shape};
 use crate::graph::Dag;
 use crate::key::{ActionManifest, CACHE_FORMAT};
 use crate::kind::WorkflowNode;
+use crate::map::{self, Item, SheetContext};
 use crate::store::actions::{ManifestLog, OutputRecord};
+use crate::store::cas::Cas;
 use crate::store::runs::{NodeStatus, RunRecord};
 use crate::store::{Store, StoreError, Verdict};
-use crate::workflow::model::{Node, NodeId, Source, Workflow};
+use crate::workflow::model::{MapSpec, Node, NodeId, Source, Workflow};
 
 /// Digests of every `file:` input, each hashed once (through the stat cache).
 pub type SourceDigests = HashMap<PathBuf, (Shape, Digest)>;
@@ -124,6 +126,26 @@ pub fn manifest_for(
     })
 }
 
+/// The paths of the artifacts bound to each input port, once the upstream outputs are known.
+pub fn input_paths(node: &Node, cas: &Cas, outputs: &[Option<Vec<OutputRecord>>]) -> BTreeMap<String, Vec<PathBuf>> {
+    node.inputs
+        .iter()
+        .map(|binding| {
+            let paths = binding
+                .sources
+                .iter()
+                .filter_map(|source| match source {
+                    Source::File { path, .. } => Some(path.clone()),
+                    Source::Node { node: up, output } => {
+                        outputs[up.index()].as_ref().map(|o| cas.object_path(&o[*output].digest))
+                    }
+                })
+                .collect();
+            (binding.port.clone(), paths)
+        })
+        .collect()
+}
+
 /// What the action cache holds for a key, after checking the objects it points at.
 #[derive(Clone, Debug)]
 pub enum Lookup {
@@ -196,6 +218,7 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
     let mut outputs: Vec<Option<Vec<OutputRecord>>> = vec![None; workflow.nodes.len()];
     let mut planned: Vec<Option<PlannedNode>> = vec![None; workflow.nodes.len()];
     let mut manifests: Vec<Option<ActionManifest>> = vec![None; workflow.nodes.len()];
+    let mut item_notes: HashMap<NodeId, String> = HashMap::new();
 
     for &id in &order {
         let node = workflow.node(id);
@@ -205,7 +228,10 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
             continue;
         };
         let key = manifest.key();
-        let status = match cached_outputs(store, &key)? {
+        // As in a run: a samplesheet node is only ever judged item by item.
+        let whole_key = node.map.as_ref().is_none_or(|m| m.id_column.is_none());
+        let lookup = if whole_key { cached_outputs(store, &key)? } else { Lookup::Miss };
+        let status = match lookup {
             Lookup::Hit(found) => {
                 outputs[id.index()] = Some(found);
                 PlanStatus::Cached
@@ -215,12 +241,64 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
                 "its cached output '{port}' is corrupt (changed on disk since it was stored); it will be rebuilt"
             )]),
         };
+        if let (PlanStatus::Run(_), Some(spec)) = (&status, &node.map) {
+            item_notes.insert(id, plan_items(workflow, store, previous, node, spec, &manifest, &outputs));
+        }
         manifests[id.index()] = Some(manifest);
         planned[id.index()] = Some(PlannedNode { id, status, key: Some(key) });
     }
 
     explain_runs(workflow, store, previous, &mut planned, &manifests);
+    for slot in planned.iter_mut().flatten() {
+        if let (PlanStatus::Run(reasons), Some(note)) = (&mut slot.status, item_notes.remove(&slot.id)) {
+            reasons.insert(0, note);
+        }
+    }
     Ok(Plan { nodes: planned.into_iter().flatten().collect(), order })
+}
+
+/// What a mapped node would run, item by item, in words.
+fn plan_items(
+    workflow: &Workflow,
+    store: &mut Store,
+    previous: Option<&RunRecord>,
+    node: &Node,
+    spec: &MapSpec,
+    manifest: &ActionManifest,
+    outputs: &[Option<Vec<OutputRecord>>],
+) -> String {
+    let inputs = input_paths(node, &store.cas, outputs);
+    let paths = inputs.get(&spec.port).cloned().unwrap_or_default();
+    let digests = manifest.inputs.get(&spec.port).cloned().unwrap_or_default();
+    let tmp_dir = store.state.tmp_dir();
+    let sheet = SheetContext {
+        cas: &store.cas,
+        store_rows: false,
+        tmp_dir: &tmp_dir,
+        project_dir: &workflow.project_dir,
+        state_dir: &store.state.root,
+    };
+    let items = match map::items(workflow, node, spec, &paths, &digests, &mut store.stat, &sheet) {
+        Ok(items) => items,
+        Err(error) => return format!("its items cannot be listed: {error}"),
+    };
+    let to_run: Vec<&Item> = items
+        .iter()
+        .filter(|item| store.actions.get(&map::item_manifest(manifest, spec, item).key()).is_none())
+        .collect();
+    // The ids gathered by the node's last run, to tell new items from changed ones.
+    let before: Option<Vec<String>> = previous
+        .and_then(|run| run.nodes.iter().find(|n| n.name == node.name))
+        .and_then(|record| record.outputs.values().next())
+        .and_then(|digest| digest.parse::<Digest>().ok())
+        .and_then(|digest| std::fs::read_dir(store.cas.object_path(&digest)).ok())
+        .map(|entries| {
+            let mut ids: Vec<String> =
+                entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)).collect();
+            ids.sort();
+            ids
+        });
+    map::describe_items(&to_run, items.len(), before.as_deref())
 }
 
 /// Fills in the reasons of nodes that must run, by comparing with the manifest of the key each
