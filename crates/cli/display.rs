@@ -94,10 +94,10 @@ impl Bars {
                 }
             }
             Event::ItemFinished { node, item, status, seconds } => {
-                if let Ok(running) = self.running.lock() {
-                    if let Some(bar) = running.get(&map_bar(node)) {
-                        bar.inc(1);
-                    }
+                if let Ok(running) = self.running.lock()
+                    && let Some(bar) = running.get(&map_bar(node))
+                {
+                    bar.inc(1);
                 }
                 self.remove_bar(&format!("{node}[{item}]"));
                 if *status == NodeStatus::Failed {
