@@ -269,3 +269,23 @@ fn a_node_that_changes_its_inputs_fails_and_the_damaged_objects_are_rebuilt() {
     assert_eq!(fixed.output("first", "o"), sorted);
     assert_eq!(fs::read_to_string(object(&project, &sorted)).unwrap(), "a\nb\n");
 }
+
+#[test]
+fn a_store_that_cannot_take_an_output_is_an_internal_error_not_a_node_failure() {
+    // Where the next output will go, learned from a twin project.
+    let twin = chain();
+    twin.write("data.txt", "b\na\nc\nd\n");
+    let next = twin.run_ok(&[]).output("third", "o");
+
+    let project = chain();
+    project.run_ok(&[]);
+    // That object's shard directory becomes a file: the store cannot take the object.
+    let shard = project.state().join("cas").join(&next[..2]);
+    if shard.exists() {
+        std::process::Command::new("chmod").arg("-R").arg("u+w").arg(&shard).status().unwrap();
+        fs::remove_dir_all(&shard).unwrap();
+    }
+    fs::write(&shard, "in the way").unwrap();
+    project.write("data.txt", "b\na\nc\nd\n");
+    project.run(&[]).assert_code(4).assert_stderr_contains("the store could not take output");
+}

@@ -103,6 +103,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         } else {
             Err(CliError::Internal(error.to_string()))
         }
+    } else if let Some(failure) = outcome.failures.iter().find(|f| f.store) {
+        Err(CliError::Internal(format!("node '{}': {}", failure.node, failure.error)))
     } else if !outcome.failures.is_empty() && outcome.failures.iter().all(|f| f.bad_input) {
         Err(CliError::BadData)
     } else if !outcome.failures.is_empty() {

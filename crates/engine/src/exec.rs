@@ -121,6 +121,8 @@ pub struct Failure {
     pub log: PathBuf,
     /// The node rejected its input data ([`NodeError::BadInput`]), as opposed to failing.
     pub bad_input: bool,
+    /// The store failed to take the node's outputs ([`NodeError::Store`]).
+    pub store: bool,
 }
 
 pub struct RunOutcome {
@@ -540,6 +542,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                         error: error.to_string(),
                         log: log_path,
                         bad_input: error.is_bad_input(),
+                        store: matches!(error, NodeError::Store(_)),
                     });
                     if !options.keep_going {
                         failed = true;
@@ -1076,8 +1079,15 @@ impl Job {
                     shape.name()
                 )));
             }
-            let (shape, digest) =
-                self.cas.ingest(path).map_err(|e| NodeError::io(format!("store output '{}'", port.name), e))?;
+            let (shape, digest) = self.cas.ingest(path).map_err(|e| {
+                // An output flow cannot hash (a FIFO, an unreadable file) is the node's doing;
+                // anything else is the store's.
+                if matches!(e.kind(), std::io::ErrorKind::InvalidInput | std::io::ErrorKind::PermissionDenied) {
+                    NodeError::io(format!("store output '{}'", port.name), e)
+                } else {
+                    NodeError::Store(format!("the store could not take output '{}': {e}", port.name))
+                }
+            })?;
             records.push(OutputRecord { port: port.name.clone(), shape, digest });
         }
         Ok(records)

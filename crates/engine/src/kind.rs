@@ -221,6 +221,10 @@ pub enum NodeError {
     /// itself is now wrong, and the next run rebuilds it.
     #[error("{0}")]
     ChangedInput(String),
+    /// The store could not take the node's outputs (disk full, I/O error): not the node's
+    /// fault, and `flow run` exits 4 as for any store failure.
+    #[error("{0}")]
+    Store(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }
