@@ -272,3 +272,21 @@ nodes:
         .assert_code(2)
         .assert_stderr_contains("has no column 'patient' (the `id:` of `map:`); its columns are: sample, site, image");
 }
+
+#[test]
+fn an_item_that_changes_its_input_fails_and_the_cohort_is_rebuilt() {
+    let project = cohort("R01 aaaa\nR02 bb\n");
+    project.write(
+        "flow.yaml",
+        &COHORT.replace(
+            "printf '%s %s\\n' {item.id}",
+            "chmod u+w {in.scan}; echo x >> {in.scan}; printf '%s %s\\n' {item.id}",
+        ),
+    );
+    let out = project.run(&[]);
+    out.assert_code(1).assert_stderr_contains("its input 'scan'").assert_stderr_contains("was changed");
+    project.write("flow.yaml", COHORT);
+    let fixed = project.run_ok(&[]);
+    fixed.assert_statuses(&[("cohort", "ran"), ("feature", "ran"), ("table", "ran")]);
+    assert_eq!(project.read_object(&fixed.output("table", "t")), "R01 5\nR02 3\n");
+}

@@ -1021,7 +1021,7 @@ impl Job {
             .iter()
             .flat_map(|(port, paths)| paths.iter().map(move |path| (port.as_str(), path.as_path())))
             .filter_map(|(port, path)| {
-                let digest = self.cas.object_at(path)?;
+                let digest = self.cas.object_containing(path)?;
                 Some(Watched { port, path, digest, look: look_of(path).ok() })
             })
             .collect()

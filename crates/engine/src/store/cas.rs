@@ -122,16 +122,14 @@ impl Cas {
         self.root.join(&hex[..2]).join(&hex[2..])
     }
 
-    /// The digest of the object stored at `path`, if `path` is one (not a user's file).
-    pub fn object_at(&self, path: &Path) -> Option<Digest> {
+    /// The digest of the object `path` is or lies in (an item of a mapped node is an entry of
+    /// a stored tree), if it is in the store at all (not a user's file).
+    pub fn object_containing(&self, path: &Path) -> Option<Digest> {
         let rest = path.strip_prefix(&self.root).ok()?;
         let mut parts = rest.components();
         let (shard, name) = (parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
         let digest: Digest = format!("{}{}", shard.as_os_str().to_str()?, name.as_os_str().to_str()?).parse().ok()?;
-        (self.object_path(&digest) == path).then_some(digest)
+        path.starts_with(self.object_path(&digest)).then_some(digest)
     }
 
     pub fn contains(&self, digest: &Digest) -> bool {
@@ -345,8 +343,9 @@ mod tests {
         assert_eq!(fs::read(cas.object_path(&d).join("s/x")).unwrap(), b"1", "the store copy is separate");
         let mode = fs::metadata(cas.object_path(&d).join("s")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o500, "a node cannot add or remove entries of a stored tree");
-        assert_eq!(cas.object_at(&cas.object_path(&d)), Some(d));
-        assert_eq!(cas.object_at(&cas.object_path(&d).join("s")), None, "only whole objects are objects");
+        assert_eq!(cas.object_containing(&cas.object_path(&d)), Some(d));
+        assert_eq!(cas.object_containing(&cas.object_path(&d).join("s")), Some(d), "an entry lies in its tree");
+        assert_eq!(cas.object_containing(&dir.path().join("t")), None, "a user's file is no object");
         cas.remove(&d).unwrap();
         assert!(!cas.contains(&d), "gc can still delete a read-only tree");
     }
