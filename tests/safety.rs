@@ -289,3 +289,15 @@ fn a_store_that_cannot_take_an_output_is_an_internal_error_not_a_node_failure() 
     project.write("data.txt", "b\na\nc\nd\n");
     project.run(&[]).assert_code(4).assert_stderr_contains("the store could not take output");
 }
+
+#[test]
+fn gc_deletes_the_quarantined_copies() {
+    let project = chain();
+    let first = project.run_ok(&[]);
+    scribble(&object(&project, &first.output("first", "o")), b"z\n");
+    project.run_ok(&[]);
+    assert!(!walk(&project.state().join("quarantine")).is_empty());
+    project.flow(&["gc"]).assert_ok().assert_stdout_contains("deleted 1 quarantined corrupt copies");
+    assert!(!project.state().join("quarantine").exists());
+    project.run_ok(&[]).assert_all("cached");
+}

@@ -377,8 +377,18 @@ fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
             }
         }
     }
+    // Commands a killed run left running would write into tmp/ while it is cleared.
+    flow_engine::process::kill_orphans(&ctx.state).map_err(|e| CliError::Internal(e.to_string()))?;
     ctx.state.clear_tmp().map_err(|e| CliError::Internal(e.to_string()))?;
     store.cas.compact_stamps().map_err(|e| CliError::Internal(e.to_string()))?;
+    // Corrupt copies were kept for inspection; gc is the user asking for the space back.
+    let quarantine = ctx.state.quarantine_dir();
+    let quarantined = std::fs::read_dir(&quarantine).map(|entries| entries.flatten().count()).unwrap_or(0);
+    if quarantined > 0 {
+        let bytes = flow_engine::store::cas::size_of(&quarantine);
+        flow_engine::store::cas::remove_any(&quarantine).map_err(|e| CliError::Internal(e.to_string()))?;
+        out(&format!("deleted {quarantined} quarantined corrupt copies ({})\n", human_bytes(bytes)));
+    }
     out(&format!(
         "deleted {} objects ({}) and {} action records; kept {} objects used by the last {} run(s)\n",
         dead.len(),
