@@ -198,17 +198,30 @@ impl Drop for NodeProcess {
 }
 
 /// Reaps every member of the killed group `pgid` and returns the leader's exit status.
+///
+/// Never blocks for longer than `KILL_PATIENCE` after the kill: a process in uninterruptible
+/// sleep (a hung NFS read) dies only when it leaves it, and the run must not hang with it. It
+/// runs no more user code once it wakes (SIGKILL is pending), so its outputs are safe to store.
 fn reap_group(pgid: i32, leader: i32) -> io::Result<ExitStatus> {
     let deadline = Instant::now() + KILL_PATIENCE;
     let mut leader_status = None;
     loop {
         let mut raw = 0;
         // SAFETY: waitpid on our own children of one process group.
-        let reaped = unsafe { libc::waitpid(-pgid, &mut raw, 0) };
+        let reaped = unsafe { libc::waitpid(-pgid, &mut raw, libc::WNOHANG) };
         if reaped > 0 {
             if reaped == leader {
                 leader_status = Some(ExitStatus::from_raw(raw));
             }
+            continue;
+        }
+        if reaped == 0 {
+            // Members are left and none has exited yet.
+            if Instant::now() > deadline {
+                tracing::warn!(pgid, "processes of a killed node command do not exit (uninterruptible sleep?)");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
             continue;
         }
         let error = io::Error::last_os_error();
@@ -235,9 +248,20 @@ fn reap_group(pgid: i32, leader: i32) -> io::Result<ExitStatus> {
         None => loop {
             let mut raw = 0;
             // SAFETY: waitpid on our own child.
-            let reaped = unsafe { libc::waitpid(leader, &mut raw, 0) };
+            let reaped = unsafe { libc::waitpid(leader, &mut raw, libc::WNOHANG) };
             if reaped == leader {
                 return Ok(ExitStatus::from_raw(raw));
+            }
+            if reaped == 0 {
+                if Instant::now() > deadline {
+                    return Err(io::Error::other(format!(
+                        "the command (pid {leader}) did not exit {} s after SIGKILL; it is probably stuck in the kernel \
+                         (uninterruptible sleep, e.g. a hung network file system)",
+                        KILL_PATIENCE.as_secs()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
             }
             let error = io::Error::last_os_error();
             if error.raw_os_error() != Some(libc::EINTR) {
