@@ -590,3 +590,21 @@ fn parser_limits_are_explained_in_words() {
         assert!(!project.exists(".flow") && !project.exists("ran-ok"), "{}", out.context());
     }
 }
+
+#[test]
+fn publish_over_an_input_or_the_workflow_is_refused_even_with_overwrite() {
+    let reader = "  reader:\n    uses: shell\n    in: { data: file:data/table.csv }\n    with: { run: \"cat {in.data} > {out.o}\", outputs: { o: file } }\n";
+    for (dest, needle) in [
+        ("data/table.csv", "would replace the input file:data/table.csv of node 'reader'"),
+        ("data", "would replace the input file:data/table.csv of node 'reader'"),
+        (WORKFLOW, "would replace the workflow file"),
+    ] {
+        let yaml = format!("name: bad\nnodes:\n{OK_NODE}{reader}publish:\n  ok.o: {dest}\n");
+        let (line, column) = locate(&yaml, "  ok.o: ");
+        let project = Project::with_workflow(&yaml);
+        project.write("data/table.csv", "id\n1\n");
+        rejects_in(&project, &[], line, column + "  ok.o: ".len(), &["publish: the destination", needle]);
+        project.flow(&["run", WORKFLOW, "--overwrite"]).assert_code(2).assert_stderr_contains(needle);
+        assert_eq!(project.read("data/table.csv"), "id\n1\n");
+    }
+}

@@ -344,7 +344,24 @@ impl Loader<'_> {
             nodes.push((p, inputs, threads, memory, retries, map.clone()));
         }
         self.instance = None;
-        let publish = self.publish(&raw.publish, &pending, &index, &vars);
+        // What publish may never replace, even with --overwrite: the workflow's own inputs and
+        // the workflow file. (A later run would read the published bytes as its input.)
+        let mut protected: Vec<(PathBuf, String)> = Vec::new();
+        if let Ok(file) = resolve_path(&self.options.project_dir.join(self.file)) {
+            protected.push((file, format!("the workflow file {}", self.file.display())));
+        }
+        for (p, inputs, ..) in &nodes {
+            for binding in inputs {
+                for source in &binding.sources {
+                    if let Source::File { path, written, .. } = source
+                        && let Ok(resolved) = resolve_path(path)
+                    {
+                        protected.push((resolved, format!("the input file:{written} of node '{}'", p.name)));
+                    }
+                }
+            }
+        }
+        let publish = self.publish(&raw.publish, &pending, &index, &vars, &protected);
 
         if !self.diags.is_empty() {
             return Err(Diagnostics(self.diags));
@@ -1097,6 +1114,7 @@ impl Loader<'_> {
         pending: &[Option<Pending>],
         index: &HashMap<String, NodeId>,
         vars: &BTreeMap<String, Value>,
+        protected: &[(PathBuf, String)],
     ) -> Vec<Publish> {
         let mut out: Vec<Publish> = Vec::new();
         let places = Places::of(self.options.project_dir, self.options.state_dir);
@@ -1150,6 +1168,18 @@ impl Loader<'_> {
                     continue;
                 }
             };
+            if let Some((_, what)) = protected.iter().find(|(p, _)| p.starts_with(&resolved) || resolved.starts_with(p))
+            {
+                self.error(
+                    pos(dest),
+                    format!(
+                        "publish: the destination '{dest_text}' would replace {what} (or be written inside it); \
+                         flow never publishes over what a workflow reads, even with --overwrite: publish to a path \
+                         of its own, such as results/NAME"
+                    ),
+                );
+                continue;
+            }
             if let Some((other, other_text, other_pos)) =
                 taken.iter().find(|(p, _, _)| p.starts_with(&resolved) || resolved.starts_with(p))
             {
