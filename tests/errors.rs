@@ -608,3 +608,15 @@ fn publish_over_an_input_or_the_workflow_is_refused_even_with_overwrite() {
         assert_eq!(project.read("data/table.csv"), "id\n1\n");
     }
 }
+
+#[test]
+fn a_file_input_turned_into_a_pipe_after_a_cached_load_is_still_refused() {
+    let yaml = reading("file:data.txt");
+    let project = Project::with_workflow(&yaml);
+    project.write("data.txt", "x\n");
+    project.run_ok(&[]);
+    std::fs::remove_file(project.join("data.txt")).unwrap();
+    mkfifo(&project.join("data.txt"));
+    let out = flow_within_patience(&project, &["run", WORKFLOW]);
+    out.assert_code(2).assert_stderr_contains("data.txt is a named pipe (FIFO)");
+}
