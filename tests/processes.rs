@@ -1,6 +1,8 @@
 //! Processes a node starts do not outlive it: background children are killed before outputs
-//! are stored, retries and crashes of the controller leave nothing running, and SIGTERM reaches
-//! node commands with time to clean up.
+//! are stored, retries and crashes of the controller leave nothing running (the next run or
+//! `flow gc` stops what a killed run left, but not a daemon a successful run started on purpose),
+//! SIGTERM reaches node commands with time to clean up, and a command stuck in the kernel does
+//! not hang a run.
 //!
 //! A process belongs to a test if its working directory is inside the test's project (shell
 //! commands run in the project, plugins in `.flow/tmp/`): read from `/proc/PID/cwd`, which
@@ -178,23 +180,10 @@ publish: { slow.o: results/o.txt }
 fn a_killed_controller_takes_its_commands_along_or_the_next_run_does() {
     let project = Project::with_workflow(LINGERING);
     let _leftovers = Leftovers(project.path().to_path_buf());
-    let mut running = project.start(&["run", WORKFLOW]);
-    running.wait_for_file("slow-started");
-    running.kill();
-    let killed = running.finish();
-    assert_eq!(killed.code, None, "flow died of SIGKILL\n{}", killed.context());
-
-    // The command's shell dies with flow (PR_SET_PDEATHSIG).
-    let shell: i32 = project.read("slow-started").trim().parse().expect("the shell's pid");
-    let deadline = Instant::now() + PATIENCE;
-    while is_alive(shell) {
-        assert!(Instant::now() < deadline, "the node's shell outlived the controller by {PATIENCE:?}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    // Its children do not get that signal: the background loop and `sleep 600` are still there,
-    // the loop still writing into .flow/tmp/, for the next run to deal with.
-    let orphans = processes_in(project.path());
-    assert!(!orphans.is_empty(), "the test needs orphans for the next run to clean up");
+    // The command's shell dies with flow (PR_SET_PDEATHSIG); its children do not get that
+    // signal: the background loop and `sleep 600` are still there, the loop still writing into
+    // .flow/tmp/, for the next run to deal with.
+    orphans_of_a_killed_run(&project);
 
     project.write("may-finish", "");
     let next = project.run(&[]);
@@ -203,10 +192,7 @@ fn a_killed_controller_takes_its_commands_along_or_the_next_run_does() {
     assert_eq!(project.read("results/o.txt"), "done\n");
     let alive = processes_in(project.path());
     assert!(alive.is_empty(), "processes survived the next run:\n{}", describe(&alive));
-    assert!(
-        std::fs::read_dir(project.state().join("procs")).map(|d| d.count()).unwrap_or(0) == 0,
-        "no process records are left once nothing runs"
-    );
+    assert_eq!(records_left(&project), 0, "no process records are left once nothing runs");
 }
 
 #[test]
@@ -255,4 +241,168 @@ fn an_env_name_no_environment_can_hold_is_a_load_error() {
     let out = project.run(&[]);
     out.assert_code(2).assert_stderr_contains("flow.yaml:").assert_stderr_contains("contains '='");
     assert!(!project.state().join("runs").exists(), "nothing ran\n{}", out.context());
+}
+
+/// Starts a run of [`LINGERING`], waits until its node runs, SIGKILLs flow and waits until the
+/// node's shell is gone: what is left are the shell's children, orphans still writing into
+/// `.flow/tmp/`.
+fn orphans_of_a_killed_run(project: &Project) -> Vec<i32> {
+    let mut running = project.start(&["run", WORKFLOW]);
+    running.wait_for_file("slow-started");
+    running.kill();
+    let killed = running.finish();
+    assert_eq!(killed.code, None, "flow died of SIGKILL\n{}", killed.context());
+    let shell: i32 = project.read("slow-started").trim().parse().expect("the shell's pid");
+    let deadline = Instant::now() + PATIENCE;
+    while is_alive(shell) {
+        assert!(Instant::now() < deadline, "the node's shell outlived the controller by {PATIENCE:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let orphans = processes_in(project.path());
+    assert!(!orphans.is_empty(), "the test needs orphans to clean up");
+    orphans
+}
+
+fn records_left(project: &Project) -> usize {
+    std::fs::read_dir(project.state().join("procs")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn gc_stops_a_killed_run_s_orphans_before_it_clears_tmp() {
+    let project = Project::with_workflow(LINGERING);
+    let _leftovers = Leftovers(project.path().to_path_buf());
+    orphans_of_a_killed_run(&project);
+
+    let gc = project.flow(&["gc"]);
+    gc.assert_ok().assert_stdout_contains("stopped").assert_stdout_contains("earlier, killed run");
+    let alive = processes_in(project.path());
+    assert!(alive.is_empty(), "processes survived `flow gc`:\n{}", describe(&alive));
+    let tmp = project.state().join("tmp");
+    let in_tmp = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(in_tmp, 0, "tmp/ is cleared and nothing writes into it again\n{}", gc.context());
+    assert_eq!(records_left(&project), 0, "the killed run's records are removed");
+}
+
+/// A node that starts a daemon on purpose (`setsid`) and ends normally once the daemon has
+/// left the node's process group.
+const DAEMON: &str = r#"
+name: daemon
+nodes:
+  starter:
+    uses: shell
+    with:
+      run: |
+        setsid sh -c 'echo $$ > daemon.tmp; mv daemon.tmp daemon.pid; exec sleep 600' </dev/null >/dev/null 2>&1 &
+        while [ ! -e daemon.pid ]; do sleep 0.01; done
+        echo started > {out.o}
+      outputs: { o: file }
+"#;
+
+#[test]
+fn a_daemon_a_successful_run_left_on_purpose_survives_the_cleanup_after_a_killed_run() {
+    let project = Project::with_workflow(LINGERING);
+    project.write("daemon.yaml", DAEMON);
+    let _leftovers = Leftovers(project.path().to_path_buf());
+    project.flow(&["run", "daemon.yaml"]).assert_ok();
+    let daemon: i32 = project.read("daemon.pid").trim().parse().expect("the daemon's pid");
+    assert!(is_alive(daemon), "the daemon outlives the run that started it");
+    // Start times count clock ticks (1/100 s): the killed run's controller starts later.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    orphans_of_a_killed_run(&project);
+
+    project.write("may-finish", "");
+    let next = project.run(&[]);
+    next.assert_ok();
+    next.json_run().assert_statuses(&[("slow", "ran")]);
+    let alive: Vec<i32> = processes_in(project.path()).into_iter().filter(|&pid| pid != daemon).collect();
+    assert!(alive.is_empty(), "the killed run's orphans survived the next run:\n{}", describe(&alive));
+    assert!(is_alive(daemon), "the cleanup after the killed run killed a daemon of an earlier, successful run");
+    assert_eq!(records_left(&project), 0, "no process records are left once nothing runs");
+}
+
+/// A cgroup-v1 freezer: its processes sit in uninterruptible sleep (state D), SIGKILL or not,
+/// until thawed, like a process stuck on a hung network file system. `None` (the test is
+/// skipped) where there is none or it cannot be made (not root).
+struct Freezer(PathBuf);
+
+impl Freezer {
+    fn new(name: &str) -> Option<Freezer> {
+        let path = Path::new("/sys/fs/cgroup/freezer").join(format!("flow-it-{}-{name}", std::process::id()));
+        match std::fs::create_dir(&path) {
+            Ok(()) => Some(Freezer(path)),
+            Err(e) => {
+                eprintln!("skipped: no cgroup-v1 freezer to hold a process in the kernel ({e})");
+                None
+            }
+        }
+    }
+
+    fn freeze(&self, pid: i32) {
+        std::fs::write(self.0.join("cgroup.procs"), pid.to_string()).expect("move the process into the freezer");
+        std::fs::write(self.0.join("freezer.state"), "FROZEN").expect("freeze");
+        let deadline = Instant::now() + PATIENCE;
+        while std::fs::read_to_string(self.0.join("freezer.state")).unwrap_or_default().trim() != "FROZEN" {
+            assert!(Instant::now() < deadline, "the freezer does not freeze");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Thaws the freezer `after` from now unless the returned sender is used (or dropped)
+    /// first: a test of a hang fails rather than hangs.
+    fn thaw_after(&self, after: std::time::Duration) -> std::sync::mpsc::Sender<()> {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let path = self.0.clone();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(after) {
+                let _ = std::fs::write(path.join("freezer.state"), "THAWED");
+            }
+        });
+        done
+    }
+}
+
+impl Drop for Freezer {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::remove_dir(&self.0).is_err() && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn a_command_stuck_in_the_kernel_does_not_hang_a_cancelled_run() {
+    let yaml = r#"
+name: stuck
+nodes:
+  stuck:
+    uses: shell
+    with:
+      run: |
+        echo $$ > stuck.tmp; mv stuck.tmp stuck.pid
+        sleep 600
+        echo done > {out.o}
+      outputs: { o: file }
+"#;
+    let Some(freezer) = Freezer::new("cancelled") else { return };
+    let project = Project::with_workflow(yaml);
+    let _leftovers = Leftovers(project.path().to_path_buf());
+    let mut running = project.start(&["run", "--json", WORKFLOW]);
+    running.wait_for_file("stuck.pid");
+    let shell: i32 = project.read("stuck.pid").trim().parse().expect("the shell's pid");
+    freezer.freeze(shell);
+    let _thaw = freezer.thaw_after(std::time::Duration::from_secs(60));
+    let started = Instant::now();
+    // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(running.pid() as libc::pid_t, libc::SIGTERM) }, 0, "send SIGTERM");
+    let out = running.finish();
+    let took = started.elapsed();
+    // Grace period (5 s), then SIGKILL and 5 s of patience: flow gives up on the shell.
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "flow waited {took:?} for a command it cannot kill\n{}",
+        out.context()
+    );
+    out.assert_code(143).assert_stderr_contains("stuck in the kernel");
 }

@@ -378,7 +378,12 @@ fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
         }
     }
     // Commands a killed run left running would write into tmp/ while it is cleared.
-    flow_engine::process::kill_orphans(&ctx.state).map_err(|e| CliError::Internal(e.to_string()))?;
+    let orphans = flow_engine::process::kill_orphans(&ctx.state).map_err(|e| {
+        CliError::Internal(format!("{}: {e}", flow_engine::process::procs_dir(&ctx.state.root).display()))
+    })?;
+    if orphans > 0 {
+        out(&format!("stopped {orphans} process(es) an earlier, killed run of this store left running\n"));
+    }
     ctx.state.clear_tmp().map_err(|e| CliError::Internal(e.to_string()))?;
     store.cas.compact_stamps().map_err(|e| CliError::Internal(e.to_string()))?;
     // Corrupt copies were kept for inspection; gc is the user asking for the space back.
