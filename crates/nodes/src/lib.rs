@@ -21,6 +21,7 @@ pub mod ml_train_tree;
 pub mod report_html;
 pub mod shell;
 pub mod synth_nsclc_cohort;
+pub mod table_concat;
 
 /// A registry holding every built-in kind.
 pub fn builtin_registry() -> Registry {
@@ -40,5 +41,6 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(report_html::ReportHtml));
     registry.register(Arc::new(featurestore_write::FeaturestoreWrite));
     registry.register(Arc::new(featurestore_query::FeaturestoreQuery));
+    registry.register(Arc::new(table_concat::TableConcat));
     registry
 }
