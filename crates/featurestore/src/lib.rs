@@ -154,6 +154,23 @@ impl FeatureStore {
         let ids = online::id_keys(name, table.column(record_id).map_err(|e| FsError::polars("record id", e))?)?;
         let events = online::event_keys(name, table.column(event_time).map_err(|e| FsError::polars("event time", e))?)?;
         let digest = offline::digest(&table)?;
+        let rows = table.height() as u64;
+        if let Some(done) = existing.as_ref().and_then(|m| m.ingestions.iter().find(|i| i.digest == digest)) {
+            return Ok(Receipt { group: name.to_string(), version: done.version, digest, rows, new_version: false });
+        }
+        // Incremental: records that equal what the group holds already are not written again,
+        // so a cohort that gained one patient adds one row, not the whole table once more.
+        let listed = existing.as_ref().map_or(0, Manifest::latest_version);
+        let unchanged = online::unchanged_rows(name, &dir, &table, &ids, &events, listed)?;
+        let (table, ids, events, unchanged) = if unchanged.iter().any(|&same| same) {
+            let keep: Vec<bool> = unchanged.iter().map(|&same| !same).collect();
+            let mask = BooleanChunked::from_slice("keep".into(), &keep);
+            let delta = table.filter(&mask).map_err(|e| FsError::polars("select the changed records", e))?;
+            let skipped = unchanged.iter().filter(|&&same| same).count() as u64;
+            (delta, keep_marked(ids, &keep), keep_marked(events, &keep), skipped)
+        } else {
+            (table, ids, events, 0)
+        };
         let manifest = existing.unwrap_or_else(|| Manifest {
             format: MANIFEST_FORMAT,
             name: name.to_string(),
@@ -162,7 +179,7 @@ impl FeatureStore {
             schema: columns.clone(),
             ingestions: Vec::new(),
         });
-        self.append(manifest, &dir, table, IngestKind::Put, digest, (ids, events))
+        self.append(manifest, &dir, table, IngestKind::Put, digest, (ids, events), (rows, unchanged))
     }
 
     /// Deletes records: `keys` holds the group's record-id and event-time columns, one row per
@@ -203,12 +220,16 @@ impl FeatureStore {
             online::event_keys(name, table.column(&manifest.event_time).map_err(|e| FsError::polars("times", e))?)?;
         // Domain-separated, so deleting keys never collides with putting the same all-null rows.
         let digest = blake3::hash(format!("delete:{}", offline::digest(&table)?).as_bytes()).to_hex().to_string();
-        self.append(manifest, &dir, table, IngestKind::Delete, digest, (ids, events))
+        let rows = table.height() as u64;
+        self.append(manifest, &dir, table, IngestKind::Delete, digest, (ids, events), (rows, 0))
     }
 
     /// Writes the offline file, updates the online store, then commits the manifest. The
     /// manifest goes last: a crash before it leaves the version unlisted, and the retry writes
-    /// it again (the online update is idempotent for the same rows and version).
+    /// it again (the online update is idempotent for the same rows and version). `table_rows`
+    /// is the row count the caller gave (the receipt's), `unchanged` how many of those rows
+    /// `table` leaves out because the group holds them already.
+    #[allow(clippy::too_many_arguments)]
     fn append(
         &self,
         mut manifest: Manifest,
@@ -217,12 +238,13 @@ impl FeatureStore {
         kind: IngestKind,
         digest: String,
         (ids, events): (Vec<String>, Vec<Vec<u8>>),
+        (table_rows, unchanged): (u64, u64),
     ) -> Result<Receipt> {
         let name = manifest.name.clone();
-        let rows = table.height() as u64;
         if let Some(done) = manifest.ingestions.iter().find(|i| i.digest == digest && i.kind == kind) {
-            return Ok(Receipt { group: name, version: done.version, digest, rows, new_version: false });
+            return Ok(Receipt { group: name, version: done.version, digest, rows: table_rows, new_version: false });
         }
+        let rows = table.height() as u64;
         let version = manifest.latest_version() + 1;
         let write_time_ms = time::now_ms();
         let file = format!("offline/v{version:06}-{}.parquet", digest.get(..12).unwrap_or(&digest));
@@ -235,12 +257,13 @@ impl FeatureStore {
             kind,
             digest: digest.clone(),
             rows,
+            unchanged,
             write_time: time::utc_text(write_time_ms),
             write_time_ms,
             file,
         });
         manifest::save(&dir.join("manifest.json"), &manifest)?;
-        Ok(Receipt { group: name, version, digest, rows, new_version: true })
+        Ok(Receipt { group: name, version, digest, rows: table_rows, new_version: true })
     }
 
     /// The group's state as of `as_of`: the latest non-deleted record per id, sorted by id,
@@ -310,6 +333,11 @@ impl OnlineHandle {
     pub fn deleted_in(&self, id: &str) -> Result<Option<u64>> {
         Ok(self.reader.get(&self.group, id)?.filter(|s| s.deleted).map(|s| s.version))
     }
+}
+
+/// The elements of `all` whose `keep` is true, in order.
+fn keep_marked<T>(all: Vec<T>, keep: &[bool]) -> Vec<T> {
+    all.into_iter().zip(keep).filter(|(_, keep)| **keep).map(|(value, _)| value).collect()
 }
 
 /// A table's columns with polars' type names.

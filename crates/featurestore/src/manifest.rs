@@ -39,7 +39,11 @@ pub struct Ingestion {
     pub kind: IngestKind,
     /// blake3 of the ingested table's canonical Parquet encoding (without write_time/is_deleted).
     pub digest: String,
+    /// Rows written to this version's file: the new and changed records of the table.
     pub rows: u64,
+    /// Rows of the table that equalled their record already and were not written again.
+    #[serde(default)]
+    pub unchanged: u64,
     /// Wall-clock time of the ingestion, UTC, as text and as milliseconds since the epoch.
     pub write_time: String,
     pub write_time_ms: i64,

@@ -189,6 +189,58 @@ pub fn apply(
     txn.commit().map_err(|e| FsError::online(group, e))
 }
 
+/// Which rows of `df` equal their id's current record exactly: the same event key and the same
+/// cells (compared as encoded, so floats by their bits), stored by a version no later than
+/// `listed`, the manifest's latest. Those are the rows an incremental ingestion need not write
+/// again. A record stored by an unlisted version (a crash between the online update and the
+/// manifest) does not count: its offline file is not listed, so its rows must be written anew.
+/// An id that occurs twice in `df` is never unchanged (the batch carries its own history).
+pub fn unchanged_rows(
+    group: &str,
+    group_dir: &Path,
+    df: &DataFrame,
+    ids: &[String],
+    events: &[Vec<u8>],
+    listed: u64,
+) -> Result<Vec<bool>> {
+    let mut unchanged = vec![false; ids.len()];
+    let file = path(group_dir);
+    if !file.exists() {
+        return Ok(unchanged);
+    }
+    let mut occurrences: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
+    for id in ids {
+        *occurrences.entry(id.as_str()).or_default() += 1;
+    }
+    let cells: Vec<Cells> = df.columns().iter().map(Cells::of).collect::<Result<_>>()?;
+    // Opened for the comparison only and closed before `apply` opens it again; the caller
+    // holds the group's exclusive lock throughout.
+    let db = Database::open(&file).map_err(|e| FsError::online(group, e))?;
+    let txn = db.begin_read().map_err(|e| FsError::online(group, e))?;
+    let table = match txn.open_table(RECORDS) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(unchanged),
+        Err(e) => return Err(FsError::online(group, e)),
+    };
+    let mut encoded = Vec::new();
+    for (row, id) in ids.iter().enumerate() {
+        if occurrences.get(id.as_str()) != Some(&1) {
+            continue;
+        }
+        let Some(stored) = table.get(id.as_str()).map_err(|e| FsError::online(group, e))? else { continue };
+        let header = read_header(group, stored.value())?;
+        if header.deleted || header.version > listed || header.event_key != events[row].as_slice() {
+            continue;
+        }
+        encoded.clear();
+        for column in &cells {
+            column.push(row, &mut encoded);
+        }
+        unchanged[row] = header.cells() == encoded.as_slice();
+    }
+    Ok(unchanged)
+}
+
 /// A read handle on a group's online store, for repeated lookups.
 pub enum Reader {
     ReadOnly(ReadOnlyDatabase),

@@ -104,6 +104,13 @@ fn corrupt(group: &str) -> FsError {
     FsError::online(group, "a stored record is corrupt or from a newer flow")
 }
 
+impl Header<'_> {
+    /// The encoded cells, byte-comparable with [`Cells::push`] output for the same schema.
+    pub fn cells(&self) -> &[u8] {
+        self.cells
+    }
+}
+
 pub fn read_header<'a>(group: &str, bytes: &'a [u8]) -> Result<Header<'a>> {
     let fixed = bytes.get(..14).ok_or_else(|| corrupt(group))?;
     if fixed[0] != FORMAT {

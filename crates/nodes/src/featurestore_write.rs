@@ -7,6 +7,8 @@
 //!   in: { table: clinical.table }
 //!   with: { group: clinical, record_id: case_id, event_time: event_time, event_time_value: 0 }
 //! ```
+//! Ingestion is incremental: records equal to what the group holds are not written again, so a
+//! cohort that gained one patient adds a version with one row (see docs/featurestore.md).
 //! The receipt is `{group, version, digest, rows}` and nothing else: the store is idempotent
 //! (the same table returns the version that already holds it), so the same input gives the
 //! same receipt bytes and dependents stay cached. The wall-clock write time lives only in the
@@ -47,7 +49,9 @@ impl NodeKind for FeaturestoreWrite {
     }
 
     fn version(&self) -> &str {
-        "1"
+        // 2: ingestion is incremental (unchanged records are not written again); a receipt
+        // cached by version 1 may name a version of a store that was rebuilt since.
+        "2"
     }
 
     fn info(&self) -> KindInfo {
@@ -95,13 +99,27 @@ impl NodeKind for FeaturestoreWrite {
             add_column(&mut table, column)?;
             ctx.log(&format!("event time: the constant {value} for every row"))?;
         }
-        let receipt =
-            store_of(ctx).ingest(&params.group, &params.record_id, &params.event_time, &table).map_err(failed)?;
+        let store = store_of(ctx);
+        let receipt = store.ingest(&params.group, &params.record_id, &params.event_time, &table).map_err(failed)?;
+        let written = match store
+            .manifest(&receipt.group)
+            .map_err(failed)?
+            .ingestions
+            .iter()
+            .find(|i| i.version == receipt.version)
+        {
+            Some(ingestion) if receipt.new_version => {
+                format!(
+                    "new: {} records new or changed, {} unchanged and not rewritten",
+                    ingestion.rows, ingestion.unchanged
+                )
+            }
+            _ => "already stored".to_string(),
+        };
         ctx.log(&format!(
-            "group '{}': version {} ({}), {} rows x {} columns",
+            "group '{}': version {} ({written}); the table has {} rows x {} columns",
             receipt.group,
             receipt.version,
-            if receipt.new_version { "new" } else { "already stored" },
             receipt.rows,
             table.width()
         ))?;
