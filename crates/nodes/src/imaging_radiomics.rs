@@ -116,7 +116,7 @@ impl NodeKind for ImagingRadiomics {
             inputs: Inputs::Fixed(vec![PortSpec::new(
                 "images",
                 PortType::ANY,
-                "a folder holding manifest.csv, or a manifest CSV: subject,image,mask per row (NIfTI, NRRD, or a DICOM series folder with a SEG or RTSTRUCT mask; paths relative to the manifest)",
+                "a folder holding manifest.csv, a folder of patient folders each holding one, or a manifest CSV: subject,image,mask per row (NIfTI, NRRD, or a DICOM series folder with a SEG or RTSTRUCT mask; paths relative to the manifest)",
             )]),
             outputs: Outputs::Fixed(vec![
                 PortSpec::new(

@@ -7,8 +7,10 @@
 //!   with: { seed: 42 }          # defaults: 162 R01 + 49 AMC patients, 1000 genes, 64x64x40 CT
 //! ```
 //! Outputs: `clinical` (the TCIA clinical CSV), `genomic` (a GEO-style expression TSV, genes as
-//! rows) and `imaging` (a directory of `.nii.gz` CT volumes and tumour masks with
-//! `manifest.csv`). `patients: N` scales both sites in the real 162:49 ratio.
+//! rows) and `imaging` (a folder per patient with imaging: `image.nii.gz`, `mask.nii.gz` and a
+//! one-row `manifest.csv`, so that a mapped node measures one patient per item). `patients: N`
+//! scales both sites in the real 162:49 ratio; raising it enrols new patients and leaves the
+//! others' data as it was.
 
 use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
@@ -116,7 +118,7 @@ fn output_ports() -> Vec<PortSpec> {
         PortSpec::new(
             "imaging",
             PortType::dir("nifti-cohort"),
-            "images/ID.nii.gz (CT, HU) and masks/ID.nii.gz per patient with imaging, manifest.csv (subject,image,mask)",
+            "a folder ID/ per patient with imaging: image.nii.gz (CT, HU), mask.nii.gz, manifest.csv (subject,image,mask; one row)",
         ),
     ]
 }
@@ -135,7 +137,9 @@ impl NodeKind for SynthNsclcCohort {
     }
 
     fn version(&self) -> &str {
-        "1"
+        // 2: one folder per patient (was images/, masks/ and one manifest), and availability
+        // in enrolment order; cached cohorts of version 1 have the old layout.
+        "2"
     }
 
     fn info(&self) -> KindInfo {

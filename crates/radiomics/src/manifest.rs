@@ -19,8 +19,61 @@ pub const MANIFEST_NAME: &str = "manifest.csv";
 /// Relative paths resolve against the manifest's folder; columns may come in any order and
 /// extra columns are ignored. Whether the listed files exist is not checked here: that is each
 /// patient's own problem (so `on_error: skip` can leave out just that patient).
+///
+/// A folder without `manifest.csv` may instead hold one folder per patient, each with its own
+/// manifest (the layout a mapped node measures one patient at a time from): their rows are read
+/// in folder-name order, each relative to its own folder.
 pub fn read_manifest(path: &Path) -> Result<Vec<Case>, ImageError> {
+    if path.is_dir()
+        && !path.join(MANIFEST_NAME).exists()
+        && let Some(cases) = read_patient_folders(path)?
+    {
+        return Ok(cases);
+    }
     let file = if path.is_dir() { path.join(MANIFEST_NAME) } else { path.to_path_buf() };
+    read_manifest_file(&file)
+}
+
+/// The cases of a folder of patient folders, or `None` when no entry is a folder holding a
+/// manifest (the caller then reports the missing manifest).
+fn read_patient_folders(dir: &Path) -> Result<Option<Vec<Case>>, ImageError> {
+    let io = |source: std::io::Error| ImageError::Io { path: dir.to_path_buf(), source };
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        entries.push(entry.map_err(io)?.path());
+    }
+    entries.sort();
+    if !entries.iter().any(|entry| entry.join(MANIFEST_NAME).is_file()) {
+        return Ok(None);
+    }
+    let mut cases: Vec<Case> = Vec::new();
+    let mut listed_in: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
+    for entry in entries {
+        let manifest = entry.join(MANIFEST_NAME);
+        if !manifest.is_file() {
+            return Err(ImageError::Format {
+                path: entry,
+                msg: format!(
+                    "not a patient folder holding {MANIFEST_NAME}: a folder of patients holds one folder per \
+                     patient, each with its own {MANIFEST_NAME} (subject,image,mask), and nothing else"
+                ),
+            });
+        }
+        for case in read_manifest_file(&manifest)? {
+            if let Some(first) = listed_in.insert(case.subject.clone(), manifest.clone()) {
+                return Err(ImageError::Format {
+                    path: manifest,
+                    msg: format!("subject `{}` is also listed in {}", case.subject, first.display()),
+                });
+            }
+            cases.push(case);
+        }
+    }
+    Ok(Some(cases))
+}
+
+fn read_manifest_file(file: &Path) -> Result<Vec<Case>, ImageError> {
+    let file = file.to_path_buf();
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let format = |msg: String| ImageError::Format { path: file.clone(), msg };
     // A read that fails for the machine's sake (permissions, the disk) stays an I/O error; a
@@ -28,8 +81,8 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Case>, ImageError> {
     let failure = |line: usize, error: csv::Error| {
         let message = match error.kind() {
             csv::ErrorKind::Io(source) if source.kind() == std::io::ErrorKind::NotFound => format!(
-                "no manifest here: the images input must be a manifest CSV (subject,image,mask) or a folder \
-                 holding {MANIFEST_NAME}"
+                "no manifest here: the images input must be a manifest CSV (subject,image,mask), a folder \
+                 holding {MANIFEST_NAME}, or a folder of patient folders each holding one"
             ),
             csv::ErrorKind::Io(source) if !crate::error::io_error_is_bad_data(source) => {
                 let source = std::io::Error::new(source.kind(), source.to_string());
@@ -119,6 +172,35 @@ mod tests {
         std::fs::write(dir.path().join(MANIFEST_NAME), b"subject,image,mask\nA,\xff.nii,b\n").unwrap();
         let msg = read_manifest(dir.path()).unwrap_err().to_string();
         assert!(msg.contains("line 2: not valid UTF-8"), "{msg}");
+    }
+
+    #[test]
+    fn a_folder_of_patient_folders_reads_each_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["P2", "P1"] {
+            std::fs::create_dir(dir.path().join(id)).unwrap();
+            write(&dir.path().join(id), &format!("subject,image,mask\n{id},image.nii.gz,mask.nii.gz\n"));
+        }
+        let cases = read_manifest(dir.path()).unwrap();
+        let subjects: Vec<&str> = cases.iter().map(|c| c.subject.as_str()).collect();
+        assert_eq!(subjects, ["P1", "P2"]);
+        assert_eq!(cases[1].image, dir.path().join("P2/image.nii.gz"));
+
+        // The same subject in two folders names both manifests.
+        write(&dir.path().join("P2"), "subject,image,mask\nP1,image.nii.gz,mask.nii.gz\n");
+        let msg = read_manifest(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("P2/manifest.csv") && msg.contains("P1/manifest.csv"), "{msg}");
+
+        // Anything else in the folder is named, with the layout expected.
+        write(&dir.path().join("P2"), "subject,image,mask\nP2,image.nii.gz,mask.nii.gz\n");
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        let err = read_manifest(dir.path()).unwrap_err();
+        assert!(err.is_bad_data() && err.to_string().contains("notes.txt"), "{err}");
+        assert!(err.to_string().contains("one folder per patient"), "{err}");
+
+        // A manifest at the top wins: the folder is a cohort of its own.
+        write(dir.path(), "subject,image,mask\nA,a,b\n");
+        assert_eq!(read_manifest(dir.path()).unwrap().len(), 1);
     }
 
     #[test]

@@ -29,18 +29,19 @@ pub const DEAD_FRACTION: f64 = 63.0 / 211.0;
 /// those rates, so the R01 patients the seed's model sees are a third dead.
 pub const AMC_RISK_OFFSET: f64 = -1.8;
 
-/// Counts in the real cohort the availability pattern is scaled from (per 162 R01 patients,
-/// and imaging per 211 patients in all).
-const REAL_R01: f64 = 162.0;
-const REAL_PATIENTS: f64 = 211.0;
-const REAL_RNA_SEQ: f64 = 130.0;
-const REAL_COLLECTED: f64 = 147.0;
-const REAL_IMAGING: f64 = 144.0;
-/// The seed's join of the three modalities kept 119 patients.
-const REAL_JOINED: f64 = 119.0;
-/// R01 patients with both RNA-seq and collected weight and pack years; any value from 119 to
-/// 130 gives a 119-patient join, and 126 leaves a few of them without imaging.
-const REAL_RNA_AND_COLLECTED: f64 = 126.0;
+/// Who has which modality among 162 R01 patients, as in the real cohort: 130 with RNA-seq, 147
+/// with weight and pack years collected, 126 with both, and the seed's join of the three
+/// modalities kept 119 (any value from 119 to 130 for "both" gives that join; 126 leaves a few
+/// of them without imaging). Groups: joined, both without imaging, RNA-seq only, collected
+/// only, neither.
+const R01_GROUPS: [u64; 5] = [119, 126 - 119, 130 - 126, 147 - 126, 162 - 130 - (147 - 126)];
+const JOINED: usize = 0;
+const BOTH_WITHOUT_IMAGING: usize = 1;
+const RNA_ONLY: usize = 2;
+const COLLECTED_ONLY: usize = 3;
+/// The real cohort's other 144 - 119 = 25 CT scans, over the 36 R01 patients outside the
+/// "both" groups and the 49 AMC patients: imaging, none.
+const OTHER_IMAGING: [u64; 2] = [25, 36 + 49 - 25];
 
 /// Hidden per-patient quantities. They exist for every patient, observed modality or not.
 #[derive(Clone, Debug, Default)]
@@ -186,7 +187,7 @@ pub fn generate_patients(spec: &CohortSpec) -> Vec<Patient> {
             streams.push(draws);
         }
     }
-    assign_availability(&mut patients, &mut Draws::new(spec.seed, stream::AVAILABILITY));
+    assign_availability(&mut patients, &mut streams);
     score_and_label(&mut patients, &mut streams);
     for (patient, draws) in patients.iter_mut().zip(&mut streams) {
         draw_outcome_details(patient, draws);
@@ -479,46 +480,58 @@ fn draw_amc_record(draws: &mut Draws, latent: &Latent) -> ClinicalRecord {
     }
 }
 
-fn scaled(real_count: f64, real_total: f64, total: usize) -> usize {
-    (real_count / real_total * total as f64).round() as usize
+/// Hands out groups one member at a time, in enrolment order, each to the group furthest below
+/// its quota (its share of the members so far): every prefix of the order holds each group
+/// within one of its quota, and exactly its quota when that is whole (162 R01 patients give the
+/// real counts). Enrolling one more patient never changes the group of those before.
+struct Apportionment {
+    weights: &'static [u64],
+    counts: Vec<u64>,
+    members: u64,
 }
 
-/// Decides who has RNA-seq, collected weight and pack years, and imaging. The counts are fixed
-/// (not drawn) so that the seed's join keeps 119 of 162 R01 patients at any seed, as on the real
-/// data; which patients is random.
-fn assign_availability(patients: &mut [Patient], draws: &mut Draws) {
-    let mut r01: Vec<usize> = (0..patients.len()).filter(|&i| patients[i].site == Site::R01).collect();
-    let n_r01 = r01.len();
-    let n_rna = scaled(REAL_RNA_SEQ, REAL_R01, n_r01);
-    let n_collected = scaled(REAL_COLLECTED, REAL_R01, n_r01);
-    let n_joined = scaled(REAL_JOINED, REAL_R01, n_r01);
-    let n_both = scaled(REAL_RNA_AND_COLLECTED, REAL_R01, n_r01)
-        .max(n_joined)
-        .max((n_rna + n_collected).saturating_sub(n_r01))
-        .min(n_rna.min(n_collected));
-    draws.shuffle(&mut r01);
+impl Apportionment {
+    fn new(weights: &'static [u64]) -> Apportionment {
+        Apportionment { weights, counts: vec![0; weights.len()], members: 0 }
+    }
 
-    // r01 in shuffled order: [both | RNA-seq only | collected only | neither].
-    let collected_only_end = n_rna + n_collected - n_both;
-    for (rank, &index) in r01.iter().enumerate() {
-        let patient = &mut patients[index];
-        patient.has_rna_seq = rank < n_rna;
-        let collected = rank < n_both || (n_rna..collected_only_end).contains(&rank);
-        patient.has_imaging = rank < n_joined;
+    fn next(&mut self) -> usize {
+        self.members += 1;
+        let total: u64 = self.weights.iter().sum();
+        let deficit =
+            |group: usize| i128::from(self.weights[group] * self.members) - i128::from(self.counts[group] * total);
+        // The first of the largest deficits: ties go to the earlier group.
+        let group = (1..self.weights.len()).fold(0, |best, g| if deficit(g) > deficit(best) { g } else { best });
+        self.counts[group] += 1;
+        group
+    }
+}
+
+/// Decides who has RNA-seq, collected weight and pack years, and imaging, in the real cohort's
+/// proportions (see [`R01_GROUPS`]) and in enrolment order (site, then site index), so that
+/// adding a patient to a cohort changes nothing about the others. Which patients get which
+/// group is a fixed pattern of the index; their biology is random, so nothing links the two.
+/// `streams` are the patients' own draws (the values left out as "Not Collected").
+fn assign_availability(patients: &mut [Patient], streams: &mut [Draws]) {
+    let mut r01 = Apportionment::new(&R01_GROUPS);
+    let mut r01_other_imaging = Apportionment::new(&OTHER_IMAGING);
+    let mut amc_imaging = Apportionment::new(&OTHER_IMAGING);
+    for (patient, draws) in patients.iter_mut().zip(streams.iter_mut()) {
+        if patient.site == Site::Amc {
+            patient.has_imaging = amc_imaging.next() == 0;
+            continue;
+        }
+        let group = r01.next();
+        patient.has_rna_seq = matches!(group, JOINED | BOTH_WITHOUT_IMAGING | RNA_ONLY);
+        let collected = matches!(group, JOINED | BOTH_WITHOUT_IMAGING | COLLECTED_ONLY);
+        patient.has_imaging = match group {
+            JOINED => true,
+            BOTH_WITHOUT_IMAGING => false,
+            _ => r01_other_imaging.next() == 0,
+        };
         if !collected {
             mark_not_collected(patient, draws);
         }
-    }
-
-    // The rest of the imaging goes to patients outside the RNA-and-collected group, so the
-    // join stays at n_joined.
-    let n_imaging = scaled(REAL_IMAGING, REAL_PATIENTS, patients.len()).max(n_joined);
-    let mut pool: Vec<usize> = r01[n_both..].to_vec();
-    pool.extend((0..patients.len()).filter(|&i| patients[i].site == Site::Amc));
-    pool.sort_unstable();
-    draws.shuffle(&mut pool);
-    for &index in pool.iter().take(n_imaging - n_joined) {
-        patients[index].has_imaging = true;
     }
 }
 
@@ -659,16 +672,46 @@ mod tests {
         assert!((normal_cdf(-1.96) - 0.024_997_895).abs() < 1e-7);
     }
 
+    fn counts(r01: usize, amc: usize) -> [usize; 4] {
+        let patients = generate_patients(&CohortSpec { r01, amc, ..CohortSpec::default() });
+        let count = |f: &dyn Fn(&Patient) -> bool| patients.iter().filter(|p| f(p)).count();
+        [
+            count(&|p| p.in_seed_join()),
+            count(&|p| p.has_rna_seq),
+            count(&|p| p.site == Site::R01 && p.weight_and_pack_years_collected()),
+            count(&|p| p.has_imaging),
+        ]
+    }
+
     #[test]
-    fn availability_gives_the_join_size_at_other_cohort_sizes() {
-        for (r01, amc) in [(162, 49), (80, 20), (1000, 300), (5, 0), (1, 1)] {
-            let spec = CohortSpec { r01, amc, ..CohortSpec::default() };
-            let patients = generate_patients(&spec);
-            let joined = patients.iter().filter(|p| p.in_seed_join()).count();
-            let expected = scaled(REAL_JOINED, REAL_R01, r01);
-            assert_eq!(joined, expected, "r01={r01} amc={amc}");
-            let imaging = patients.iter().filter(|p| p.has_imaging).count();
-            assert_eq!(imaging, scaled(REAL_IMAGING, REAL_PATIENTS, r01 + amc).max(expected), "r01={r01}");
+    fn availability_has_the_real_counts_and_scales_within_one() {
+        // Real: join 119, RNA-seq 130, weight and pack years 147 of 162 R01; imaging 144 of 211.
+        assert_eq!(counts(162, 49), [119, 130, 147, 144]);
+        assert_eq!(counts(1620, 490), [1190, 1300, 1470, 1440]);
+        for (r01, amc) in [(80, 20), (1000, 300), (5, 0), (1, 1), (163, 49)] {
+            let got = counts(r01, amc);
+            let quota = |count: f64| count / 162.0 * r01 as f64;
+            for (index, expected) in [quota(119.0), quota(130.0), quota(147.0)].into_iter().enumerate() {
+                assert!((got[index] as f64 - expected).abs() < 1.0, "r01={r01} amc={amc}: {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn enrolling_a_patient_changes_nothing_about_the_others() {
+        let spec = CohortSpec { r01: 30, amc: 8, image_size: [24, 24, 12], ..CohortSpec::default() };
+        let before = generate_patients(&spec);
+        let after = generate_patients(&CohortSpec { r01: 31, ..spec.clone() });
+        assert_eq!(after.len(), before.len() + 1);
+        for old in &before {
+            let new = after.iter().find(|p| p.id == old.id).expect("every patient is still there");
+            let modalities = |p: &Patient| (p.has_rna_seq, p.has_imaging, p.weight_and_pack_years_collected());
+            assert_eq!(modalities(new), modalities(old), "{}", old.id);
+            assert_eq!(format!("{:?}", new.record.weight), format!("{:?}", old.record.weight), "{}", old.id);
+            if old.has_imaging {
+                let (a, b) = (crate::imaging::synthesize(&spec, old), crate::imaging::synthesize(&spec, new));
+                assert!(a.image == b.image && a.mask == b.mask, "{}: the CT changed", old.id);
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Synthetic CT crops and tumour masks, written as NIfTI-1 (`.nii.gz`), plus `manifest.csv`.
+//! Synthetic CT crops and tumour masks, written as NIfTI-1 (`.nii.gz`), one folder per patient
+//! with a one-row `manifest.csv`, so that each patient is one item of a mapped node.
 //!
 //! Each volume is a crop of a chest CT around the tumour, in Hounsfield units (int16) at
 //! 0.7 x 0.7 x 2.5 mm: aerated lung near -850 HU with smooth density variation, vessels, a chest
@@ -28,6 +29,9 @@ pub const SPACING_MM: [f64; 3] = [0.7, 0.7, 2.5];
 
 /// Header of the manifest the imaging nodes read.
 pub const MANIFEST_HEADER: &str = "subject,image,mask";
+/// File names inside a patient's folder.
+pub const IMAGE_FILE: &str = "image.nii.gz";
+pub const MASK_FILE: &str = "mask.nii.gz";
 
 const AIR_FLOOR_HU: f64 = -1024.0;
 const HU_CEILING: f64 = 3071.0;
@@ -492,10 +496,12 @@ pub struct ImagingRecord {
     pub mask_voxels: usize,
 }
 
-/// Writes `images/ID.nii.gz`, `masks/ID.nii.gz` for every patient with imaging, then
-/// `manifest.csv` (subject,image,mask; paths relative to `dir`). Volumes are independent, so
-/// `threads` workers take them in any order without changing a byte. `cancelled` is polled
-/// between volumes.
+/// Writes a folder `ID/` for every patient with imaging: `image.nii.gz`, `mask.nii.gz` and
+/// `manifest.csv` (subject,image,mask; one row, paths relative to the folder). Each folder is
+/// self-contained, so a node can map over the patients and measure one folder per item; no
+/// cohort-wide file exists that one new patient would change. With no imaging, `dir` is left
+/// empty. Volumes are independent, so `threads` workers take them in any order without
+/// changing a byte. `cancelled` is polled between volumes.
 pub fn write_imaging(
     spec: &CohortSpec,
     patients: &[Patient],
@@ -505,10 +511,6 @@ pub fn write_imaging(
 ) -> Result<Vec<ImagingRecord>, SynthError> {
     let subjects: Vec<&Patient> =
         if spec.imaging { patients.iter().filter(|p| p.has_imaging).collect() } else { vec![] };
-    for sub in ["images", "masks"].iter().filter(|_| !subjects.is_empty()) {
-        let path = dir.join(sub);
-        fs::create_dir_all(&path).map_err(|e| SynthError::io(&path, e))?;
-    }
     let records: Vec<Mutex<Option<ImagingRecord>>> = subjects.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let first_error: Mutex<Option<SynthError>> = Mutex::new(None);
@@ -549,25 +551,23 @@ pub fn write_imaging(
     if records.len() != subjects.len() {
         return Err(SynthError::Internal("an imaging worker stopped without a result".into()));
     }
-    write_manifest(&records, &dir.join("manifest.csv"))?;
     Ok(records)
 }
 
 fn write_subject(spec: &CohortSpec, patient: &Patient, dir: &Path) -> Result<ImagingRecord, SynthError> {
     let volume = synthesize(spec, patient);
     let mask_voxels = volume.mask_voxels();
-    let image = format!("images/{}.nii.gz", patient.id);
-    let mask = format!("masks/{}.nii.gz", patient.id);
-    write_image(&dir.join(&image), volume.size, volume.image)?;
-    write_mask(&dir.join(&mask), volume.size, volume.mask)?;
-    Ok(ImagingRecord { subject: patient.id.clone(), image, mask, mask_voxels })
-}
-
-fn write_manifest(records: &[ImagingRecord], path: &Path) -> Result<(), SynthError> {
-    let mut text = String::from(MANIFEST_HEADER);
-    text.push('\n');
-    for record in records {
-        text.push_str(&format!("{},{},{}\n", record.subject, record.image, record.mask));
-    }
-    fs::write(path, text).map_err(|e| SynthError::io(path, e))
+    let folder = dir.join(&patient.id);
+    fs::create_dir_all(&folder).map_err(|e| SynthError::io(&folder, e))?;
+    write_image(&folder.join(IMAGE_FILE), volume.size, volume.image)?;
+    write_mask(&folder.join(MASK_FILE), volume.size, volume.mask)?;
+    let manifest = folder.join("manifest.csv");
+    let text = format!("{MANIFEST_HEADER}\n{},{IMAGE_FILE},{MASK_FILE}\n", patient.id);
+    fs::write(&manifest, text).map_err(|e| SynthError::io(&manifest, e))?;
+    Ok(ImagingRecord {
+        subject: patient.id.clone(),
+        image: format!("{}/{IMAGE_FILE}", patient.id),
+        mask: format!("{}/{MASK_FILE}", patient.id),
+        mask_voxels,
+    })
 }

@@ -200,7 +200,8 @@ impl Cohort {
         genomic::write_genomic(&self.spec, &self.patients, path)
     }
 
-    /// CT volumes, masks and `manifest.csv` into the existing directory `dir`.
+    /// A folder per patient with imaging (CT, mask, one-row `manifest.csv`) in the existing
+    /// directory `dir`.
     pub fn write_imaging(
         &self,
         dir: &Path,

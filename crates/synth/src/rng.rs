@@ -14,10 +14,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
 /// Stream numbers. Per-patient streams add the patient's index within its site, so adding AMC
-/// patients leaves every R01 patient unchanged.
+/// patients leaves every earlier patient unchanged.
 pub(crate) mod stream {
-    /// Which patients have RNA-seq, collected weight and pack years, imaging.
-    pub const AVAILABILITY: u64 = 1;
+    // 1 was the availability stream; availability now follows enrolment order (cohort.rs).
     /// Per-gene model parameters (baseline level, spread, loadings, missingness).
     pub const GENE_MODELS: u64 = 2;
     /// Latent factors, clinical record and label noise of R01 patient k: `R01_PATIENT + k`.
@@ -85,14 +84,6 @@ impl Draws {
             target -= weight;
         }
         weights.len().saturating_sub(1)
-    }
-
-    /// Fisher-Yates.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
-            items.swap(i, j);
-        }
     }
 }
 

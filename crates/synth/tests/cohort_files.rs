@@ -186,9 +186,18 @@ fn default_cohort_mirrors_the_real_counts_and_join() {
     let genomic_text = fs::read_to_string(written.root.join("genomic.tsv")).unwrap();
     let genomic_ids: BTreeSet<&str> = genomic_text.lines().next().unwrap().split('\t').skip(1).collect();
     assert_eq!(genomic_ids.len(), 130);
-    let manifest = read_csv(&written.root.join("imaging/manifest.csv"));
-    assert_eq!(manifest[0], ["subject", "image", "mask"]);
-    let imaging: BTreeSet<&str> = manifest[1..].iter().map(|r| r[0].as_str()).collect();
+    // One folder per patient with imaging, named by its id, holding a one-row manifest.
+    let mut imaging_ids = Vec::new();
+    for entry in fs::read_dir(written.root.join("imaging")).unwrap() {
+        let folder = entry.unwrap().path();
+        let manifest = read_csv(&folder.join("manifest.csv"));
+        assert_eq!(manifest[0], ["subject", "image", "mask"]);
+        assert_eq!(manifest.len(), 2, "{}: one row", folder.display());
+        assert_eq!(folder.file_name().unwrap().to_str(), Some(manifest[1][0].as_str()));
+        assert_eq!(manifest[1][1..], ["image.nii.gz", "mask.nii.gz"]);
+        imaging_ids.push(manifest[1][0].clone());
+    }
+    let imaging: BTreeSet<&str> = imaging_ids.iter().map(String::as_str).collect();
     assert_eq!(imaging.len(), 144);
     let joined = genomic_ids.iter().filter(|id| clinical.contains(*id) && imaging.contains(*id)).count();
     assert!((116..=122).contains(&joined), "join keeps {joined} patients, the seed kept 119");
@@ -385,8 +394,7 @@ fn imaging_can_be_skipped() {
     let spec = CohortSpec { r01: 5, amc: 1, genes: 21, imaging: false, ..CohortSpec::default() };
     let written = write_all(spec, 1);
     assert!(written.records.is_empty());
-    assert_eq!(fs::read_to_string(written.root.join("imaging/manifest.csv")).unwrap(), "subject,image,mask\n");
-    assert!(!written.root.join("imaging/images").exists());
+    assert_eq!(fs::read_dir(written.root.join("imaging")).unwrap().count(), 0, "no patient folder");
 }
 
 #[test]
@@ -412,9 +420,10 @@ fn golden_bytes() {
     let spec = CohortSpec { r01: 4, amc: 1, genes: 30, image_size: [32, 32, 16], ..CohortSpec::default() };
     let written = write_all(spec, 2);
     let mut got = Vec::new();
-    for name in ["clinical.csv", "genomic.tsv", "imaging/manifest.csv"] {
-        let bytes = fs::read(written.root.join(name)).unwrap();
-        got.push((name.to_string(), bytes.len(), crc32fast::hash(&bytes)));
+    let manifests = written.records.iter().map(|r| format!("imaging/{}/manifest.csv", r.subject));
+    for name in ["clinical.csv".to_string(), "genomic.tsv".to_string()].into_iter().chain(manifests) {
+        let bytes = fs::read(written.root.join(&name)).unwrap();
+        got.push((name, bytes.len(), crc32fast::hash(&bytes)));
     }
     for record in &written.records {
         for path in [&record.image, &record.mask] {
@@ -426,14 +435,16 @@ fn golden_bytes() {
     assert_eq!(got, expected);
 }
 
-const GOLDEN: [(&str, usize, u32); 9] = [
+const GOLDEN: [(&str, usize, u32); 11] = [
     ("clinical.csv", 2287, 1539311068),
     ("genomic.tsv", 781, 3979477838),
-    ("imaging/manifest.csv", 172, 3149561234),
-    ("images/R01-001.nii.gz", 22641, 3138248904),
-    ("masks/R01-001.nii.gz", 661, 1656601587),
-    ("images/R01-002.nii.gz", 23501, 1843909089),
-    ("masks/R01-002.nii.gz", 723, 2574074281),
-    ("images/R01-004.nii.gz", 23426, 2267581129),
-    ("masks/R01-004.nii.gz", 637, 4169376547),
+    ("imaging/R01-001/manifest.csv", 52, 979328617),
+    ("imaging/R01-002/manifest.csv", 52, 2311812010),
+    ("imaging/R01-004/manifest.csv", 52, 898772589),
+    ("R01-001/image.nii.gz", 22641, 3138248904),
+    ("R01-001/mask.nii.gz", 661, 1656601587),
+    ("R01-002/image.nii.gz", 23501, 1843909089),
+    ("R01-002/mask.nii.gz", 723, 2574074281),
+    ("R01-004/image.nii.gz", 23426, 2267581129),
+    ("R01-004/mask.nii.gz", 637, 4169376547),
 ];
