@@ -134,6 +134,7 @@ fn editing_the_sql_reruns_only_the_query() {
             ("cohort", "cached"),
             ("genomic", "cached"),
             ("clinical", "cached"),
+            ("radiomics", "cached"),
             ("imaging", "cached"),
             ("genomic_fg", "cached"),
             ("clinical_fg", "cached"),
@@ -186,4 +187,43 @@ fn the_run_ends_with_the_metrics_table_and_a_training_edit_reruns_only_the_model
         assert_eq!(status, expected, "{node}\n{}", run.context());
     }
     assert_eq!(statuses.values().filter(|s| *s == "ran").count(), 13);
+}
+
+/// (ran, cached, failed) items of a mapped node.
+fn items(run: &crate::util::RunJson, node: &str) -> (u64, u64, u64) {
+    let items = &run.node(node)["items"];
+    (items["ran"].as_u64().unwrap_or(0), items["cached"].as_u64().unwrap_or(0), items["failed"].as_u64().unwrap_or(0))
+}
+
+/// Rows each ingestion of a feature group wrote, oldest first, from the group's manifest.
+fn rows_written(project: &Project, group: &str) -> Vec<u64> {
+    let path = project.state().join("featurestore").join(group).join("manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    manifest["ingestions"].as_array().map(|a| a.iter().filter_map(|i| i["rows"].as_u64()).collect()).unwrap_or_default()
+}
+
+#[test]
+fn enrolling_one_patient_measures_only_that_patient_and_matches_a_cold_run() {
+    let project = Project::with_workflow(MULTIMODAL);
+    let first = project.run_ok(&[]);
+    let (measured, _, _) = items(&first, "radiomics");
+    assert!(measured > 100, "the cohort's imaging is one item per patient: {measured}\n{}", first.context());
+    assert_eq!(items(&first, "radiomics"), (measured, 0, 0));
+
+    let added = project.run_ok(&["-s", "patients=212"]);
+    assert_eq!(items(&added, "radiomics"), (1, measured, 0), "exactly the new patient is measured");
+    let statuses = added.statuses();
+    for node in ["cohort", "radiomics", "imaging", "imaging_fg", "joined", "imaging_metrics", "multimodal_metrics"] {
+        assert_eq!(statuses[node], "ran", "{node}\n{}", added.context());
+    }
+    // The imaging group gets a version holding the new record only; the rest is not rewritten.
+    assert_eq!(rows_written(&project, "imaging_s42"), [measured, 1]);
+
+    // Incremental is not approximate: a cold run of the larger cohort gives the same tables.
+    let cold = Project::with_workflow(MULTIMODAL).run_ok(&["-s", "patients=212"]);
+    for (node, port) in [("imaging", "table"), ("joined", "table"), ("multimodal_set", "table")] {
+        assert_eq!(added.output(node, port), cold.output(node, port), "{node}.{port} differs from a cold run");
+    }
 }
