@@ -234,10 +234,12 @@ fn root_causes(workflow: &Workflow, plan: &Plan, id: NodeId) -> Vec<NodeId> {
 fn graph_cmd(ctx: &Context, args: &GraphArgs) -> Result<(), CliError> {
     let workflow = ctx.load(&args.workflow)?;
     let last = ctx.last_run(&workflow);
+    let records: std::collections::HashMap<&str, _> =
+        last.iter().flat_map(|r| r.nodes.iter()).map(|n| (n.name.as_str(), n)).collect();
     let label = |id: NodeId| {
         let node = workflow.node(id);
         let mut text = format!("{}\n{}", node.name, node.kind.name());
-        if let Some(record) = last.as_ref().and_then(|r| r.nodes.iter().find(|n| n.name == node.name)) {
+        if let Some(record) = records.get(node.name.as_str()) {
             text.push_str(&format!("\n{}", record.status.as_str()));
             if record.status == NodeStatus::Ran {
                 text.push_str(&format!(" {}", seconds_text(record.seconds)));
