@@ -184,6 +184,21 @@ fn map_mistakes_are_load_errors_with_positions() {
         .run(&[])
         .assert_code(2)
         .assert_stderr_contains("maps over input 'x', which holds a single file: map needs a dir");
+
+    // {item.X} without items, or a row field where items are not rows: load errors, nothing runs.
+    project.write(
+        "flow.yaml",
+        "nodes:\n  once:\n    uses: shell\n    in: { x: file:patients.txt }\n    with: { run: \"echo {item.id} > {out.o}\", outputs: { o: file } }\n",
+    );
+    project
+        .run(&[])
+        .assert_code(2)
+        .assert_stderr_contains("flow.yaml:2:3")
+        .assert_stderr_contains("node 'once' uses {item.id}, which exists only in a node that maps over an input");
+    let text = COHORT.replace("{item.id}", "{item.site}");
+    assert_ne!(text, COHORT, "the cohort workflow's command changed shape; update this test");
+    project.write("flow.yaml", &text);
+    project.run(&[]).assert_code(2).assert_stderr_contains("uses {item.site}, but only a samplesheet row");
 }
 
 #[test]

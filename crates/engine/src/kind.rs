@@ -345,6 +345,13 @@ pub trait NodeKind: Send + Sync {
     fn shell_params(&self) -> &[&str] {
         &[]
     }
+    /// The item fields the configured `params` read: `id`, or a samplesheet column (a shell
+    /// command's `{item.id}`). The loader refuses them in a node without `map:`, and fields
+    /// other than `id` where the items are not samplesheet rows, so the mistake is found at
+    /// load, not when the node runs.
+    fn item_fields(&self, _params: &Value) -> Vec<String> {
+        Vec::new()
+    }
     /// Whether the kind reads [`NodeContext::workflow`]. If so, the names, kinds and edges of
     /// the nodes upstream of a node of this kind are part of its action key: renaming one
     /// reruns it.

@@ -74,6 +74,19 @@ impl NodeKind for Shell {
         }
     }
 
+    fn item_fields(&self, params: &Value) -> Vec<String> {
+        let Some(command) = params.get("run").and_then(Value::as_str) else { return Vec::new() };
+        let mut fields: Vec<String> = placeholders(command)
+            .into_iter()
+            .filter_map(|p| match p {
+                Placeholder::Item(field) => Some(field.to_string()),
+                _ => None,
+            })
+            .collect();
+        fields.dedup();
+        fields
+    }
+
     fn configure(&self, params: &Value, bound_inputs: &[&str]) -> Result<Configured, ParamError> {
         let (typed, canonical) = typed_params::<ShellParams>(params)?;
         for (key, value) in &typed.env {

@@ -327,6 +327,7 @@ impl Loader<'_> {
                     ),
                 );
             }
+            self.check_item_fields(p, map.as_ref());
             let (threads, memory) = self.resources(resources.as_ref());
             let retries = match retries {
                 None => 0,
@@ -1031,6 +1032,28 @@ impl Loader<'_> {
             out.extend(found.into_iter().map(|r| (r, Some(pattern.to_string()))));
         }
         ok.then_some(out)
+    }
+
+    /// `{item.X}` needs items: a node without `map:` has none, and only a samplesheet row has
+    /// fields besides its id.
+    fn check_item_fields(&mut self, node: &Pending, map: Option<&MapSpec>) {
+        let fields = node.kind.item_fields(&node.configured.params);
+        let problem = match (map, fields.first()) {
+            (_, None) => return,
+            (None, Some(field)) => format!(
+                "node '{}' uses {{item.{field}}}, which exists only in a node that maps over an input: add                  `map: PORT`, or use {{in.PORT}}",
+                node.name
+            ),
+            (Some(spec), _) if spec.id_column.is_some() => return,
+            (Some(_), _) => match fields.iter().find(|f| *f != "id") {
+                Some(field) => format!(
+                    "node '{}' uses {{item.{field}}}, but only a samplesheet row (`map: {{ over: PORT, id: COLUMN }}`)                      has fields besides {{item.id}}",
+                    node.name
+                ),
+                None => return,
+            },
+        };
+        self.error(node.pos, problem);
     }
 
     /// Reads `map: PORT` or `map: { over: PORT, on_error: fail | skip }`.
