@@ -305,3 +305,36 @@ fn an_item_that_changes_its_input_fails_and_the_cohort_is_rebuilt() {
     fixed.assert_statuses(&[("cohort", "ran"), ("feature", "ran"), ("table", "ran")]);
     assert_eq!(project.read_object(&fixed.output("table", "t")), "R01 5\nR02 3\n");
 }
+
+#[test]
+fn a_parquet_table_maps_one_item_per_row_and_each_item_is_a_one_row_parquet() {
+    // Another node's Parquet output as the samplesheet: one item per preprocessed patient.
+    let workflow = r#"
+nodes:
+  cohort: { uses: synth.nsclc_cohort, with: { patients: 12, genes: 21, imaging: false } }
+  clinical: { uses: clinical.preprocess, in: { table: cohort.clinical }, with: { label: survival_status } }
+  per_case:
+    uses: shell
+    map: { over: sheet, id: case_id }
+    in: { sheet: clinical.table }
+    with:
+      run: |
+        printf '%s %s ' {item.id} {item.case_id} > {out.o}
+        head -c 4 {in.sheet} >> {out.o}
+      outputs: { o: file }
+"#;
+    let project = Project::with_workflow(workflow);
+    let first = project.run_ok(&[]);
+    let (ran, _, _) = items(&first, "per_case");
+    assert!(ran > 3, "one item per preprocessed patient\n{}", first.context());
+    let gathered = first.output("per_case", "o");
+    let gathered = project.state().join("cas").join(&gathered[..2]).join(&gathered[2..]);
+    let entries = walk(&gathered);
+    assert_eq!(entries.len() as u64, ran);
+    for entry in entries {
+        let id = entry.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(fs::read_to_string(&entry).unwrap(), format!("{id} {id} PAR1"), "a row's sheet is Parquet");
+    }
+    // A sheet node is checked row by row (rows may name files): every row is cached.
+    assert_eq!(items(&project.run_ok(&[]), "per_case"), (0, ran, 0));
+}

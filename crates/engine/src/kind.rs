@@ -412,6 +412,7 @@ pub fn scalar_strings<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Resu
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<String, Arc<dyn NodeKind>>,
+    sheet_formats: Vec<Arc<dyn crate::map::SheetFormat>>,
 }
 
 impl Registry {
@@ -430,6 +431,15 @@ impl Registry {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn NodeKind>> {
         self.kinds.values()
+    }
+
+    /// Adds a samplesheet format for `map: { over, id }` beyond the built-in CSV and TSV.
+    pub fn register_sheet_format(&mut self, format: Arc<dyn crate::map::SheetFormat>) {
+        self.sheet_formats.push(format);
+    }
+
+    pub fn sheet_formats(&self) -> &[Arc<dyn crate::map::SheetFormat>] {
+        &self.sheet_formats
     }
 
     /// "unknown kind 'x' (did you mean 'y'?)"

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::digest::{Digest, Shape};
 use crate::key::ActionManifest;
@@ -72,7 +73,7 @@ pub fn items(
     sheet: &SheetContext<'_>,
 ) -> Result<Vec<Item>, MapError> {
     if let Some(column) = &spec.id_column {
-        return sheet_items(node, spec, paths, column, stat, sheet);
+        return sheet_items(node, spec, paths, column, stat, sheet, &workflow.sheet_formats);
     }
     let io_error = |path: &Path| {
         let (node, port, path) = (node.name.clone(), spec.port.clone(), path.to_path_buf());
@@ -140,28 +141,33 @@ fn sheet_items(
     column: &str,
     stat: &mut StatCache,
     ctx: &SheetContext<'_>,
+    formats: &[Arc<dyn SheetFormat>],
 ) -> Result<Vec<Item>, MapError> {
     let [sheet] = paths else {
         return Err(MapError::Sheet {
             node: node.name.clone(),
             sheet: format!("input '{}'", spec.port),
-            problem: format!("{} artifacts are bound; a samplesheet is one CSV or TSV file", paths.len()),
+            problem: format!("{} artifacts are bound; a samplesheet is one CSV, TSV or Parquet file", paths.len()),
         });
     };
     let name = sheet.display().to_string();
     let problem = |problem: String| MapError::Sheet { node: node.name.clone(), sheet: name.clone(), problem };
     let bytes = fs::read(sheet).map_err(|e| problem(format!("cannot read it: {e}")))?;
-    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    let delimiter = if first_line.contains(&b'\t') { b'\t' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(bytes.as_slice());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| {
-            problem(format!("its header cannot be read ({e}); a samplesheet is CSV or TSV with a header row"))
-        })?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let format = formats.iter().find(|f| f.recognises(&bytes));
+    let other: Option<Box<dyn Sheet>> = match format {
+        Some(format) => {
+            Some(format.read(sheet).map_err(|e| problem(format!("cannot read it as {}: {e}", format.name())))?)
+        }
+        None => None,
+    };
+    let (header, rows) = match &other {
+        Some(read) => (read.header(), read.rows()),
+        None => read_delimited(&bytes).map_err(problem)?,
+    };
+    // Where a row is, as the user would look for it: a CSV line, or a Parquet row.
+    let place =
+        |index: usize| if other.is_some() { format!("row {}", index + 1) } else { format!("line {}", index + 2) };
+    let delimiter = if bytes.split(|&b| b == b'\n').next().unwrap_or_default().contains(&b'\t') { b'\t' } else { b',' };
     let Some(id_at) = header.iter().position(|h| h == column) else {
         return Err(problem(format!(
             "it has no column '{column}' (the `id:` of `map:`); its columns are: {}",
@@ -174,35 +180,39 @@ fn sheet_items(
         create_private_dir(&rows_dir).map_err(|e| problem(format!("prepare {}: {e}", rows_dir.display())))?;
     }
     let mut items = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let line = index + 2;
-        let record = record.map_err(|e| problem(format!("line {line}: {e}")))?;
-        let id = record.get(id_at).unwrap_or_default().trim().to_string();
+    for (index, record) in rows.iter().enumerate() {
+        let line = place(index);
+        let id = record.get(id_at).map(|c| c.trim()).unwrap_or_default().to_string();
         if id.is_empty() || id == "." || id == ".." || id.contains('/') || id.contains('\0') {
             return Err(problem(format!(
-                "line {line}: the id '{id}' in column '{column}' cannot name an item; ids are non-empty and hold no '/'"
+                "{line}: the id '{id}' in column '{column}' cannot name an item; ids are non-empty and hold no '/'"
             )));
         }
-        let fields: BTreeMap<String, String> = header.iter().cloned().zip(record.iter().map(str::to_string)).collect();
-        // The row as a sheet of its own: the item the node reads.
-        let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
-        let written = writer.write_record(&header).and_then(|()| writer.write_record(&record));
-        let row_bytes = written
-            .map_err(io::Error::from)
-            .and_then(|()| writer.into_inner().map_err(|e| io::Error::other(e.to_string())))
-            .map_err(|e| problem(format!("line {line}: {e}")))?;
+        let fields: BTreeMap<String, String> = header.iter().cloned().zip(record.iter().cloned()).collect();
+        // The row as a sheet of its own, in the sheet's format: the item the node reads.
+        let row_bytes = match &other {
+            Some(sheet) => sheet.row_bytes(index).map_err(|e| problem(format!("{line}: {e}")))?,
+            None => {
+                let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
+                let written = writer.write_record(&header).and_then(|()| writer.write_record(record));
+                written
+                    .map_err(io::Error::from)
+                    .and_then(|()| writer.into_inner().map_err(|e| io::Error::other(e.to_string())))
+                    .map_err(|e| problem(format!("{line}: {e}")))?
+            }
+        };
         // A file's digest is the blake3 of its bytes, so the row's object is known unwritten.
         let row_digest = Digest::of_bytes(&row_bytes);
         if ctx.store_rows {
             let row_path = rows_dir.join(format!("{index}"));
             fs::write(&row_path, &row_bytes).map_err(|e| problem(format!("write {}: {e}", row_path.display())))?;
-            let (_, stored) = ctx.cas.ingest(&row_path).map_err(|e| problem(format!("store row {line}: {e}")))?;
+            let (_, stored) = ctx.cas.ingest(&row_path).map_err(|e| problem(format!("store {line}: {e}")))?;
             debug_assert_eq!(stored, row_digest);
         }
         // Cells naming files or directories: their content is part of the item.
         let mut hasher = blake3::Hasher::new();
         hasher.update(&row_digest.0);
-        for (col, cell) in header.iter().zip(record.iter()) {
+        for (col, cell) in header.iter().zip(record) {
             let cell = cell.trim();
             if cell.is_empty() {
                 continue;
@@ -215,7 +225,7 @@ fn sheet_items(
             {
                 let (_, digest) = stat
                     .digest(&referenced)
-                    .map_err(|e| problem(format!("line {line}, column '{col}': {}: {e}", referenced.display())))?;
+                    .map_err(|e| problem(format!("{line}, column '{col}': {}: {e}", referenced.display())))?;
                 hasher.update(col.as_bytes());
                 hasher.update(&[0]);
                 hasher.update(&digest.0);
@@ -239,6 +249,49 @@ fn sheet_items(
         return Err(problem("it has a header but no rows".to_string()));
     }
     Ok(items)
+}
+
+/// A samplesheet format the engine does not read itself. The engine reads CSV and TSV; a
+/// format such as Parquet comes from whoever builds the [`crate::kind::Registry`] (the CLI
+/// registers one from the node kinds' crate), so the engine needs no table library.
+pub trait SheetFormat: Send + Sync {
+    /// For messages: "Parquet".
+    fn name(&self) -> &str;
+    /// Whether a file of these bytes is in this format (its magic number).
+    fn recognises(&self, bytes: &[u8]) -> bool;
+    /// Opens a sheet; errors say what is wrong with the file.
+    fn read(&self, path: &Path) -> Result<Box<dyn Sheet>, String>;
+}
+
+/// An open samplesheet of a [`SheetFormat`].
+pub trait Sheet {
+    /// The column names.
+    fn header(&self) -> Vec<String>;
+    /// Every row's cells as text, in column order (a missing value is empty).
+    fn rows(&self) -> Vec<Vec<String>>;
+    /// Row `index` as a sheet of its own in this format: the same row gives the same bytes.
+    fn row_bytes(&self, index: usize) -> Result<Vec<u8>, String>;
+}
+
+/// The header and rows of a CSV or TSV sheet (tab if its header line holds one).
+fn read_delimited(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let delimiter = if first_line.contains(&b'\t') { b'\t' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| {
+            format!("its header cannot be read ({e}); a samplesheet is CSV, TSV or Parquet with a header row")
+        })?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut rows = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("line {}: {e}", index + 2))?;
+        rows.push(record.iter().map(str::to_string).collect());
+    }
+    Ok((header, rows))
 }
 
 /// In words, what a plan of a mapped node would run: "2 of 1001 items to run: R01-1001 is

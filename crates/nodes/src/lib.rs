@@ -18,6 +18,7 @@ pub mod ml_split;
 mod ml_table;
 pub mod ml_train_gbdt;
 pub mod ml_train_tree;
+pub mod parquet_sheet;
 pub mod report_html;
 pub mod shell;
 pub mod synth_nsclc_cohort;
@@ -42,5 +43,6 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(featurestore_write::FeaturestoreWrite));
     registry.register(Arc::new(featurestore_query::FeaturestoreQuery));
     registry.register(Arc::new(table_concat::TableConcat));
+    registry.register_sheet_format(Arc::new(parquet_sheet::ParquetSheets));
     registry
 }

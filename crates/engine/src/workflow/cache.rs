@@ -378,7 +378,14 @@ impl Entry {
                 pos: Pos { line: p.pos.0, column: p.pos.1 },
             });
         }
-        Some(Workflow { file: self.file, name: self.name, project_dir: self.project_dir, nodes, publish })
+        Some(Workflow {
+            file: self.file,
+            name: self.name,
+            project_dir: self.project_dir,
+            nodes,
+            publish,
+            sheet_formats: options.registry.sheet_formats().to_vec(),
+        })
     }
 }
 

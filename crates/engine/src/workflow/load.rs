@@ -390,6 +390,7 @@ impl Loader<'_> {
             project_dir: self.options.project_dir.to_path_buf(),
             nodes,
             publish,
+            sheet_formats: self.options.registry.sheet_formats().to_vec(),
         };
         let cycles = find_cycles(&workflow);
         if !cycles.is_empty() {

@@ -109,6 +109,8 @@ pub struct Workflow {
     pub project_dir: PathBuf,
     pub nodes: Vec<Node>,
     pub publish: Vec<Publish>,
+    /// Samplesheet formats beyond CSV/TSV, from the registry the workflow was loaded with.
+    pub sheet_formats: Vec<std::sync::Arc<dyn crate::map::SheetFormat>>,
 }
 
 impl Workflow {
