@@ -38,11 +38,12 @@ use crate::kind::{ItemContext, NodeContext, NodeError, WorkflowNode};
 use crate::map::{self, ItemCounts, ItemResult, Outcome as MapOutcome, SheetContext, Tally};
 use crate::plan::{Lookup, cached_outputs, hash_sources, input_paths, manifest_for, structure_digests, workflow_view};
 use crate::store::actions::{ManifestLog, OutputRecord};
-use crate::store::cas::{Cas, remove_any};
+use crate::store::cas::Cas;
 use crate::store::publish::{PublishError, PublishRecord, Target};
 use crate::store::runs::{NodeRecord, NodeStatus, RunRecord, now_utc};
 use crate::store::stamps::look_of;
 use crate::store::{Store, StoreError, Verdict, create_private_dir, create_private_file};
+use crate::workdir::WorkDirs;
 use crate::workflow::model::{Node, NodeId, Workflow};
 
 /// What the scheduler tells the display.
@@ -250,12 +251,11 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     let shared = JobShared {
         workflow: workflow.clone(),
         cas: store.cas.clone(),
-        tmp_root: state.tmp_dir(),
+        work_dirs: Arc::new(WorkDirs::new(state.tmp_dir(), &options.run_id)),
         cancel: options.cancel.clone(),
         observer: options.observer.clone(),
         stop: stop.clone(),
         keep_going: options.keep_going,
-        run_id: options.run_id.clone(),
         state_dir: state.root.clone(),
         view: view.clone(),
     };
@@ -823,12 +823,11 @@ fn publish(
 struct JobShared {
     workflow: Arc<Workflow>,
     cas: Cas,
-    tmp_root: PathBuf,
+    work_dirs: Arc<WorkDirs>,
     cancel: CancelToken,
     observer: Arc<dyn Observer>,
     stop: Arc<AtomicBool>,
     keep_going: bool,
-    run_id: String,
     state_dir: PathBuf,
     view: Arc<Vec<WorkflowNode>>,
 }
@@ -851,13 +850,12 @@ impl JobShared {
             key,
             manifest,
             cas: self.cas.clone(),
-            tmp_root: self.tmp_root.clone(),
+            work_dirs: self.work_dirs.clone(),
             log_path,
             cancel: self.cancel.clone(),
             observer: self.observer.clone(),
             stop: self.stop.clone(),
             keep_going: self.keep_going,
-            run_id: self.run_id.clone(),
             state_dir: self.state_dir.clone(),
             view: self.view.clone(),
         }
@@ -882,13 +880,12 @@ struct Job {
     key: Digest,
     manifest: ActionManifest,
     cas: Cas,
-    tmp_root: PathBuf,
+    work_dirs: Arc<WorkDirs>,
     log_path: PathBuf,
     cancel: CancelToken,
     observer: Arc<dyn Observer>,
     stop: Arc<AtomicBool>,
     keep_going: bool,
-    run_id: String,
     state_dir: PathBuf,
     view: Arc<Vec<WorkflowNode>>,
 }
@@ -924,7 +921,7 @@ impl Job {
         loop {
             attempt += 1;
             tracing::info!(attempt, "start");
-            let result = self.attempt(node, threads, attempt);
+            let result = self.attempt(node, threads);
             match result {
                 Ok(outputs) => {
                     tracing::info!(seconds = clock.elapsed().as_secs_f64(), "done");
@@ -957,16 +954,9 @@ impl Job {
         }
     }
 
-    fn attempt(&self, node: &Node, threads: usize, attempt: u32) -> Result<Vec<OutputRecord>, NodeError> {
-        // The run id keeps a process orphaned by a killed earlier run from writing into this
-        // run's work dir.
-        let work = self.tmp_root.join(format!("{}-{}-{}-{attempt}", self.run_id, node.name, &self.key.to_hex()[..12]));
-        remove_any(&work).map_err(|e| NodeError::io("clear work dir", e))?;
-        let out_dir = work.join("out");
-        let scratch = work.join("scratch");
-        for dir in [&out_dir, &scratch] {
-            create_private_dir(dir).map_err(|e| NodeError::io(format!("create {}", dir.display()), e))?;
-        }
+    fn attempt(&self, node: &Node, threads: usize) -> Result<Vec<OutputRecord>, NodeError> {
+        let work = self.work_dirs.take().map_err(|e| NodeError::io("prepare a work dir", e))?;
+        let (out_dir, scratch) = (work.out(), work.scratch());
         // Created here with 0600 so whatever the kind writes to its log stays private.
         std::fs::OpenOptions::new()
             .append(true)
@@ -1009,7 +999,7 @@ impl Job {
             Some(error) => Err(error),
             None => result.and_then(|()| self.collect(node, &outputs)),
         };
-        let _ = remove_any(&work);
+        self.work_dirs.release(work);
         result
     }
 

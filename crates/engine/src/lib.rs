@@ -25,5 +25,6 @@ pub mod plan;
 pub mod plugin;
 pub mod process;
 pub mod store;
+pub mod workdir;
 pub mod workflow;
 pub mod yaml;
