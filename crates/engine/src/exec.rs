@@ -179,6 +179,38 @@ struct Mapping {
     manifest: ActionManifest,
     key: Digest,
     started: Instant,
+    /// Items still to start, with their keys. Jobs are made a few at a time: 100,000 queued
+    /// jobs, each with its manifest and inputs, made the controller large, and every command's
+    /// fork copies the controller's page tables.
+    pending: std::collections::VecDeque<(usize, Digest)>,
+    /// The node's inputs; each item's job replaces the mapped port with its item.
+    inputs: BTreeMap<String, Vec<PathBuf>>,
+    budget: Budget,
+}
+
+/// How many item jobs of one mapped node wait in the scheduler at most (beyond twice `-j`).
+const ITEMS_QUEUED: usize = 16;
+
+impl Mapping {
+    /// Starts up to `count` more of the items still to run.
+    fn launch(&mut self, count: usize, node: &Node, shared: &JobShared, logs_dir: &Path, tasks: &mut JoinSet<Done>) {
+        let Some(spec) = &node.map else { return };
+        for _ in 0..count {
+            let Some((index, key)) = self.pending.pop_front() else { break };
+            let item = &self.tally.items[index];
+            let mut inputs = self.inputs.clone();
+            inputs.insert(spec.port.clone(), vec![item.path.clone()]);
+            let job = shared.job(
+                node.id,
+                Some((index, ItemContext { id: item.id.clone(), fields: item.fields.clone() })),
+                inputs,
+                key,
+                map::item_manifest(&self.manifest, spec, item),
+                logs_dir.join(format!("{}[{}].log", node.name, item.id)),
+            );
+            spawn_job(tasks, job, self.budget.clone());
+        }
+    }
 }
 
 /// Runs the workflow. The caller holds the store lock and opened `store` with it.
@@ -362,40 +394,27 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 let mut tally = Tally::new(items);
                 let mut to_run = Vec::new();
                 for (index, item) in tally.items.iter().enumerate() {
-                    let item_manifest = map::item_manifest(&manifest, spec, item);
-                    let item_key = item_manifest.key();
+                    let item_key = map::item_manifest(&manifest, spec, item).key();
                     match cached_outputs(store, &item_key)? {
-                        Lookup::Hit(found) => to_run.push((index, None, item_key, Some(found))),
-                        Lookup::Miss | Lookup::Corrupt { .. } => {
-                            to_run.push((index, Some(item_manifest), item_key, None))
-                        }
+                        Lookup::Hit(found) => to_run.push((index, item_key, Some(found))),
+                        Lookup::Miss | Lookup::Corrupt { .. } => to_run.push((index, item_key, None)),
                     }
                 }
-                let running = to_run.iter().filter(|t| t.3.is_none()).count();
+                let running = to_run.iter().filter(|t| t.2.is_none()).count();
                 options.observer.event(&Event::Mapped {
                     node: node.name.clone(),
                     total: tally.items.len(),
                     to_run: running,
                 });
-                for (index, item_manifest, item_key, cached) in to_run {
-                    if let Some(found) = cached {
-                        tally.record(index, ItemResult::Cached(found));
-                        continue;
+                let mut pending = std::collections::VecDeque::new();
+                for (index, item_key, cached) in to_run {
+                    match cached {
+                        Some(found) => tally.record(index, ItemResult::Cached(found)),
+                        None => pending.push_back((index, item_key)),
                     }
-                    let item = &tally.items[index];
-                    let mut item_inputs = inputs.clone();
-                    item_inputs.insert(spec.port.clone(), vec![item.path.clone()]);
-                    let job = shared.job(
-                        id,
-                        Some((index, ItemContext { id: item.id.clone(), fields: item.fields.clone() })),
-                        item_inputs,
-                        item_key,
-                        item_manifest.unwrap_or_else(|| manifest.clone()),
-                        logs_dir.join(format!("{}[{}].log", node.name, item.id)),
-                    );
-                    spawn_job(&mut tasks, job, budget.clone());
                 }
-                let mapping = Mapping { tally, manifest, key, started: Instant::now() };
+                let mut mapping = Mapping { tally, manifest, key, started: Instant::now(), pending, inputs, budget };
+                mapping.launch(ITEMS_QUEUED.max(2 * jobs), node, &shared, &logs_dir, &mut tasks);
                 if mapping.tally.is_done() {
                     settled.push(finish_mapping(
                         node,
@@ -472,6 +491,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 });
                 let Some(mapping) = mappings.get_mut(&done.id.index()) else { continue };
                 mapping.tally.record(index, result);
+                mapping.launch(1, node, &shared, &logs_dir, &mut tasks);
                 if !mapping.tally.is_done() {
                     continue;
                 }
