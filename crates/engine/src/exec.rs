@@ -43,7 +43,7 @@ use crate::store::publish::{PublishError, PublishRecord, Target};
 use crate::store::runs::{NodeRecord, NodeStatus, RunRecord, now_utc};
 use crate::store::stamps::look_of;
 use crate::store::{Store, StoreError, Verdict, create_private_dir, create_private_file};
-use crate::workdir::WorkDirs;
+use crate::workdir::{WorkDir, WorkDirs};
 use crate::workflow::model::{Node, NodeId, Workflow};
 
 /// What the scheduler tells the display.
@@ -976,6 +976,13 @@ impl Job {
 
     fn attempt(&self, node: &Node, threads: usize) -> Result<Vec<OutputRecord>, NodeError> {
         let work = self.work_dirs.take().map_err(|e| NodeError::io("prepare a work dir", e))?;
+        // Given back however the attempt ends, early errors included.
+        let result = self.attempt_in(node, threads, &work);
+        self.work_dirs.release(work);
+        result
+    }
+
+    fn attempt_in(&self, node: &Node, threads: usize, work: &WorkDir) -> Result<Vec<OutputRecord>, NodeError> {
         let (out_dir, scratch) = (work.out(), work.scratch());
         // Created here with 0600 so whatever the kind writes to its log stays private.
         std::fs::OpenOptions::new()
@@ -1015,12 +1022,10 @@ impl Job {
         });
         // Checked whatever the node's result: a failed attempt that scribbled on an input must
         // not be retried on the damaged input either.
-        let result = match self.changed_input(node, &watched) {
+        match self.changed_input(node, &watched) {
             Some(error) => Err(error),
             None => result.and_then(|()| self.collect(node, &outputs)),
-        };
-        self.work_dirs.release(work);
-        result
+        }
     }
 
     /// The look (stat of every entry) of each input that is a store object, taken before the
