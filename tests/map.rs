@@ -232,6 +232,11 @@ nodes:
     project.flow(&["why", "flow.yaml", "each"]).assert_ok().assert_stdout_contains("c.txt is new");
     let next = project.run_ok(&[]);
     assert_eq!(items(&next, "each"), (2, 1, 0));
+    assert!(
+        next.context().contains("each: 2 of 3 items to run: b.txt changed, c.txt is new"),
+        "the run says which items run and why\n{}",
+        next.context()
+    );
     let gathered = next.output("each", "n");
     let gathered = project.state().join("cas").join(&gathered[..2]).join(&gathered[2..]);
     let names: Vec<String> =

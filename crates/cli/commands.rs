@@ -35,7 +35,7 @@ impl Context {
         crate::run::load_workflow(self, args).map(|loaded| loaded.workflow)
     }
 
-    fn last_run(&self, workflow: &Workflow) -> Option<RunRecord> {
+    pub(crate) fn last_run(&self, workflow: &Workflow) -> Option<RunRecord> {
         last_run_of(&self.state, &workflow.file.display().to_string())
     }
 }

@@ -81,7 +81,7 @@ impl Bars {
             Event::Retrying { node, attempt, error } => {
                 let _ = self.multi.println(format!("retry   {node} (attempt {attempt} failed: {error})"));
             }
-            Event::Mapped { node, total, to_run } => {
+            Event::Mapped { node, total, to_run, .. } => {
                 let bar = self.multi.add(ProgressBar::new(*to_run as u64));
                 bar.set_style(
                     ProgressStyle::with_template("  {msg} [{bar:20.green/blue}] {pos}/{len} items, eta {eta}")
@@ -142,7 +142,7 @@ impl Lines {
         match event {
             Event::Planned { total } => self.total.store(*total, Ordering::Relaxed),
             Event::Started { .. } => {}
-            Event::Mapped { node, total, to_run } => eprintln!("map     {node}: {to_run} of {total} items to run"),
+            Event::Mapped { node, detail, .. } => eprintln!("map     {node}: {detail}"),
             Event::ItemFinished { node, item, status, seconds } => {
                 if matches!(status, NodeStatus::Ran | NodeStatus::Failed) {
                     eprintln!("        {:<7} {node}[{item}] ({})", status.as_str(), seconds_text(*seconds));

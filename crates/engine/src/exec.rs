@@ -71,6 +71,8 @@ pub enum Event {
         node: String,
         total: usize,
         to_run: usize,
+        /// In words: "1 of 146 items to run: R01-164 is new".
+        detail: String,
     },
     /// One item of a mapped node ran (or failed); `item` is its id.
     ItemFinished {
@@ -112,6 +114,8 @@ pub struct RunOptions {
     pub overwrite: bool,
     pub cancel: CancelToken,
     pub observer: Arc<dyn Observer>,
+    /// The workflow's previous run, if any: mapped nodes say which items are new or changed.
+    pub previous: Option<Arc<RunRecord>>,
 }
 
 /// A node that failed, with where to look.
@@ -401,10 +405,14 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                     }
                 }
                 let running = to_run.iter().filter(|t| t.2.is_none()).count();
+                let to_start: Vec<&map::Item> =
+                    to_run.iter().filter(|t| t.2.is_none()).map(|t| &tally.items[t.0]).collect();
+                let before = map::previous_item_ids(options.previous.as_deref(), node, &store.cas);
                 options.observer.event(&Event::Mapped {
                     node: node.name.clone(),
                     total: tally.items.len(),
                     to_run: running,
+                    detail: map::describe_items(&to_start, tally.items.len(), before.as_deref()),
                 });
                 let mut pending = std::collections::VecDeque::new();
                 for (index, item_key, cached) in to_run {

@@ -28,6 +28,7 @@ use crate::key::ActionManifest;
 use crate::store::actions::OutputRecord;
 use crate::store::cas::{Cas, copy_out, remove_any};
 use crate::store::create_private_dir;
+use crate::store::runs::RunRecord;
 use crate::store::statcache::StatCache;
 use crate::workflow::check_input_path;
 use crate::workflow::model::{MapSpec, Node, OnItemError, Source, Workflow};
@@ -292,6 +293,17 @@ fn read_delimited(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<String>>), Strin
         rows.push(record.iter().map(str::to_string).collect());
     }
     Ok((header, rows))
+}
+
+/// The item ids the node's outputs held in `previous` (a run record), sorted: what tells a new
+/// item from a changed one.
+pub fn previous_item_ids(previous: Option<&RunRecord>, node: &Node, cas: &Cas) -> Option<Vec<String>> {
+    let record = previous?.nodes.iter().find(|n| n.name == node.name)?;
+    let digest: Digest = record.outputs.values().next()?.parse().ok()?;
+    let entries = fs::read_dir(cas.object_path(&digest)).ok()?;
+    let mut ids: Vec<String> = entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)).collect();
+    ids.sort();
+    Some(ids)
 }
 
 /// In words, what a plan of a mapped node would run: "2 of 1001 items to run: R01-1001 is

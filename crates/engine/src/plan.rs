@@ -287,17 +287,7 @@ fn plan_items(
         .filter(|item| store.actions.get(&map::item_manifest(manifest, spec, item).key()).is_none())
         .collect();
     // The ids gathered by the node's last run, to tell new items from changed ones.
-    let before: Option<Vec<String>> = previous
-        .and_then(|run| run.nodes.iter().find(|n| n.name == node.name))
-        .and_then(|record| record.outputs.values().next())
-        .and_then(|digest| digest.parse::<Digest>().ok())
-        .and_then(|digest| std::fs::read_dir(store.cas.object_path(&digest)).ok())
-        .map(|entries| {
-            let mut ids: Vec<String> =
-                entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_string)).collect();
-            ids.sort();
-            ids
-        });
+    let before = map::previous_item_ids(previous, node, &store.cas);
     map::describe_items(&to_run, items.len(), before.as_deref())
 }
 

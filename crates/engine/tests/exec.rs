@@ -33,6 +33,7 @@ fn run_text_on(runtime: &tokio::runtime::Runtime, project: &Path, registry: &Reg
         overwrite: false,
         cancel: CancelToken::new(),
         observer: Arc::new(Quiet),
+        previous: None,
     };
     runtime.block_on(run(Arc::new(workflow), &mut store, options)).unwrap()
 }
