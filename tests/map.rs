@@ -285,6 +285,20 @@ nodes:
     let added = project.run_ok(&[]);
     assert_eq!(items(&added, "per_sample"), (1, 2, 0));
 
+    // Nothing changed: every row is cached, and so is the gathered whole (no gather again).
+    project
+        .flow(&["plan", "flow.yaml"])
+        .assert_ok()
+        .assert_stdout_contains("0 to run, 0 pending on upstream changes, 1 cached");
+    let again = project.run_ok(&[]);
+    again.assert_statuses(&[("per_sample", "cached")]);
+    assert_eq!(again.output("per_sample", "o"), added.output("per_sample", "o"));
+    // A referenced file edited: the row's key changes, so the whole is gathered anew.
+    project.write("images/s1.txt", "one, rescanned");
+    let rescanned = project.run_ok(&[]);
+    assert_eq!(items(&rescanned, "per_sample"), (2, 1, 0), "S1 and S3 name the file");
+    assert_ne!(rescanned.output("per_sample", "o"), added.output("per_sample", "o"));
+
     // A missing id column says which columns there are.
     project.write("flow.yaml", &workflow.replace("id: sample", "id: patient"));
     project

@@ -319,13 +319,8 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
             let lookup = if whole_key { cached_outputs(store, &key)? } else { Lookup::Miss };
             match lookup {
                 Lookup::Hit(found) => {
-                    records[id.index()] = Some(node_record(node, NodeStatus::Cached, 0.0, Some(&key), &found));
-                    outputs[id.index()] = Some(found);
-                    options.observer.event(&Event::Finished {
-                        node: node.name.clone(),
-                        status: NodeStatus::Cached,
-                        seconds: 0.0,
-                    });
+                    let record = node_record(node, NodeStatus::Cached, 0.0, Some(&key), &found);
+                    settle_cached(node, record, found, &mut records, &mut outputs, options.observer.as_ref());
                     release(&dag, id, &mut remaining, &mut ready);
                     continue;
                 }
@@ -405,6 +400,24 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                     }
                 }
                 let running = to_run.iter().filter(|t| t.2.is_none()).count();
+                // A samplesheet node with every row cached: its gathered outputs may be too.
+                let key = if spec.id_column.is_some() {
+                    let item_keys: Vec<Digest> = to_run.iter().map(|t| t.1).collect();
+                    map::sheet_key(&key, &tally.items, &item_keys)
+                } else {
+                    key
+                };
+                if running == 0
+                    && spec.id_column.is_some()
+                    && let Lookup::Hit(found) = cached_outputs(store, &key)?
+                {
+                    let mut record = node_record(node, NodeStatus::Cached, 0.0, Some(&key), &found);
+                    let total = tally.items.len();
+                    record.items = Some(ItemCounts { total, cached: total, ..ItemCounts::default() });
+                    settle_cached(node, record, found, &mut records, &mut outputs, options.observer.as_ref());
+                    release(&dag, id, &mut remaining, &mut ready);
+                    continue;
+                }
                 let to_start: Vec<&map::Item> =
                     to_run.iter().filter(|t| t.2.is_none()).map(|t| &tally.items[t.0]).collect();
                 let before = map::previous_item_ids(options.previous.as_deref(), node, &store.cas);
@@ -751,7 +764,9 @@ fn finish_mapping(node: &Node, mapping: Mapping, cas: &Cas, tmp_root: &Path, run
         MapOutcome::Gather { complete, .. } => {
             let work = tmp_root.join(format!("{run_id}-{}-gather", node.name));
             match mapping.tally.gather(node, cas, &work) {
-                Ok(found) => (Ok(found), complete && node.map.as_ref().is_some_and(|m| m.id_column.is_none())),
+                // A sheet node's key is its sheet key (over every row's key), so it may be
+                // recorded too.
+                Ok(found) => (Ok(found), complete),
                 Err(e) => (Err(NodeError::io("gather the items' outputs", e)), false),
             }
         }
@@ -771,6 +786,20 @@ fn finish_mapping(node: &Node, mapping: Mapping, cas: &Cas, tmp_root: &Path, run
 
 fn is_empty_dir(path: &Path) -> bool {
     std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false)
+}
+
+/// Records a node answered from the cache and tells the display.
+fn settle_cached(
+    node: &Node,
+    record: NodeRecord,
+    found: Vec<OutputRecord>,
+    records: &mut [Option<NodeRecord>],
+    outputs: &mut [Option<Vec<OutputRecord>>],
+    observer: &dyn Observer,
+) {
+    records[node.id.index()] = Some(record);
+    outputs[node.id.index()] = Some(found);
+    observer.event(&Event::Finished { node: node.name.clone(), status: NodeStatus::Cached, seconds: 0.0 });
 }
 
 fn release(dag: &Dag, id: NodeId, remaining: &mut [u32], ready: &mut Vec<NodeId>) {

@@ -241,8 +241,19 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
                 "its cached output '{port}' is corrupt (changed on disk since it was stored); it will be rebuilt"
             )]),
         };
+        let mut status = status;
+        let mut key = key;
         if let (PlanStatus::Run(_), Some(spec)) = (&status, &node.map) {
-            item_notes.insert(id, plan_items(workflow, store, previous, node, spec, &manifest, &outputs));
+            match plan_items(workflow, store, previous, node, spec, &manifest, &outputs)? {
+                ItemsPlan::Run(note) => {
+                    item_notes.insert(id, note);
+                }
+                ItemsPlan::SheetCached(sheet_key, found) => {
+                    outputs[id.index()] = Some(found);
+                    status = PlanStatus::Cached;
+                    key = sheet_key;
+                }
+            }
         }
         manifests[id.index()] = Some(manifest);
         planned[id.index()] = Some(PlannedNode { id, status, key: Some(key) });
@@ -257,7 +268,14 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
     Ok(Plan { nodes: planned.into_iter().flatten().collect(), order })
 }
 
-/// What a mapped node would run, item by item, in words.
+/// What a mapped node would do: run items (said in words), or, for a samplesheet node whose
+/// rows are all cached, nothing: its sheet key answers it.
+enum ItemsPlan {
+    Run(String),
+    SheetCached(Digest, Vec<OutputRecord>),
+}
+
+/// What a mapped node would run, item by item.
 fn plan_items(
     workflow: &Workflow,
     store: &mut Store,
@@ -266,7 +284,7 @@ fn plan_items(
     spec: &MapSpec,
     manifest: &ActionManifest,
     outputs: &[Option<Vec<OutputRecord>>],
-) -> String {
+) -> Result<ItemsPlan, StoreError> {
     let inputs = input_paths(node, &store.cas, outputs);
     let paths = inputs.get(&spec.port).cloned().unwrap_or_default();
     let digests = manifest.inputs.get(&spec.port).cloned().unwrap_or_default();
@@ -280,15 +298,24 @@ fn plan_items(
     };
     let items = match map::items(workflow, node, spec, &paths, &digests, &mut store.stat, &sheet) {
         Ok(items) => items,
-        Err(error) => return format!("its items cannot be listed: {error}"),
+        Err(error) => return Ok(ItemsPlan::Run(format!("its items cannot be listed: {error}"))),
     };
+    let item_keys: Vec<Digest> = items.iter().map(|item| map::item_manifest(manifest, spec, item).key()).collect();
     let to_run: Vec<&Item> = items
         .iter()
-        .filter(|item| store.actions.get(&map::item_manifest(manifest, spec, item).key()).is_none())
+        .zip(&item_keys)
+        .filter(|(_, key)| store.actions.get(key).is_none())
+        .map(|(item, _)| item)
         .collect();
+    if to_run.is_empty() && spec.id_column.is_some() {
+        let sheet_key = map::sheet_key(&manifest.key(), &items, &item_keys);
+        if let Lookup::Hit(found) = cached_outputs(store, &sheet_key)? {
+            return Ok(ItemsPlan::SheetCached(sheet_key, found));
+        }
+    }
     // The ids gathered by the node's last run, to tell new items from changed ones.
     let before = map::previous_item_ids(previous, node, &store.cas);
-    map::describe_items(&to_run, items.len(), before.as_deref())
+    Ok(ItemsPlan::Run(map::describe_items(&to_run, items.len(), before.as_deref())))
 }
 
 /// Fills in the reasons of nodes that must run, by comparing with the manifest of the key each
