@@ -420,7 +420,10 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 }
                 let to_start: Vec<&map::Item> =
                     to_run.iter().filter(|t| t.2.is_none()).map(|t| &tally.items[t.0]).collect();
-                let before = map::previous_item_ids(options.previous.as_deref(), node, &store.cas);
+                // Only needed to name the items that run.
+                let before = (running > 0)
+                    .then(|| map::previous_item_ids(options.previous.as_deref(), node, &store.cas))
+                    .flatten();
                 options.observer.event(&Event::Mapped {
                     node: node.name.clone(),
                     total: tally.items.len(),

@@ -155,20 +155,20 @@ fn sheet_items(
     let problem = |problem: String| MapError::Sheet { node: node.name.clone(), sheet: name.clone(), problem };
     let bytes = fs::read(sheet).map_err(|e| problem(format!("cannot read it: {e}")))?;
     let format = formats.iter().find(|f| f.recognises(&bytes));
-    let other: Option<Box<dyn Sheet>> = match format {
+    let mut other: Option<Box<dyn Sheet>> = match format {
         Some(format) => {
             Some(format.read(sheet).map_err(|e| problem(format!("cannot read it as {}: {e}", format.name())))?)
         }
         None => None,
     };
-    let (header, rows) = match &other {
-        Some(read) => (read.header(), read.rows()),
+    let (header, rows) = match &mut other {
+        Some(read) => (read.header(), read.take_rows()),
         None => read_delimited(&bytes).map_err(problem)?,
     };
+    let delimiter = delimiter_of(&bytes);
     // Where a row is, as the user would look for it: a CSV line, or a Parquet row.
     let place =
         |index: usize| if other.is_some() { format!("row {}", index + 1) } else { format!("line {}", index + 2) };
-    let delimiter = if bytes.split(|&b| b == b'\n').next().unwrap_or_default().contains(&b'\t') { b'\t' } else { b',' };
     let Some(id_at) = header.iter().position(|h| h == column) else {
         return Err(problem(format!(
             "it has no column '{column}' (the `id:` of `map:`); its columns are: {}",
@@ -271,17 +271,22 @@ pub trait SheetFormat: Send + Sync {
 pub trait Sheet {
     /// The column names.
     fn header(&self) -> Vec<String>;
-    /// Every row's cells as text, in column order (a missing value is empty).
-    fn rows(&self) -> Vec<Vec<String>>;
+    /// Every row's cells as text, in column order (a missing value is empty); called once,
+    /// it hands the rows over.
+    fn take_rows(&mut self) -> Vec<Vec<String>>;
     /// Row `index` as a sheet of its own in this format: the same row gives the same bytes.
     fn row_bytes(&self, index: usize) -> Result<Vec<u8>, String>;
 }
 
-/// The header and rows of a CSV or TSV sheet (tab if its header line holds one).
-fn read_delimited(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+/// A CSV or TSV sheet's delimiter: tab if its header line holds one.
+fn delimiter_of(bytes: &[u8]) -> u8 {
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    let delimiter = if first_line.contains(&b'\t') { b'\t' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(bytes);
+    if first_line.contains(&b'\t') { b'\t' } else { b',' }
+}
+
+/// The header and rows of a CSV or TSV sheet.
+fn read_delimited(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter_of(bytes)).from_reader(bytes);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| {

@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use flow_engine::map::{Sheet, SheetFormat};
-use polars::prelude::{DataFrame, DataType, ParquetCompression, ParquetWriter};
+use flow_featurestore::offline::write_parquet;
+use polars::prelude::{DataFrame, DataType};
 
 pub struct ParquetSheets;
 
@@ -49,19 +50,15 @@ impl Sheet for ParquetSheet {
         self.table.get_column_names().iter().map(|n| n.to_string()).collect()
     }
 
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.rows.clone()
+    fn take_rows(&mut self) -> Vec<Vec<String>> {
+        std::mem::take(&mut self.rows)
     }
 
     fn row_bytes(&self, index: usize) -> Result<Vec<u8>, String> {
         let mut row = self.table.slice(index as i64, 1);
         let mut bytes = Vec::new();
-        // The settings of flow_preprocess::io::write_parquet: the same row, the same bytes.
-        ParquetWriter::new(&mut bytes)
-            .with_compression(ParquetCompression::Zstd(None))
-            .set_parallel(false)
-            .finish(&mut row)
-            .map_err(|e| format!("write the row as Parquet: {e}"))?;
+        // The feature store's deterministic writer: the same row, the same bytes.
+        write_parquet(&mut row, &mut bytes).map_err(|e| format!("write the row as Parquet: {e}"))?;
         Ok(bytes)
     }
 }
@@ -79,9 +76,9 @@ mod tests {
         flow_preprocess::io::write_parquet(&mut table, &path).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert!(ParquetSheets.recognises(&bytes) && !ParquetSheets.recognises(b"sample,dose\n"));
-        let sheet = ParquetSheets.read(&path).unwrap();
+        let mut sheet = ParquetSheets.read(&path).unwrap();
         assert_eq!(sheet.header(), ["sample", "dose", "n"]);
-        assert_eq!(sheet.rows(), [vec!["S1", "1.5", "3"], vec!["S2", "", "4"]]);
+        assert_eq!(sheet.take_rows(), [vec!["S1", "1.5", "3"], vec!["S2", "", "4"]]);
         let row_path = dir.path().join("row.parquet");
         std::fs::write(&row_path, sheet.row_bytes(1).unwrap()).unwrap();
         let row = flow_preprocess::io::read_parquet(&row_path).unwrap();
