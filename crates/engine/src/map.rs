@@ -30,7 +30,7 @@ use crate::store::cas::{Cas, copy_out, remove_any};
 use crate::store::create_private_dir;
 use crate::store::runs::RunRecord;
 use crate::store::statcache::StatCache;
-use crate::workflow::check_input_path;
+use crate::workflow::InputPaths;
 use crate::workflow::model::{MapSpec, Node, OnItemError, Source, Workflow};
 
 /// One item of a mapped input.
@@ -181,6 +181,7 @@ fn sheet_items(
         create_private_dir(&rows_dir).map_err(|e| problem(format!("prepare {}: {e}", rows_dir.display())))?;
     }
     let mut items = Vec::new();
+    let mut paths = InputPaths::new(ctx.project_dir, ctx.state_dir);
     for (index, record) in rows.iter().enumerate() {
         let line = place(index);
         let id = record.get(id_at).map(|c| c.trim()).unwrap_or_default().to_string();
@@ -224,9 +225,7 @@ fn sheet_items(
             let referenced = ctx.project_dir.join(cell);
             // What a `file:` input could not be (the project itself, the store, a FIFO) is not
             // taken for a reference either.
-            if fs::symlink_metadata(&referenced).is_ok()
-                && check_input_path(&referenced, ctx.project_dir, ctx.state_dir).is_ok()
-            {
+            if fs::symlink_metadata(&referenced).is_ok() && paths.check(&referenced).is_ok() {
                 let (_, digest) = stat
                     .digest(&referenced)
                     .map_err(|e| problem(format!("{line}, column '{col}': {}: {e}", referenced.display())))?;

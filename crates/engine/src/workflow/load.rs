@@ -170,6 +170,8 @@ struct Loader<'a> {
     instance_errors: HashMap<(u32, u32, String), (usize, Vec<String>)>,
     /// Mapped nodes by name, with the port each maps over: their outputs are gathered dirs.
     mapped: HashMap<String, String>,
+    /// `file:` inputs are checked against the project and state directories.
+    paths: InputPaths,
 }
 
 /// A node to load: written in `nodes:`, or a template's node for one instance.
@@ -202,6 +204,7 @@ impl<'a> Loader<'a> {
             instance: None,
             instance_errors: HashMap::new(),
             mapped: HashMap::new(),
+            paths: InputPaths::new(options.project_dir, options.state_dir),
         }
     }
 }
@@ -348,14 +351,14 @@ impl Loader<'_> {
         // What publish may never replace, even with --overwrite: the workflow's own inputs and
         // the workflow file. (A later run would read the published bytes as its input.)
         let mut protected: Vec<(PathBuf, String)> = Vec::new();
-        if let Ok(file) = resolve_path(&self.options.project_dir.join(self.file)) {
+        if let Ok(file) = self.paths.resolve(&self.options.project_dir.join(self.file)) {
             protected.push((file, format!("the workflow file {}", self.file.display())));
         }
         for (p, inputs, ..) in &nodes {
             for binding in inputs {
                 for source in &binding.sources {
                     if let Source::File { path, written, .. } = source
-                        && let Ok(resolved) = resolve_path(path)
+                        && let Ok(resolved) = self.paths.resolve(path)
                     {
                         protected.push((resolved, format!("the input file:{written} of node '{}'", p.name)));
                     }
@@ -918,7 +921,7 @@ impl Loader<'_> {
                 return None;
             }
             let full = self.options.project_dir.join(path);
-            match check_input_path(&full, self.options.project_dir, self.options.state_dir) {
+            match self.paths.check(&full) {
                 Ok(shape) => {
                     if spec.ty.shape.is_some_and(|s| s != shape) {
                         self.error(at, format!("input '{port}' wants a {}, but {path} is a {}", spec.ty, shape.name()));
@@ -1240,7 +1243,11 @@ struct Places {
 
 impl Places {
     fn of(project_dir: &Path, state_dir: &Path) -> Places {
-        let resolve = |p: &Path| resolve_path(p).unwrap_or_else(|_| normalise(p));
+        Places::resolved_by(&mut PathResolver::default(), project_dir, state_dir)
+    }
+
+    fn resolved_by(resolver: &mut PathResolver, project_dir: &Path, state_dir: &Path) -> Places {
+        let mut resolve = |p: &Path| resolver.resolve(p).unwrap_or_else(|_| normalise(p));
         Places { project: resolve(project_dir), state: resolve(&project_dir.join(state_dir)) }
     }
 }
@@ -1301,42 +1308,64 @@ fn check_publish_dest(written: &str, places: &Places) -> Result<PathBuf, String>
 /// Inside a directory every file must be readable and none special (a symbolic link inside a
 /// directory is hashed by its text, so it may point anywhere). The project directory itself
 /// and any directory holding the state directory are refused: hashing them would read the
-/// store while the run writes it. `Err` is a sentence naming the path and the fix.
-pub fn check_input_path(full: &Path, project_dir: &Path, state_dir: &Path) -> Result<Shape, String> {
-    let places = Places::of(project_dir, state_dir);
-    let resolved = resolve_path(full).unwrap_or_else(|_| normalise(full));
-    if resolved == places.project {
-        return Err(format!(
-            "{} is the project directory itself; name the files or a folder inside it that the node reads",
-            resolved.display()
-        ));
+/// store while the run writes it.
+///
+/// One checker serves the many paths of one load or one samplesheet: their folders are
+/// resolved once.
+pub struct InputPaths {
+    places: Places,
+    resolver: PathResolver,
+}
+
+impl InputPaths {
+    pub fn new(project_dir: &Path, state_dir: &Path) -> InputPaths {
+        let mut resolver = PathResolver::default();
+        let places = Places::resolved_by(&mut resolver, project_dir, state_dir);
+        InputPaths { places, resolver }
     }
-    if places.state.starts_with(&resolved) {
-        return Err(format!(
-            "{} holds flow's state directory ({}); name a folder that does not contain it",
-            resolved.display(),
-            places.state.display()
-        ));
+
+    /// `path` as [`resolve_path`] resolves it.
+    pub fn resolve(&mut self, path: &Path) -> std::io::Result<PathBuf> {
+        self.resolver.resolve(path)
     }
-    let meta = match std::fs::metadata(full) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("file not found: {}", full.display()));
+
+    /// The shape of the input at `full`; `Err` is a sentence naming the path and the fix.
+    pub fn check(&mut self, full: &Path) -> Result<Shape, String> {
+        let places = &self.places;
+        let resolved = self.resolver.resolve(full).unwrap_or_else(|_| normalise(full));
+        if resolved == places.project {
+            return Err(format!(
+                "{} is the project directory itself; name the files or a folder inside it that the node reads",
+                resolved.display()
+            ));
         }
-        Err(e) => return Err(format!("cannot read {}: {}", full.display(), io_reason(&e))),
-    };
-    if meta.is_dir() {
-        check_tree(full, full)?;
-        Ok(Shape::Dir)
-    } else if meta.is_file() {
-        check_readable(full)?;
-        Ok(Shape::File)
-    } else {
-        let kind = crate::digest::special_kind(meta.file_type()).unwrap_or("a special file");
-        Err(format!(
-            "{} is {kind}; a `file:` input must be a regular file or a directory (or a symbolic link to one)",
-            full.display()
-        ))
+        if places.state.starts_with(&resolved) {
+            return Err(format!(
+                "{} holds flow's state directory ({}); name a folder that does not contain it",
+                resolved.display(),
+                places.state.display()
+            ));
+        }
+        let meta = match std::fs::metadata(full) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("file not found: {}", full.display()));
+            }
+            Err(e) => return Err(format!("cannot read {}: {}", full.display(), io_reason(&e))),
+        };
+        if meta.is_dir() {
+            check_tree(full, full)?;
+            Ok(Shape::Dir)
+        } else if meta.is_file() {
+            check_readable(full)?;
+            Ok(Shape::File)
+        } else {
+            let kind = crate::digest::special_kind(meta.file_type()).unwrap_or("a special file");
+            Err(format!(
+                "{} is {kind}; a `file:` input must be a regular file or a directory (or a symbolic link to one)",
+                full.display()
+            ))
+        }
     }
 }
 
@@ -1386,57 +1415,84 @@ fn io_reason(e: &std::io::Error) -> String {
 /// as far as it exists; the part that does not exist yet is folded as written, the way
 /// creating it would go (`new/../x` is `x`). Fails only on a loop of symbolic links.
 pub fn resolve_path(path: &Path) -> std::io::Result<PathBuf> {
-    use std::ffi::OsString;
-    use std::path::Component;
-    const MAX_LINKS: usize = 40;
-    enum Part {
-        Root,
-        Up,
-        Name(OsString),
-    }
-    fn parts(path: &Path) -> Vec<Part> {
-        // Reversed, so the next part is popped from the end.
-        path.components()
-            .filter_map(|c| match c {
-                Component::RootDir | Component::Prefix(_) => Some(Part::Root),
-                Component::ParentDir => Some(Part::Up),
-                Component::Normal(name) => Some(Part::Name(name.to_os_string())),
-                Component::CurDir => None,
-            })
-            .rev()
-            .collect()
-    }
-    let absolute = std::path::absolute(path)?;
-    let mut todo = parts(&absolute);
-    let mut out = PathBuf::from("/");
-    let mut links = 0;
-    while let Some(part) = todo.pop() {
-        match part {
-            Part::Root => out = PathBuf::from("/"),
-            Part::Up => {
-                out.pop();
-            }
-            Part::Name(name) => {
-                let next = out.join(&name);
-                match std::fs::symlink_metadata(&next) {
-                    Ok(meta) if meta.file_type().is_symlink() => {
-                        links += 1;
-                        if links > MAX_LINKS {
-                            return Err(std::io::Error::other(format!(
-                                "too many levels of symbolic links at {}",
-                                next.display()
-                            )));
+    PathResolver::default().resolve(path)
+}
+
+/// Resolves paths as [`resolve_path`] does, remembering what it found at each path on the way:
+/// the inputs of a workflow or the rows of a samplesheet share their folders, so each path
+/// costs one `lstat` instead of one per component (a fresh plan of 3,335 `file:` inputs spent a
+/// sixth of its time in `statx`). Meant for one load or one sheet: a link changed meanwhile is
+/// not seen.
+#[derive(Default)]
+pub struct PathResolver {
+    /// A path whose parent is resolved: the target if it is a symbolic link, else `None`.
+    seen: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl PathResolver {
+    pub fn resolve(&mut self, path: &Path) -> std::io::Result<PathBuf> {
+        use std::ffi::OsString;
+        use std::path::Component;
+        const MAX_LINKS: usize = 40;
+        enum Part {
+            Root,
+            Up,
+            Name(OsString),
+        }
+        fn parts(path: &Path) -> Vec<Part> {
+            // Reversed, so the next part is popped from the end.
+            path.components()
+                .filter_map(|c| match c {
+                    Component::RootDir | Component::Prefix(_) => Some(Part::Root),
+                    Component::ParentDir => Some(Part::Up),
+                    Component::Normal(name) => Some(Part::Name(name.to_os_string())),
+                    Component::CurDir => None,
+                })
+                .rev()
+                .collect()
+        }
+        let absolute = std::path::absolute(path)?;
+        let mut todo = parts(&absolute);
+        let mut out = PathBuf::from("/");
+        let mut links = 0;
+        while let Some(part) = todo.pop() {
+            match part {
+                Part::Root => out = PathBuf::from("/"),
+                Part::Up => {
+                    out.pop();
+                }
+                Part::Name(name) => {
+                    let next = out.join(&name);
+                    let link = match self.seen.get(&next) {
+                        Some(link) => link.clone(),
+                        None => {
+                            let link = match std::fs::symlink_metadata(&next) {
+                                Ok(meta) if meta.file_type().is_symlink() => Some(std::fs::read_link(&next)?),
+                                _ => None,
+                            };
+                            self.seen.insert(next.clone(), link.clone());
+                            link
                         }
-                        let target = std::fs::read_link(&next)?;
-                        // A relative target is read from the link's folder, which `out` still is.
-                        todo.extend(parts(&target));
+                    };
+                    match link {
+                        Some(target) => {
+                            links += 1;
+                            if links > MAX_LINKS {
+                                return Err(std::io::Error::other(format!(
+                                    "too many levels of symbolic links at {}",
+                                    next.display()
+                                )));
+                            }
+                            // A relative target is read from the link's folder, which `out` still is.
+                            todo.extend(parts(&target));
+                        }
+                        None => out = next,
                     }
-                    _ => out = next,
                 }
             }
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// `path` made absolute with `.` and `..` folded as text, following no link.
@@ -1509,4 +1565,44 @@ pub fn parse_memory(value: &Value) -> Option<u64> {
 #[allow(dead_code)]
 pub fn default_project_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// One resolver for many paths answers as a fresh resolution of each: links to folders,
+    /// relative links, `..` after a link, paths that do not exist yet, and link loops.
+    #[test]
+    fn a_shared_resolver_resolves_every_path_as_a_fresh_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("real/data")).unwrap();
+        std::fs::write(root.join("real/data/a.txt"), "a").unwrap();
+        symlink(root.join("real"), root.join("abs")).unwrap();
+        symlink("real/data", root.join("rel")).unwrap();
+        symlink("a.txt", root.join("real/data/b.txt")).unwrap();
+        symlink("loop2", root.join("loop1")).unwrap();
+        symlink("loop1", root.join("loop2")).unwrap();
+        let paths = [
+            "abs/data/a.txt",
+            "rel/a.txt",
+            "rel/b.txt",
+            "abs/data/../data/b.txt",
+            "rel/../x",
+            "new/../abs/data",
+            "abs/missing/file",
+            "rel/a.txt",
+        ];
+        let mut shared = PathResolver::default();
+        for written in paths {
+            let path = root.join(written);
+            assert_eq!(shared.resolve(&path).unwrap(), resolve_path(&path).unwrap(), "{written}");
+        }
+        assert_eq!(shared.resolve(&root.join("rel/b.txt")).unwrap(), root.join("real/data/a.txt"));
+        assert_eq!(shared.resolve(&root.join("rel/../x")).unwrap(), root.join("real/x"));
+        assert!(shared.resolve(&root.join("loop1/x")).is_err());
+        assert!(shared.resolve(&root.join("loop1/x")).is_err(), "a loop stays a loop when remembered");
+    }
 }

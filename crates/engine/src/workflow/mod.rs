@@ -7,7 +7,7 @@ mod template;
 pub mod vars;
 
 pub use load::{
-    LoadOptions, MAX_NODE_NAME, check_input_path, check_publish_path, is_node_name, load, load_str, parse_memory,
+    InputPaths, LoadOptions, MAX_NODE_NAME, check_publish_path, is_node_name, load, load_str, parse_memory,
     read_workflow_text, resolve_path,
 };
 pub use model::{InputBinding, Node, NodeId, Publish, Source, Workflow};
