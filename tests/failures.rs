@@ -326,3 +326,45 @@ fn no_queued_node_starts_after_a_failure() {
         );
     }
 }
+
+/// Commands run in bash's strict mode whether they reach bash as an argument or, past the
+/// kernel's 128 KiB limit on one argument, through a file; the long one runs all the same.
+#[test]
+fn short_and_long_commands_run_in_strict_mode() {
+    let padding = format!("# {}\n", "x".repeat(200 * 1024));
+    let node = |name: &str, run: &str| {
+        format!(
+            "  {name}:\n    uses: shell\n    with:\n      outputs: {{ o: file }}\n      run: {}\n",
+            serde_json::json!(run)
+        )
+    };
+    let yaml = [
+        "name: strict\nnodes:\n".to_string(),
+        node("short_ok", "echo short > {out.o}"),
+        node("long_ok", &format!("{padding}echo long > {{out.o}}")),
+        node("short_unset", "echo \"$NOT_SET_ANYWHERE\" > {out.o}"),
+        node("long_unset", &format!("{padding}echo \"$NOT_SET_ANYWHERE\" > {{out.o}}")),
+        node("short_pipe", "false | true; echo no > {out.o}"),
+        node("long_error", &format!("{padding}false; echo no > {{out.o}}")),
+    ]
+    .concat();
+    let project = Project::with_workflow(&yaml);
+    let out = project.flow(&["run", "--json", "--keep-going", WORKFLOW]);
+    out.assert_code(1);
+    out.json_run().assert_statuses(&[
+        ("short_ok", "ran"),
+        ("long_ok", "ran"),
+        ("short_unset", "failed"),
+        ("long_unset", "failed"),
+        ("short_pipe", "failed"),
+        ("long_error", "failed"),
+    ]);
+    let logs = project.state().join("logs");
+    let log_of = |node: &str| {
+        let run = std::fs::read_dir(&logs).unwrap().flatten().next().unwrap().path();
+        std::fs::read_to_string(run.join(format!("{node}.log"))).unwrap()
+    };
+    for node in ["short_unset", "long_unset"] {
+        assert!(log_of(node).contains("NOT_SET_ANYWHERE: unbound variable"), "{node}: {}", log_of(node));
+    }
+}

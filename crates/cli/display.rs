@@ -137,29 +137,39 @@ impl Bars {
     }
 }
 
+/// One line to stderr in one write: stderr is unbuffered, and `eprintln!` writes each piece of
+/// its format on its own (13 writes for a progress line, per node).
+macro_rules! line {
+    ($($arg:tt)*) => {{
+        let mut line = format!($($arg)*);
+        line.push('\n');
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
+    }};
+}
+
 impl Lines {
     fn event(&self, event: &Event) {
         match event {
             Event::Planned { total } => self.total.store(*total, Ordering::Relaxed),
             Event::Started { .. } => {}
-            Event::Mapped { node, detail, .. } => eprintln!("map     {node}: {detail}"),
+            Event::Mapped { node, detail, .. } => line!("map     {node}: {detail}"),
             Event::ItemFinished { node, item, status, seconds } => {
                 if matches!(status, NodeStatus::Ran | NodeStatus::Failed) {
-                    eprintln!("        {:<7} {node}[{item}] ({})", status.as_str(), seconds_text(*seconds));
+                    line!("        {:<7} {node}[{item}] ({})", status.as_str(), seconds_text(*seconds));
                 }
             }
-            Event::Retrying { node, attempt, error } => eprintln!("retry   {node} (attempt {attempt} failed: {error})"),
+            Event::Retrying { node, attempt, error } => line!("retry   {node} (attempt {attempt} failed: {error})"),
             Event::Finished { node, status, seconds } => {
                 let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
                 // Cached and skipped nodes are summed up at the end; a no-op of 10k nodes
                 // should not print 10k lines.
                 if matches!(status, NodeStatus::Ran | NodeStatus::Failed | NodeStatus::Cancelled) {
                     let total = self.total.load(Ordering::Relaxed);
-                    eprintln!("[{done}/{total}] {:<7} {node} ({})", status.as_str(), seconds_text(*seconds));
+                    line!("[{done}/{total}] {:<7} {node} ({})", status.as_str(), seconds_text(*seconds));
                 }
             }
-            Event::Draining { running } => eprintln!("a node failed; waiting for {running} running node(s) to finish"),
-            Event::Cancelling => eprintln!("cancelling: stopping running nodes"),
+            Event::Draining { running } => line!("a node failed; waiting for {running} running node(s) to finish"),
+            Event::Cancelling => line!("cancelling: stopping running nodes"),
             Event::Warning { .. } => {}
         }
     }

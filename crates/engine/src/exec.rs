@@ -244,6 +244,8 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     if orphans > 0 {
         warnings.push(format!("stopped {orphans} process(es) an earlier, killed run of this store left running"));
     }
+    // The run's commands share one record of their controller in procs/, not one file each.
+    let _procs_record = crate::process::hold_record(&state.root);
     state.clear_tmp().map_err(|e| StoreError::io(&state.tmp_dir(), e))?;
     let logs_dir = state.logs_dir().join(&options.run_id);
     create_private_dir(&logs_dir).map_err(|e| StoreError::io(&logs_dir, e))?;

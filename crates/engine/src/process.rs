@@ -19,9 +19,9 @@
 //! If the controller itself dies (SIGKILL, OOM killer), the leader gets SIGKILL from the kernel
 //! (`PR_SET_PDEATHSIG`). That signal is not inherited by the leader's children, so each node
 //! process also carries a mark in its environment, [`TOKEN_VAR`], whose value is derived from
-//! the state directory and which every descendant inherits; and each running command leaves a
-//! record in `procs/` of the state directory while it runs, naming its controller (the flow
-//! process: pid and start time). The next run of the same store, holding the store lock, reads
+//! the state directory and which every descendant inherits; and while commands run, their
+//! controller (the flow process) keeps a record in `procs/` of the state directory naming
+//! itself: pid and start time. The next run of the same store, holding the store lock, reads
 //! the records ([`kill_orphans`]) before it clears `tmp/`. For records whose controller is dead
 //! it kills the processes that carry the mark and started after that controller did; a daemon
 //! that a node of an earlier, successful run left on purpose started before and is spared, and
@@ -38,13 +38,12 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus};
 use std::sync::Once;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cancel::{CancelToken, GRACE_PERIOD, ProcessGuard};
 use crate::digest::Digest;
 use crate::kind::{NodeContext, NodeError};
-use crate::store::{StateDir, create_private_dir};
+use crate::store::StateDir;
 
 /// The environment variable that marks a process as started by a node of one store.
 pub const TOKEN_VAR: &str = "FLOW_PROCESS_TOKEN";
@@ -109,7 +108,8 @@ pub struct NodeProcess {
     cancel: CancelToken,
     /// Wakes a wait for the leader the moment it exits (kernels since 5.3).
     pidfd: Option<OwnedFd>,
-    record: PathBuf,
+    /// The `procs/` folder whose record covers this command.
+    procs: PathBuf,
     log: PathBuf,
     /// When flow itself SIGKILLed the group (the caller dropped it without waiting).
     killed_at: Option<Instant>,
@@ -124,21 +124,10 @@ impl NodeProcess {
     pub fn spawn(command: &mut Command, ctx: &NodeContext<'_>) -> Result<NodeProcess, SpawnError> {
         become_subreaper();
         let procs = procs_dir(ctx.state_dir);
-        create_private_dir(&procs).map_err(|source| SpawnError::Record { path: procs.clone(), source })?;
         // The record exists, naming its controller, before the command does: a crash between
         // the two leaves a record with nothing to kill, never a process without a record.
-        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+        records::command_starts(&procs).map_err(|(path, source)| SpawnError::Record { path, source })?;
         let controller = std::process::id();
-        let record = procs.join(format!("{controller}-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed)));
-        let started = match start_time(controller as i32) {
-            Some(start) => format!("controller {controller} {start}\n"),
-            // No /proc: the cleanup cannot scan for orphans either, and says so.
-            None => format!("controller {controller}\n"),
-        };
-        crate::store::create_private_file(&record)
-            .and_then(|mut file| file.write_all(started.as_bytes()))
-            .map_err(|source| SpawnError::Record { path: record.clone(), source })?;
-
         let parent = controller as libc::pid_t;
         command.process_group(0).env(TOKEN_VAR, store_token(ctx.state_dir));
         // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
@@ -158,13 +147,12 @@ impl NodeProcess {
         let child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
-                let _ = fs::remove_file(&record);
+                records::command_ends(&procs);
                 return Err(SpawnError::Start(e));
             }
         };
         let pgid = child.id() as i32;
-        // The group id makes the record readable by a person; the cleanup does not need it.
-        let _ = fs::OpenOptions::new().append(true).open(&record).and_then(|mut f| writeln!(f, "group {pgid}"));
+        records::group_started(&procs, pgid);
         let guard = ctx.cancel.register_process_group(pgid);
         Ok(NodeProcess {
             child,
@@ -172,7 +160,7 @@ impl NodeProcess {
             guard: Some(guard),
             cancel: ctx.cancel.clone(),
             pidfd: pidfd_open(pgid).ok(),
-            record,
+            procs,
             log: ctx.log_path.to_path_buf(),
             killed_at: None,
             finished: false,
@@ -244,12 +232,7 @@ impl NodeProcess {
             }
         };
         // The group is gone or SIGKILLed: nothing of it can run user code any more.
-        if let Err(e) = fs::remove_file(&self.record)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            // Harmless: the next run only reads it and finds this process gone.
-            tracing::warn!(record = %self.record.display(), "cannot remove process record: {e}");
-        }
+        records::command_ends(&self.procs);
         result
     }
 
@@ -436,6 +419,138 @@ fn become_subreaper() {
             tracing::warn!("cannot become a child subreaper: {}", io::Error::last_os_error());
         }
     });
+}
+
+/// Keeps the record that this controller has commands running, in `procs/` of the state
+/// directory, for as long as one of them runs or a run holds it ([`hold_record`]).
+///
+/// One file per controller, not one per command: on ext4 each new file costs an inode
+/// allocation, and a run of a thousand trivial nodes paid for a thousand of them
+/// (docs/benchmarks.md). The cleanup needs no more: it goes by the controller (alive or not,
+/// and since when), never by the groups listed.
+mod records {
+    use std::fs::File;
+    use std::io::{self, Write};
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Mutex, MutexGuard};
+
+    use crate::store::{create_private_dir, create_private_file};
+
+    struct Kept {
+        procs: PathBuf,
+        file: Option<(PathBuf, File)>,
+        commands: usize,
+        holds: usize,
+    }
+
+    static KEPT: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
+
+    fn kept() -> MutexGuard<'static, Vec<Kept>> {
+        // What the lock guards stays consistent at every step: a panic elsewhere poisons nothing.
+        KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn entry<'k>(kept: &'k mut Vec<Kept>, procs: &Path) -> &'k mut Kept {
+        let at = match kept.iter().position(|k| k.procs == procs) {
+            Some(at) => at,
+            None => {
+                kept.push(Kept { procs: procs.to_path_buf(), file: None, commands: 0, holds: 0 });
+                kept.len() - 1
+            }
+        };
+        &mut kept[at]
+    }
+
+    /// Removes the record once nothing needs it.
+    fn settle(kept: &mut Vec<Kept>, procs: &Path) {
+        let Some(at) = kept.iter().position(|k| k.procs == procs) else { return };
+        if kept[at].commands > 0 || kept[at].holds > 0 {
+            return;
+        }
+        if let Some((path, _)) = kept.swap_remove(at).file
+            && let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            // Harmless: the next run only reads it and finds this controller gone.
+            tracing::warn!(record = %path.display(), "cannot remove process record: {e}");
+        }
+    }
+
+    /// A command is about to start: the record exists when this returns.
+    pub(super) fn command_starts(procs: &Path) -> Result<(), (PathBuf, io::Error)> {
+        let mut kept = kept();
+        let entry = entry(&mut kept, procs);
+        if entry.file.is_none() {
+            static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+            let controller = std::process::id();
+            let path = procs.join(format!("{controller}-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed)));
+            let started = match super::start_time(controller as i32) {
+                Some(start) => format!("controller {controller} {start}\n"),
+                // No /proc: the cleanup cannot scan for orphans either, and says so.
+                None => format!("controller {controller}\n"),
+            };
+            let made = create_private_dir(procs).map_err(|e| (procs.to_path_buf(), e)).and_then(|()| {
+                create_private_file(&path)
+                    .and_then(|mut file| file.write_all(started.as_bytes()).map(|()| file))
+                    .map_err(|e| (path.clone(), e))
+            });
+            match made {
+                Ok(file) => entry.file = Some((path, file)),
+                Err(error) => {
+                    let _ = std::fs::remove_file(&path);
+                    settle(&mut kept, procs);
+                    return Err(error);
+                }
+            }
+        }
+        entry.commands += 1;
+        Ok(())
+    }
+
+    /// The group id makes the record readable by a person; the cleanup does not need it.
+    pub(super) fn group_started(procs: &Path, pgid: i32) {
+        let mut kept = kept();
+        if let Some((_, file)) = &mut entry(&mut kept, procs).file {
+            let _ = file.write_all(format!("group {pgid}\n").as_bytes());
+        }
+    }
+
+    /// A command's group is gone (or SIGKILLed): nothing of it can run user code any more.
+    pub(super) fn command_ends(procs: &Path) {
+        let mut kept = kept();
+        let entry = entry(&mut kept, procs);
+        entry.commands = entry.commands.saturating_sub(1);
+        settle(&mut kept, procs);
+    }
+
+    /// See [`super::hold_record`].
+    pub struct RecordHold {
+        procs: PathBuf,
+    }
+
+    pub(super) fn hold(procs: PathBuf) -> RecordHold {
+        entry(&mut kept(), &procs).holds += 1;
+        RecordHold { procs }
+    }
+
+    impl Drop for RecordHold {
+        fn drop(&mut self) {
+            let mut kept = kept();
+            let entry = entry(&mut kept, &self.procs);
+            entry.holds = entry.holds.saturating_sub(1);
+            settle(&mut kept, &self.procs);
+        }
+    }
+}
+
+pub use records::RecordHold;
+
+/// Keeps this controller's record in `procs/` of the store at `state_root` from its first
+/// command until the hold is dropped, rather than from each command to its end: a run holds
+/// it, so that its nodes, one after another, share one record file.
+pub fn hold_record(state_root: &Path) -> RecordHold {
+    records::hold(procs_dir(state_root))
 }
 
 /// Kills every process that node commands of earlier, killed runs of this store left running
@@ -737,6 +852,7 @@ fn self_and_ancestors() -> HashSet<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::create_private_dir;
     use std::collections::BTreeMap;
 
     #[test]
@@ -942,6 +1058,37 @@ mod tests {
         let status = running.wait().unwrap();
         assert_eq!(status.signal(), Some(libc::SIGKILL));
         assert!(records(root).is_empty(), "cancelled: {:?}", records(root));
+    }
+
+    /// A run's commands, one after another or side by side, share one record of their
+    /// controller, kept while the run holds it and removed when the hold goes.
+    #[test]
+    fn commands_share_one_record_that_a_run_keeps_until_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let cancel = CancelToken::new();
+        let hold = hold_record(root);
+        assert!(records(root).is_empty(), "a hold alone writes nothing");
+
+        let first = spawn(root, &cancel, "sleep 600");
+        let second = spawn(root, &cancel, "sleep 600");
+        let names = records(root);
+        assert_eq!(names.len(), 1, "{names:?}");
+        let text = fs::read_to_string(procs_dir(root).join(&names[0])).unwrap();
+        let me = std::process::id();
+        let expected = format!(
+            "controller {me} {}\ngroup {}\ngroup {}\n",
+            start_time(me as i32).unwrap(),
+            first.pgid,
+            second.pgid
+        );
+        assert_eq!(text, expected);
+        drop(first);
+        drop(second);
+        assert!(spawn(root, &cancel, "true").wait().unwrap().success());
+        assert_eq!(records(root), names, "the same record while the run holds it");
+        drop(hold);
+        assert!(records(root).is_empty(), "the run ended: {:?}", records(root));
     }
 
     /// A cgroup-v1 freezer: its processes sit in uninterruptible sleep (state D), SIGKILL or

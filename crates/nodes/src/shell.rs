@@ -36,6 +36,9 @@ use serde_json::Value;
 
 pub struct Shell;
 
+/// Longer commands go to bash through a file: the kernel refuses an argument of 128 KiB.
+const MAX_INLINE_SCRIPT: usize = 64 * 1024;
+
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct ShellParams {
@@ -155,16 +158,23 @@ impl NodeKind for Shell {
             .open(ctx.log_path)
             .map_err(|e| NodeError::io(format!("open log {}", ctx.log_path.display()), e))?;
         let mut header = log.try_clone().map_err(|e| NodeError::io("log", e))?;
-        writeln!(header, "$ {}", abbreviate(&script, 2000)).map_err(|e| NodeError::io("write log", e))?;
-        // The script goes through a file, not `bash -c`: a fan-in of thousands of store paths
-        // would exceed the kernel's 128 KiB limit on one argument.
-        let script_path = ctx.scratch_dir.join(".flow-command.sh");
-        std::fs::write(&script_path, format!("set -euo pipefail\n{script}\n"))
-            .map_err(|e| NodeError::io(format!("write {}", script_path.display()), e))?;
-        let stderr = log.try_clone().map_err(|e| NodeError::io("log", e))?;
+        header
+            .write_all(format!("$ {}\n", abbreviate(&script, 2000)).as_bytes())
+            .map_err(|e| NodeError::io("write log", e))?;
         let mut command = Command::new("bash");
+        command.args(["-euo", "pipefail"]);
+        // Linux caps one argument at 128 KiB: a fan-in of thousands of store paths goes
+        // through a file. Shorter scripts do not, which spares a file per node.
+        if script.len() < MAX_INLINE_SCRIPT {
+            command.arg("-c").arg(&script).arg(ctx.node);
+        } else {
+            let script_path = ctx.scratch_dir.join(".flow-command.sh");
+            std::fs::write(&script_path, format!("{script}\n"))
+                .map_err(|e| NodeError::io(format!("write {}", script_path.display()), e))?;
+            command.arg(&script_path);
+        }
+        let stderr = log.try_clone().map_err(|e| NodeError::io("log", e))?;
         command
-            .arg(&script_path)
             .current_dir(ctx.project_dir)
             .envs(&params.env)
             .env("FLOW_NODE", ctx.node)
