@@ -140,10 +140,12 @@ stop() {
     export SLURM_CONF=$CONF
     scancel --user="$(id -un)" 2>/dev/null || true
     for daemon in slurmd slurmctld munged; do
-        local pidfile=$DIR/run/$daemon.pid
+        local pidfile=$DIR/run/$daemon.pid pid
         if running "$pidfile" "$daemon"; then
-            kill "$(cat "$pidfile")"
-            within 10 sh -c "! kill -0 $(cat "$pidfile") 2>/dev/null || grep -q '^State:.*Z' /proc/$(cat "$pidfile")/status" ||
+            pid=$(cat "$pidfile")
+            kill "$pid"
+            # A zombie counts as stopped: the init process reaps it when it gets to it.
+            within 10 sh -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status" ||
                 say "$daemon did not stop"
         fi
     done
