@@ -8,6 +8,7 @@ mod cache;
 mod commands;
 mod concurrency;
 mod errors;
+mod exec_job;
 mod failures;
 mod map;
 mod pipeline;

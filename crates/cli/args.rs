@@ -45,6 +45,19 @@ pub enum Command {
     Nodes(NodesArgs),
     /// Inspect the feature store: list, describe GROUP, get GROUP ID, query "SQL"
     Fs(FsArgs),
+    /// Run one node attempt that a cluster executor wrote down (what a batch job runs)
+    #[command(hide = true)]
+    ExecJob(ExecJobArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExecJobArgs {
+    /// The job's spec (JSON), written by the controller
+    pub spec: PathBuf,
+
+    /// Where to leave how the attempt ended (JSON) for the controller
+    #[arg(long, value_name = "FILE")]
+    pub outcome: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

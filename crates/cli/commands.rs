@@ -75,6 +75,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify_cmd(&ctx, args),
         Command::Nodes(args) => nodes_cmd(&ctx, args),
         Command::Fs(args) => crate::fs::fs_cmd(&ctx, args),
+        Command::ExecJob(args) => crate::exec_job::exec_job(&ctx, args),
     }
 }
 

@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod display;
+mod exec_job;
 mod fs;
 mod logging;
 mod run;

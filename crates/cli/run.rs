@@ -68,6 +68,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
             .then(|| ctx.last_run(&workflow))
             .flatten()
             .map(Arc::new),
+        executor: Arc::new(flow_engine::executor::Local),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -32,6 +32,7 @@ use tokio::task::JoinSet;
 
 use crate::cancel::CancelToken;
 use crate::digest::{Digest, Shape};
+use crate::executor::Executor;
 use crate::graph::Dag;
 use crate::key::ActionManifest;
 use crate::kind::{ItemContext, NodeContext, NodeError, WorkflowNode};
@@ -116,6 +117,8 @@ pub struct RunOptions {
     pub observer: Arc<dyn Observer>,
     /// The workflow's previous run, if any: mapped nodes say which items are new or changed.
     pub previous: Option<Arc<RunRecord>>,
+    /// Where node attempts run ([`crate::executor::Local`] unless a cluster is asked for).
+    pub executor: Arc<dyn Executor>,
 }
 
 /// A node that failed, with where to look.
@@ -296,6 +299,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
         keep_going: options.keep_going,
         state_dir: state.root.clone(),
         view: view.clone(),
+        executor: options.executor.clone(),
     };
     let mut mappings: BTreeMap<usize, Mapping> = BTreeMap::new();
     // Results known without waiting on a task (a mapped node whose items were all cached).
@@ -892,6 +896,7 @@ struct JobShared {
     keep_going: bool,
     state_dir: PathBuf,
     view: Arc<Vec<WorkflowNode>>,
+    executor: Arc<dyn Executor>,
 }
 
 impl JobShared {
@@ -920,6 +925,7 @@ impl JobShared {
             keep_going: self.keep_going,
             state_dir: self.state_dir.clone(),
             view: self.view.clone(),
+            executor: self.executor.clone(),
         }
     }
 }
@@ -950,6 +956,7 @@ struct Job {
     keep_going: bool,
     state_dir: PathBuf,
     view: Arc<Vec<WorkflowNode>>,
+    executor: Arc<dyn Executor>,
 }
 
 impl Job {
@@ -1056,7 +1063,7 @@ impl Job {
             item: self.item.as_ref().map(|i| &i.1),
         };
         let watched = self.watch_inputs();
-        let result = node.kind.run(&ctx).and_then(|()| {
+        let result = self.executor.run(node, &ctx).and_then(|()| {
             if self.cancel.is_cancelled() {
                 return Err(NodeError::Cancelled);
             }

@@ -17,6 +17,7 @@ pub mod cancel;
 pub mod diagnostic;
 pub mod digest;
 pub mod exec;
+pub mod executor;
 pub mod graph;
 pub mod key;
 pub mod kind;

@@ -34,6 +34,7 @@ fn run_text_on(runtime: &tokio::runtime::Runtime, project: &Path, registry: &Reg
         cancel: CancelToken::new(),
         observer: Arc::new(Quiet),
         previous: None,
+        executor: Arc::new(flow_engine::executor::Local),
     };
     runtime.block_on(run(Arc::new(workflow), &mut store, options)).unwrap()
 }
