@@ -18,4 +18,5 @@ mod preprocess;
 mod processes;
 mod radiomics;
 mod safety;
+mod slurm;
 mod templates;

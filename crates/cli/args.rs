@@ -98,6 +98,47 @@ pub struct RunArgs {
     /// Let publish replace destinations flow did not write (or that were edited since)
     #[arg(long)]
     pub overwrite: bool,
+
+    /// Where nodes run: here, or as Slurm batch jobs (then -j is how many jobs at once)
+    #[arg(long, value_enum, default_value_t = ExecutorName::Local)]
+    pub executor: ExecutorName,
+
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorName {
+    Local,
+    Slurm,
+}
+
+/// Settings of `--executor slurm`.
+#[derive(Args, Debug, Clone)]
+pub struct SlurmArgs {
+    /// Slurm partition for every job
+    #[arg(long, value_name = "NAME")]
+    pub slurm_partition: Option<String>,
+
+    /// Slurm account
+    #[arg(long, value_name = "NAME")]
+    pub slurm_account: Option<String>,
+
+    /// Slurm quality of service
+    #[arg(long, value_name = "NAME")]
+    pub slurm_qos: Option<String>,
+
+    /// Time limit of each job, as sbatch takes it (30, 2:00:00, 1-00:00:00)
+    #[arg(long, value_name = "TIME")]
+    pub slurm_time: Option<String>,
+
+    /// Another sbatch option, passed as it is (repeatable)
+    #[arg(long = "slurm-option", value_name = "OPTION", allow_hyphen_values = true)]
+    pub slurm_options: Vec<String>,
+
+    /// Seconds between two status calls (one squeue for the whole run); at least 2
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub slurm_poll: u64,
 }
 
 #[derive(Args, Debug)]

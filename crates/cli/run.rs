@@ -5,13 +5,14 @@ use std::sync::Arc;
 use flow_engine::cancel::CancelToken;
 use flow_engine::digest::Digest;
 use flow_engine::exec::{self, RunOptions};
+use flow_engine::executor::{Executor, Local};
 use flow_engine::store::runs::{RunRecord, new_run_id};
 use flow_engine::store::{Store, create_private_dir, create_private_file};
 use flow_engine::workflow::cache::{self, Loaded};
 use flow_engine::workflow::model::Workflow;
 use flow_engine::workflow::{LoadOptions, parse_memory};
 
-use crate::args::{RunArgs, WorkflowArgs};
+use crate::args::{ExecutorName, RunArgs, WorkflowArgs};
 use crate::commands::{Context, lock_store};
 use crate::display::{Progress, log_tail, summary_table};
 use crate::{CliError, logging, out};
@@ -52,6 +53,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
 
     let mut store = Store::open_locked(ctx.state.clone(), &lock)?;
     let progress = Arc::new(Progress::new());
+    let executor = executor(ctx, args, &workflow.file, &run_id)?;
     let options = RunOptions {
         run_id,
         jobs,
@@ -68,7 +70,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
             .then(|| ctx.last_run(&workflow))
             .flatten()
             .map(Arc::new),
-        executor: Arc::new(flow_engine::executor::Local),
+        executor,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -162,6 +164,42 @@ pub fn load_workflow(ctx: &Context, args: &WorkflowArgs) -> Result<Loaded, CliEr
         loaded.workflow.file = absolute;
     }
     Ok(loaded)
+}
+
+/// Where this run's nodes run (`--executor`).
+fn executor(
+    ctx: &Context,
+    args: &RunArgs,
+    workflow: &std::path::Path,
+    run_id: &str,
+) -> Result<Arc<dyn Executor>, CliError> {
+    match args.executor {
+        ExecutorName::Local => Ok(Arc::new(Local)),
+        ExecutorName::Slurm => {
+            let flow = std::env::current_exe()
+                .map_err(|e| CliError::Internal(format!("cannot find the flow binary for the jobs to run: {e}")))?;
+            let settings = flow_slurm::Settings {
+                partition: args.slurm.slurm_partition.clone(),
+                account: args.slurm.slurm_account.clone(),
+                qos: args.slurm.slurm_qos.clone(),
+                time: args.slurm.slurm_time.clone(),
+                extra: args.slurm.slurm_options.clone(),
+                poll_interval: std::time::Duration::from_secs(args.slurm.slurm_poll),
+                ..flow_slurm::Settings::default()
+            };
+            // Absolute paths: the jobs start elsewhere.
+            let jobs_dir = std::path::absolute(ctx.state.root.join("slurm").join(run_id))
+                .map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
+            Ok(Arc::new(flow_slurm::Slurm::start(
+                settings,
+                format!("flow-{run_id}"),
+                jobs_dir,
+                workflow.to_path_buf(),
+                args.workflow.set.clone(),
+                flow,
+            )))
+        }
+    }
 }
 
 fn physical_memory() -> Option<u64> {

@@ -1,0 +1,373 @@
+//! The Slurm executor: each node attempt (or map item) is a batch job that runs
+//! `flow exec-job` on whichever node Slurm picks, on a shared filesystem.
+//!
+//! - **One status call per interval for the whole run.** Every job of a run carries the run's
+//!   name (`--job-name`), and one `squeue --states=all --name=RUN` per poll interval answers for
+//!   all of them ([`poll`]); an attempt never asks about its own job. Finished jobs stay listed
+//!   for Slurm's `MinJobAge` (300 s by default), far longer than a poll interval.
+//! - **Submissions are rate-limited** ([`Settings::submit_interval`]) so a wide map does not
+//!   flood slurmctld.
+//! - **The store has one writer.** A job writes only into its attempt's work dir and leaves a
+//!   [`JobOutcome`] file; the controller checks the outputs and moves them into the store as for
+//!   a local attempt.
+//! - **A failure says why:** out of memory, time limit, lost node, preemption or a cancel from
+//!   outside, from the job's final state and the tail of its log; otherwise the node's own error
+//!   from the outcome file.
+//! - **Cancelling the run cancels its jobs** (`scancel`), and so does dropping the executor.
+
+mod state;
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use flow_engine::executor::{Executor, JobOutcome, JobSpec};
+use flow_engine::kind::{NodeContext, NodeError};
+use flow_engine::workflow::Node;
+
+pub use state::{JobState, Reason, failure_reason};
+
+/// How jobs are submitted and watched.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    /// `--time`, in any form sbatch takes (`30`, `2:00:00`, `1-00:00:00`).
+    pub time: Option<String>,
+    /// More `sbatch` options, passed as they are.
+    pub extra: Vec<String>,
+    /// Between two `squeue` calls; never below [`MIN_POLL`].
+    pub poll_interval: Duration,
+    /// Between two `sbatch` calls.
+    pub submit_interval: Duration,
+}
+
+/// A floor on the poll interval: one call per few seconds is what slurmctld's operators ask of
+/// workflow tools.
+pub const MIN_POLL: Duration = Duration::from_secs(2);
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            partition: None,
+            account: None,
+            qos: None,
+            time: None,
+            extra: Vec::new(),
+            poll_interval: Duration::from_secs(5),
+            submit_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What every attempt of a run shares with the poller.
+struct Shared {
+    /// Job id to what the last poll said.
+    jobs: Mutex<HashMap<String, JobState>>,
+    polled: Condvar,
+    stop: AtomicBool,
+    last_submit: Mutex<Option<Instant>>,
+    status_calls: AtomicUsize,
+    submissions: AtomicUsize,
+}
+
+impl Shared {
+    fn jobs(&self) -> MutexGuard<'_, HashMap<String, JobState>> {
+        self.jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs attempts as Slurm batch jobs; see the module docs.
+pub struct Slurm {
+    settings: Settings,
+    run_name: String,
+    jobs_dir: PathBuf,
+    workflow: PathBuf,
+    overrides: Vec<(String, String)>,
+    flow: PathBuf,
+    next: AtomicUsize,
+    shared: Arc<Shared>,
+    poller: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Slurm {
+    /// An executor for one run: its jobs are named `run_name`, their specs, scripts and
+    /// outcomes live under `jobs_dir` (on the shared filesystem), and they run the flow binary
+    /// `flow` on the workflow file `workflow` loaded with `overrides`.
+    pub fn start(
+        settings: Settings,
+        run_name: String,
+        jobs_dir: PathBuf,
+        workflow: PathBuf,
+        overrides: Vec<(String, String)>,
+        flow: PathBuf,
+    ) -> Slurm {
+        let shared = Arc::new(Shared {
+            jobs: Mutex::new(HashMap::new()),
+            polled: Condvar::new(),
+            stop: AtomicBool::new(false),
+            last_submit: Mutex::new(None),
+            status_calls: AtomicUsize::new(0),
+            submissions: AtomicUsize::new(0),
+        });
+        let interval = settings.poll_interval.max(MIN_POLL);
+        let poller = {
+            let shared = shared.clone();
+            let name = run_name.clone();
+            std::thread::Builder::new()
+                .name("slurm-poll".into())
+                .spawn(move || poll_loop(&shared, &name, interval))
+                .ok()
+        };
+        Slurm { settings, run_name, jobs_dir, workflow, overrides, flow, next: AtomicUsize::new(0), shared, poller }
+    }
+
+    /// `squeue` calls made so far (a bounded number per minute, whatever the number of jobs).
+    pub fn status_calls(&self) -> usize {
+        self.shared.status_calls.load(Ordering::Relaxed)
+    }
+
+    pub fn submissions(&self) -> usize {
+        self.shared.submissions.load(Ordering::Relaxed)
+    }
+
+    fn sbatch_args(&self, node: &Node, ctx: &NodeContext<'_>, script: &Path) -> Vec<String> {
+        let mut args = vec![
+            "--parsable".to_string(),
+            format!("--job-name={}", self.run_name),
+            format!("--output={}", ctx.log_path.display()),
+            "--open-mode=append".to_string(),
+            format!("--chdir={}", ctx.project_dir.display()),
+            format!("--cpus-per-task={}", ctx.threads.max(1)),
+        ];
+        if let Some(bytes) = node.memory {
+            args.push(format!("--mem={}M", bytes.div_ceil(1024 * 1024).max(1)));
+        }
+        for (option, value) in [
+            ("--partition", &self.settings.partition),
+            ("--account", &self.settings.account),
+            ("--qos", &self.settings.qos),
+            ("--time", &self.settings.time),
+        ] {
+            if let Some(value) = value {
+                args.push(format!("{option}={value}"));
+            }
+        }
+        args.extend(self.settings.extra.iter().cloned());
+        args.push(script.display().to_string());
+        args
+    }
+
+    fn submit(&self, args: &[String]) -> Result<String, NodeError> {
+        {
+            let mut last = self.shared.last_submit.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(at) = *last {
+                let wait = self.settings.submit_interval.saturating_sub(at.elapsed());
+                std::thread::sleep(wait);
+            }
+            *last = Some(Instant::now());
+        }
+        let output = Command::new("sbatch")
+            .args(args)
+            .output()
+            .map_err(|e| NodeError::io("run sbatch (is Slurm installed and on PATH?)", e))?;
+        self.shared.submissions.fetch_add(1, Ordering::Relaxed);
+        if !output.status.success() {
+            return Err(NodeError::Failed(format!(
+                "sbatch refused the job: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        // `--parsable` prints `ID` or `ID;CLUSTER`.
+        let text = String::from_utf8_lossy(&output.stdout);
+        let id = text.trim().split(';').next().unwrap_or("").to_string();
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NodeError::Failed(format!("sbatch answered '{}' instead of a job id", text.trim())));
+        }
+        Ok(id)
+    }
+
+    /// Blocks until the poller sees the job over; cancels it if the run is cancelled meanwhile.
+    fn wait(&self, id: &str, ctx: &NodeContext<'_>) -> JobState {
+        let mut jobs = self.shared.jobs();
+        let mut cancelled = false;
+        loop {
+            match jobs.get(id) {
+                Some(state) if state.is_over() => return state.clone(),
+                _ => {}
+            }
+            if ctx.cancel.is_cancelled() && !cancelled {
+                cancelled = true;
+                drop(jobs);
+                scancel(&[id]);
+                jobs = self.shared.jobs();
+                continue;
+            }
+            jobs = self
+                .shared
+                .polled
+                .wait_timeout(jobs, Duration::from_millis(200))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+}
+
+impl Executor for Slurm {
+    fn name(&self) -> &str {
+        "slurm"
+    }
+
+    fn run(&self, node: &Node, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let dir = self.jobs_dir.join(n.to_string());
+        std::fs::create_dir_all(&dir).map_err(|e| NodeError::io(format!("create {}", dir.display()), e))?;
+        let (spec_path, outcome, script) = (dir.join("spec.json"), dir.join("outcome.json"), dir.join("job.sh"));
+        JobSpec::of(&self.workflow, &self.overrides, ctx)
+            .write(&spec_path)
+            .map_err(|e| NodeError::io(format!("write {}", spec_path.display()), e))?;
+        let text = format!(
+            "#!/bin/bash\n# flow: node {node}\nexec {flow} --project-dir {project} --state-dir {state} exec-job {spec} --outcome {outcome}\n",
+            node = quote(&node.name),
+            flow = quote(&self.flow.to_string_lossy()),
+            project = quote(&ctx.project_dir.to_string_lossy()),
+            state = quote(&ctx.state_dir.to_string_lossy()),
+            spec = quote(&spec_path.to_string_lossy()),
+            outcome = quote(&outcome.to_string_lossy()),
+        );
+        std::fs::write(&script, text).map_err(|e| NodeError::io(format!("write {}", script.display()), e))?;
+        let id = self.submit(&self.sbatch_args(node, ctx, &script))?;
+        tracing::info!(job = %id, node = %node.name, "submitted to Slurm");
+        self.shared.jobs().insert(id.clone(), JobState::Active("SUBMITTED".into()));
+        self.shared.polled.notify_all();
+        let state = self.wait(&id, ctx);
+        self.shared.jobs().remove(&id);
+        if ctx.cancel.is_cancelled() {
+            return Err(NodeError::Cancelled);
+        }
+        let said = JobOutcome::read(&outcome).ok();
+        let log = ctx.log_path.display();
+        match (&state, said) {
+            (JobState::Finished(word), Some(said)) if word == "COMPLETED" => said.into_result(),
+            (JobState::Gone, Some(said)) => said.into_result(),
+            (JobState::Finished(word), said) => {
+                match failure_reason(word, &log_tail(ctx.log_path)) {
+                    Some(reason) => Err(NodeError::Failed(format!("Slurm job {id} {}; log: {log}", reason.words()))),
+                    // The command's own failure, as the worker wrote it down.
+                    None => match said {
+                        Some(said) => said.into_result(),
+                        None => Err(NodeError::Failed(format!(
+                            "Slurm job {id} ended {word} before flow ran in it; log: {log}"
+                        ))),
+                    },
+                }
+            }
+            (JobState::Gone, None) => Err(NodeError::Failed(format!(
+                "Slurm job {id} left the queue without an outcome (purged, or the cluster lost it); log: {log}"
+            ))),
+            (JobState::Active(_), _) => unreachable!("wait returns finished jobs only"),
+        }
+    }
+}
+
+impl Drop for Slurm {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.polled.notify_all();
+        let left: Vec<String> = self.shared.jobs().keys().cloned().collect();
+        if !left.is_empty() {
+            let ids: Vec<&str> = left.iter().map(String::as_str).collect();
+            scancel(&ids);
+        }
+        if let Some(poller) = self.poller.take() {
+            let _ = poller.join();
+        }
+    }
+}
+
+/// One `squeue` per interval while the run has jobs; updates every job's state at once.
+fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
+    let mut last_poll: Option<Instant> = None;
+    while !shared.stop.load(Ordering::SeqCst) {
+        {
+            let jobs = shared.jobs();
+            if jobs.is_empty() {
+                let _ = shared.polled.wait_timeout(jobs, Duration::from_millis(200));
+                continue;
+            }
+        }
+        if let Some(at) = last_poll
+            && at.elapsed() < interval
+        {
+            std::thread::sleep((interval - at.elapsed()).min(Duration::from_millis(200)));
+            continue;
+        }
+        last_poll = Some(Instant::now());
+        shared.status_calls.fetch_add(1, Ordering::Relaxed);
+        let listed = match squeue(run_name) {
+            Ok(listed) => listed,
+            Err(problem) => {
+                // slurmctld may be restarting: keep the states, look again next interval.
+                tracing::warn!("squeue failed: {problem}");
+                continue;
+            }
+        };
+        let mut jobs = shared.jobs();
+        for (id, state) in jobs.iter_mut() {
+            *state = match listed.get(id) {
+                Some(word) => JobState::parse(word),
+                None if matches!(state, JobState::Active(word) if word == "SUBMITTED") => continue,
+                None => JobState::Gone,
+            };
+        }
+        drop(jobs);
+        shared.polled.notify_all();
+    }
+}
+
+/// Every job of the run that slurmctld still knows, with its state.
+fn squeue(run_name: &str) -> Result<HashMap<String, String>, String> {
+    let output = Command::new("squeue")
+        .args(["--noheader", "--states=all", "--format=%i %T", &format!("--name={run_name}")])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_once(' ').map(|(id, state)| (id.to_string(), state.trim().to_string())))
+        .collect())
+}
+
+fn scancel(ids: &[&str]) {
+    match Command::new("scancel").args(ids).output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => tracing::warn!("scancel {}: {}", ids.join(" "), String::from_utf8_lossy(&out.stderr).trim()),
+        Err(e) => tracing::warn!("scancel {}: {e}", ids.join(" ")),
+    }
+}
+
+/// The last few KiB of a log, where Slurm's own messages about a killed job land.
+fn log_tail(path: &Path) -> String {
+    let Ok(mut file) = std::fs::File::open(path) else { return String::new() };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(8192)));
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A word for bash: paths are data, never code.
+fn quote(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}

@@ -1,0 +1,161 @@
+//! `--executor slurm` against a real slurmctld (`tests/slurm/cluster.sh start`, which `.ci/run`
+//! does): results land in the same store and cache as local runs, status is one batched
+//! `squeue` per interval, failures say why, and Ctrl-C leaves no job behind. Skipped, saying
+//! so, where no cluster answers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::util::{PATIENCE, Project, WORKFLOW};
+
+/// The cluster's configuration, if one answers; `None` (after saying why) skips the test.
+fn cluster() -> Option<()> {
+    let answers = Command::new("scontrol")
+        .arg("ping")
+        .output()
+        .is_ok_and(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).contains("UP"));
+    if !answers {
+        eprintln!(
+            "SKIPPED: no Slurm controller answers `scontrol ping` (start one: tests/slurm/cluster.sh start, \
+             then export the SLURM_CONF it prints)"
+        );
+        return None;
+    }
+    Some(())
+}
+
+/// A folder with `squeue` and `sbatch` wrappers that count their calls in `calls.log` and run
+/// the real commands: how often flow asks the controller.
+fn counting_path(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("calls.log");
+    for program in ["squeue", "sbatch"] {
+        let real = String::from_utf8(
+            Command::new("bash").args(["-c", &format!("command -v {program}")]).output().unwrap().stdout,
+        )
+        .unwrap();
+        let wrapper = bin.join(program);
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/bash\necho {program} >> '{}'\nexec {} \"$@\"\n", log.display(), real.trim()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+fn calls(dir: &Path, program: &str) -> usize {
+    std::fs::read_to_string(dir.join("calls.log")).unwrap_or_default().lines().filter(|l| *l == program).count()
+}
+
+fn jobs_named_after(project: &Project) -> Vec<String> {
+    let out = Command::new("squeue").args(["--noheader", "--format=%i %j"]).output().unwrap();
+    let runs = std::fs::read_dir(project.state().join("slurm")).map(|d| d.flatten().count()).unwrap_or(0);
+    assert!(runs > 0, "no Slurm run folder in the state dir");
+    let names: Vec<String> = std::fs::read_dir(project.state().join("slurm"))
+        .unwrap()
+        .flatten()
+        .map(|e| format!("flow-{}", e.file_name().to_string_lossy()))
+        .collect();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| names.iter().any(|name| line.ends_with(name.as_str())))
+        .map(str::to_string)
+        .collect()
+}
+
+const CHAIN: &str = r#"
+name: on-slurm
+nodes:
+  upper:
+    uses: shell
+    in: { data: file:data.txt }
+    with: { run: "tr a-z A-Z < {in.data} > {out.o}", outputs: { o: file } }
+  count:
+    uses: shell
+    in: { x: upper.o }
+    with: { run: "wc -c < {in.x} > {out.o}", outputs: { o: file } }
+  squares:
+    uses: shell
+    with: { run: "for i in 1 2 3; do echo $((i * i)); done > {out.o}", outputs: { o: file } }
+"#;
+
+#[test]
+fn a_workflow_run_on_slurm_is_then_a_local_no_op_with_the_same_bytes() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(CHAIN);
+    project.write("data.txt", "tumour volume\n");
+    let bin = counting_path(project.path());
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let output = project
+        .command(&["run", "--json", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2", "-j", "3"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let on_slurm: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(calls(project.path(), "sbatch"), 3, "one job per node");
+    // Two waves of jobs (upper+squares, then count), a few seconds each, polled every 2 s:
+    // a handful of calls for the whole run, never one per job and poll.
+    let squeues = calls(project.path(), "squeue");
+    assert!((1..=12).contains(&squeues), "{squeues} squeue calls");
+
+    let local = project.run_ok(&[]);
+    for node in ["upper", "count", "squares"] {
+        assert_eq!(local.node(node)["status"], "cached", "{node} reran locally");
+        let digest =
+            on_slurm["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["outputs"]["o"].clone();
+        assert_eq!(serde_json::Value::String(local.output(node, "o")), digest);
+    }
+    assert_eq!(project.read_object(&local.output("count", "o")).trim(), "14");
+    assert_eq!(project.read_object(&local.output("squares", "o")), "1\n4\n9\n");
+}
+
+#[test]
+fn a_job_over_its_memory_is_reported_as_out_of_memory() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(
+        r#"
+name: hungry
+nodes:
+  hungry:
+    uses: shell
+    resources: { memory: 20M }
+    with:
+      run: "python3 -c 'import time; x = bytearray(400 * 1024 * 1024); time.sleep(4)'; echo > {out.o}"
+      outputs: { o: file }
+"#,
+    );
+    let out = project.flow(&["run", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2"]);
+    out.assert_code(1).assert_stderr_contains("ran out of memory (OUT_OF_MEMORY)");
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_s_jobs() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(
+        r#"
+name: long
+nodes:
+  long:
+    uses: shell
+    with: { run: "touch started; sleep 600; echo > {out.o}", outputs: { o: file } }
+"#,
+    );
+    let mut running = project.start(&["run", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2"]);
+    running.wait_for_file("started");
+    assert_eq!(jobs_named_after(&project).len(), 1, "the job runs");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(running.pid() as i32, libc::SIGINT) };
+    let out = running.finish();
+    out.assert_code(130);
+    let deadline = Instant::now() + PATIENCE;
+    while !jobs_named_after(&project).is_empty() {
+        assert!(Instant::now() < deadline, "jobs left in squeue: {:?}", jobs_named_after(&project));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
