@@ -197,6 +197,8 @@ fn executor(
                 workflow.to_path_buf(),
                 args.workflow.set.clone(),
                 flow,
+                ctx.project_dir.clone(),
+                ctx.state.root.clone(),
             )))
         }
     }

@@ -16,10 +16,10 @@
 //! - **Cancelling the run cancels its jobs** (`scancel`), and so does dropping the executor.
 
 mod state;
+mod submit;
 
 use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -30,6 +30,7 @@ use flow_engine::kind::{NodeContext, NodeError};
 use flow_engine::workflow::Node;
 
 pub use state::{JobState, Reason, failure_reason};
+use submit::{Queue, Worker};
 
 /// How jobs are submitted and watched.
 #[derive(Clone, Debug)]
@@ -85,20 +86,21 @@ impl Shared {
 /// Runs attempts as Slurm batch jobs; see the module docs.
 pub struct Slurm {
     settings: Settings,
-    run_name: String,
     jobs_dir: PathBuf,
     workflow: PathBuf,
     overrides: Vec<(String, String)>,
-    flow: PathBuf,
     next: AtomicUsize,
     shared: Arc<Shared>,
-    poller: Option<std::thread::JoinHandle<()>>,
+    queue: Arc<Queue>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Slurm {
     /// An executor for one run: its jobs are named `run_name`, their specs, scripts and
     /// outcomes live under `jobs_dir` (on the shared filesystem), and they run the flow binary
-    /// `flow` on the workflow file `workflow` loaded with `overrides`.
+    /// `flow` for the project and state directories given, on the workflow file `workflow`
+    /// loaded with `overrides`.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         settings: Settings,
         run_name: String,
@@ -106,6 +108,8 @@ impl Slurm {
         workflow: PathBuf,
         overrides: Vec<(String, String)>,
         flow: PathBuf,
+        project_dir: PathBuf,
+        state_dir: PathBuf,
     ) -> Slurm {
         let shared = Arc::new(Shared {
             jobs: Mutex::new(HashMap::new()),
@@ -115,16 +119,44 @@ impl Slurm {
             status_calls: AtomicUsize::new(0),
             submissions: AtomicUsize::new(0),
         });
+        let queue = Arc::new(Queue::new());
         let interval = settings.poll_interval.max(MIN_POLL);
-        let poller = {
+        let mut threads = Vec::new();
+        {
             let shared = shared.clone();
             let name = run_name.clone();
-            std::thread::Builder::new()
-                .name("slurm-poll".into())
-                .spawn(move || poll_loop(&shared, &name, interval))
-                .ok()
-        };
-        Slurm { settings, run_name, jobs_dir, workflow, overrides, flow, next: AtomicUsize::new(0), shared, poller }
+            if let Ok(poller) =
+                std::thread::Builder::new().name("slurm-poll".into()).spawn(move || poll_loop(&shared, &name, interval))
+            {
+                threads.push(poller);
+            }
+        }
+        {
+            let shared = shared.clone();
+            let queue = queue.clone();
+            let spacing = settings.submit_interval;
+            let worker = Worker { flow, project_dir, state_dir, run_name, batches_dir: jobs_dir.join("batches") };
+            let submitter = std::thread::Builder::new().name("slurm-submit".into()).spawn(move || {
+                let max_array = submit::max_array_size();
+                let mut serial = 0;
+                while let Some(batch) = queue.next_batch(&|| shared.stop.load(Ordering::SeqCst)) {
+                    let space = || {
+                        let mut last = shared.last_submit.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some(at) = *last {
+                            std::thread::sleep(spacing.saturating_sub(at.elapsed()));
+                        }
+                        *last = Some(Instant::now());
+                        shared.submissions.fetch_add(1, Ordering::Relaxed);
+                    };
+                    submit::submit_batch(&worker, batch, max_array, serial, &space);
+                    serial += 1;
+                }
+            });
+            if let Ok(submitter) = submitter {
+                threads.push(submitter);
+            }
+        }
+        Slurm { settings, jobs_dir, workflow, overrides, next: AtomicUsize::new(0), shared, queue, threads }
     }
 
     /// `squeue` calls made so far (a bounded number per minute, whatever the number of jobs).
@@ -136,15 +168,9 @@ impl Slurm {
         self.shared.submissions.load(Ordering::Relaxed)
     }
 
-    fn sbatch_args(&self, node: &Node, ctx: &NodeContext<'_>, script: &Path) -> Vec<String> {
-        let mut args = vec![
-            "--parsable".to_string(),
-            format!("--job-name={}", self.run_name),
-            format!("--output={}", ctx.log_path.display()),
-            "--open-mode=append".to_string(),
-            format!("--chdir={}", ctx.project_dir.display()),
-            format!("--cpus-per-task={}", ctx.threads.max(1)),
-        ];
+    /// The `sbatch` options of one attempt: attempts with the same ones share an array.
+    fn options(&self, node: &Node, ctx: &NodeContext<'_>) -> Vec<String> {
+        let mut args = vec![format!("--cpus-per-task={}", ctx.threads.max(1))];
         if let Some(bytes) = node.memory {
             args.push(format!("--mem={}M", bytes.div_ceil(1024 * 1024).max(1)));
         }
@@ -159,37 +185,7 @@ impl Slurm {
             }
         }
         args.extend(self.settings.extra.iter().cloned());
-        args.push(script.display().to_string());
         args
-    }
-
-    fn submit(&self, args: &[String]) -> Result<String, NodeError> {
-        {
-            let mut last = self.shared.last_submit.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(at) = *last {
-                let wait = self.settings.submit_interval.saturating_sub(at.elapsed());
-                std::thread::sleep(wait);
-            }
-            *last = Some(Instant::now());
-        }
-        let output = Command::new("sbatch")
-            .args(args)
-            .output()
-            .map_err(|e| NodeError::io("run sbatch (is Slurm installed and on PATH?)", e))?;
-        self.shared.submissions.fetch_add(1, Ordering::Relaxed);
-        if !output.status.success() {
-            return Err(NodeError::Failed(format!(
-                "sbatch refused the job: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        // `--parsable` prints `ID` or `ID;CLUSTER`.
-        let text = String::from_utf8_lossy(&output.stdout);
-        let id = text.trim().split(';').next().unwrap_or("").to_string();
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(NodeError::Failed(format!("sbatch answered '{}' instead of a job id", text.trim())));
-        }
-        Ok(id)
     }
 
     /// Blocks until the poller sees the job over; cancels it if the run is cancelled meanwhile.
@@ -227,26 +223,25 @@ impl Executor for Slurm {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let dir = self.jobs_dir.join(n.to_string());
         std::fs::create_dir_all(&dir).map_err(|e| NodeError::io(format!("create {}", dir.display()), e))?;
-        let (spec_path, outcome, script) = (dir.join("spec.json"), dir.join("outcome.json"), dir.join("job.sh"));
+        let (spec_path, outcome) = (dir.join("spec.json"), dir.join("outcome.json"));
         JobSpec::of(&self.workflow, &self.overrides, ctx)
             .write(&spec_path)
             .map_err(|e| NodeError::io(format!("write {}", spec_path.display()), e))?;
-        let text = format!(
-            "#!/bin/bash\n# flow: node {node}\nexec {flow} --project-dir {project} --state-dir {state} exec-job {spec} --outcome {outcome}\n",
-            node = quote(&node.name),
-            flow = quote(&self.flow.to_string_lossy()),
-            project = quote(&ctx.project_dir.to_string_lossy()),
-            state = quote(&ctx.state_dir.to_string_lossy()),
-            spec = quote(&spec_path.to_string_lossy()),
-            outcome = quote(&outcome.to_string_lossy()),
-        );
-        std::fs::write(&script, text).map_err(|e| NodeError::io(format!("write {}", script.display()), e))?;
-        let id = self.submit(&self.sbatch_args(node, ctx, &script))?;
+        let submitted = self.queue.submit(self.options(node, ctx), dir)?;
+        let id = submitted.task;
         tracing::info!(job = %id, node = %node.name, "submitted to Slurm");
         self.shared.jobs().insert(id.clone(), JobState::Active("SUBMITTED".into()));
         self.shared.polled.notify_all();
         let state = self.wait(&id, ctx);
         self.shared.jobs().remove(&id);
+        let slurm_said = std::fs::read_to_string(&submitted.output).unwrap_or_default();
+        if !slurm_said.is_empty() {
+            // Slurm's own words about the job (a memory kill, a cancel) belong in the node's log.
+            let _ = std::fs::OpenOptions::new()
+                .append(true)
+                .open(ctx.log_path)
+                .and_then(|mut log| std::io::Write::write_all(&mut log, slurm_said.as_bytes()));
+        }
         if ctx.cancel.is_cancelled() {
             return Err(NodeError::Cancelled);
         }
@@ -256,7 +251,7 @@ impl Executor for Slurm {
             (JobState::Finished(word), Some(said)) if word == "COMPLETED" => said.into_result(),
             (JobState::Gone, Some(said)) => said.into_result(),
             (JobState::Finished(word), said) => {
-                match failure_reason(word, &log_tail(ctx.log_path)) {
+                match failure_reason(word, tail(&slurm_said)) {
                     Some(reason) => Err(NodeError::Failed(format!("Slurm job {id} {}; log: {log}", reason.words()))),
                     // The command's own failure, as the worker wrote it down.
                     None => match said {
@@ -284,8 +279,8 @@ impl Drop for Slurm {
             let ids: Vec<&str> = left.iter().map(String::as_str).collect();
             scancel(&ids);
         }
-        if let Some(poller) = self.poller.take() {
-            let _ = poller.join();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
         }
     }
 }
@@ -333,7 +328,7 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
 /// Every job of the run that slurmctld still knows, with its state.
 fn squeue(run_name: &str) -> Result<HashMap<String, String>, String> {
     let output = Command::new("squeue")
-        .args(["--noheader", "--states=all", "--format=%i %T", &format!("--name={run_name}")])
+        .args(["--noheader", "--array", "--states=all", "--format=%i %T", &format!("--name={run_name}")])
         .output()
         .map_err(|e| e.to_string())?;
     if !output.status.success() {
@@ -353,18 +348,17 @@ fn scancel(ids: &[&str]) {
     }
 }
 
-/// The last few KiB of a log, where Slurm's own messages about a killed job land.
-fn log_tail(path: &Path) -> String {
-    let Ok(mut file) = std::fs::File::open(path) else { return String::new() };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = file.seek(SeekFrom::Start(len.saturating_sub(8192)));
-    let mut bytes = Vec::new();
-    let _ = file.read_to_end(&mut bytes);
-    String::from_utf8_lossy(&bytes).into_owned()
+/// The end of Slurm's output for a task, where its messages about a killed job are.
+fn tail(text: &str) -> &str {
+    let mut from = text.len().saturating_sub(8192);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    &text[from..]
 }
 
 /// A word for bash: paths are data, never code.
-fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b)) {
         word.to_string()
     } else {
