@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 
 use crate::cancel::CancelToken;
 use crate::digest::{Digest, Shape};
-use crate::executor::Executor;
+use crate::executor::{Executor, Local};
 use crate::graph::Dag;
 use crate::key::ActionManifest;
 use crate::kind::{ItemContext, NodeContext, NodeError, WorkflowNode};
@@ -1063,7 +1063,8 @@ impl Job {
             item: self.item.as_ref().map(|i| &i.1),
         };
         let watched = self.watch_inputs();
-        let result = self.executor.run(node, &ctx).and_then(|()| {
+        let executor: &dyn Executor = if node.kind.runs_in_controller() { &Local } else { self.executor.as_ref() };
+        let result = executor.run(node, &ctx).and_then(|()| {
             if self.cancel.is_cancelled() {
                 return Err(NodeError::Cancelled);
             }

@@ -358,6 +358,13 @@ pub trait NodeKind: Send + Sync {
     fn reads_workflow(&self) -> bool {
         false
     }
+
+    /// Whether a cluster executor runs this kind in the controller instead of as a job: work
+    /// that takes less time than a job takes to start (a split, a gather, a report), or work
+    /// on flow's own state that must have a single writer (the feature store).
+    fn runs_in_controller(&self) -> bool {
+        false
+    }
     /// Groups of list inputs that the kind pairs item by item (the report takes the n-th
     /// `pca` with the n-th `metrics`). The loader checks that the ports of a group a node binds
     /// get the same number of artifacts, so a mismatch fails at load, not after a long run.

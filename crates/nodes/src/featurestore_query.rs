@@ -47,6 +47,11 @@ impl NodeKind for FeaturestoreQuery {
         "1"
     }
 
+    /// Under a cluster executor: a query of the local feature store takes milliseconds.
+    fn runs_in_controller(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> KindInfo {
         KindInfo {
             summary: "Run SQL over feature groups, each at the version its receipt names".into(),

@@ -54,6 +54,11 @@ impl NodeKind for FeaturestoreWrite {
         "2"
     }
 
+    /// Under a cluster executor: the feature store has one writer, the controller.
+    fn runs_in_controller(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> KindInfo {
         KindInfo {
             summary: "Ingest a table into a feature group (offline versions + online latest record per id)".into(),

@@ -46,6 +46,11 @@ impl NodeKind for MlEvaluate {
         "1"
     }
 
+    /// Under a cluster executor: metrics take less time than a job takes to start.
+    fn runs_in_controller(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> KindInfo {
         KindInfo {
             summary: "classification metrics of predicted probabilities: accuracy, P/R/F1, ROC AUC, confusion".into(),

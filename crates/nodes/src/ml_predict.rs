@@ -62,6 +62,11 @@ impl NodeKind for MlPredict {
         "1"
     }
 
+    /// Under a cluster executor: predicting takes less time than a job takes to start.
+    fn runs_in_controller(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> KindInfo {
         KindInfo {
             summary: "probability of label 1 per row, from a GBDT (XGBoost JSON) or decision-tree model".into(),

@@ -33,6 +33,11 @@ impl NodeKind for MlScale {
         "1"
     }
 
+    /// Under a cluster executor: scaling takes less time than a job takes to start.
+    fn runs_in_controller(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> KindInfo {
         let part = |name: &str, doc: &str| PortSpec::new(name, PortType::file("parquet"), doc);
         KindInfo {

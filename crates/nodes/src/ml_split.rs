@@ -49,6 +49,11 @@ impl NodeKind for MlSplit {
         "1"
     }
 
+    /// Under a cluster executor: a split takes less time than a job takes to start.
+    fn runs_in_controller(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> KindInfo {
         let part = |name: &str, doc: &str| PortSpec::new(name, PortType::file("parquet"), doc);
         KindInfo {

@@ -54,6 +54,11 @@ impl NodeKind for ReportHtml {
         "2"
     }
 
+    /// Under a cluster executor: a report takes less time than a job takes to start.
+    fn runs_in_controller(&self) -> bool {
+        true
+    }
+
     fn reads_workflow(&self) -> bool {
         true
     }

@@ -50,6 +50,11 @@ impl NodeKind for TableConcat {
         "1"
     }
 
+    /// Under a cluster executor: a gather of tables takes less time than a job takes to start.
+    fn runs_in_controller(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> KindInfo {
         KindInfo {
             summary: "Stack Parquet tables (a mapped node's gathered dir, or a list) into one table".into(),
