@@ -193,6 +193,33 @@ nodes:
 }
 
 #[test]
+fn a_retry_after_out_of_memory_asks_for_twice_the_memory() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(
+        r#"
+name: hungry
+nodes:
+  hungry:
+    uses: shell
+    resources: { memory: 60M }
+    retries: 1
+    with:
+      run: "python3 -c 'import time; x = bytearray(40 * 1024 * 1024); time.sleep(3)'; echo fed > {out.o}"
+      outputs: { o: file }
+"#,
+    );
+    let out = project.flow(&["run", "--json", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2"]);
+    out.assert_ok().assert_stderr_contains("ran out of memory (OUT_OF_MEMORY)");
+    let run = out.json_run();
+    assert_eq!(project.read_object(&run.output("hungry", "o")), "fed\n");
+    // The job holds flow's worker, bash and python, about 100 MB: 60M is short, 120M is not.
+    let batches = project.state().join("slurm");
+    let run_dir = std::fs::read_dir(&batches).unwrap().flatten().next().unwrap().path();
+    let attempts = std::fs::read_dir(run_dir.join("batches")).unwrap().count();
+    assert_eq!(attempts, 2, "two attempts, each its own job");
+}
+
+#[test]
 fn ctrl_c_cancels_the_run_s_jobs() {
     let Some(()) = cluster() else { return };
     let project = Project::with_workflow(

@@ -93,6 +93,37 @@ pub struct Slurm {
     shared: Arc<Shared>,
     queue: Arc<Queue>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Per node (and item): attempts that ran out of memory, and of time.
+    raised: Mutex<HashMap<String, (u32, u32)>>,
+}
+
+/// What a retry after OUT_OF_MEMORY or TIMEOUT multiplies `--mem` or `--time` by.
+pub const ESCALATION: u64 = 2;
+
+fn attempt_key(ctx: &NodeContext<'_>) -> String {
+    match ctx.item {
+        Some(item) => format!("{}[{}]", ctx.node, item.id),
+        None => ctx.node.to_string(),
+    }
+}
+
+/// A time limit as sbatch takes it (`M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`), in whole
+/// minutes, rounded up.
+pub fn minutes(time: &str) -> Option<u64> {
+    let (days, rest) = match time.split_once('-') {
+        Some((days, rest)) => (days.parse::<u64>().ok()?, rest),
+        None => (0, time),
+    };
+    let parts: Vec<u64> = rest.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let seconds = match (time.contains('-'), parts.as_slice()) {
+        (false, [m]) => m * 60,
+        (false, [m, s]) => m * 60 + s,
+        (_, [h, m, s]) => h * 3600 + m * 60 + s,
+        (true, [h]) => h * 3600,
+        (true, [h, m]) => h * 3600 + m * 60,
+        _ => return None,
+    };
+    Some((days * 86_400 + seconds).div_ceil(60))
 }
 
 impl Slurm {
@@ -156,7 +187,17 @@ impl Slurm {
                 threads.push(submitter);
             }
         }
-        Slurm { settings, jobs_dir, workflow, overrides, next: AtomicUsize::new(0), shared, queue, threads }
+        Slurm {
+            settings,
+            jobs_dir,
+            workflow,
+            overrides,
+            next: AtomicUsize::new(0),
+            shared,
+            queue,
+            threads,
+            raised: Mutex::new(HashMap::new()),
+        }
     }
 
     /// `squeue` calls made so far (a bounded number per minute, whatever the number of jobs).
@@ -169,16 +210,26 @@ impl Slurm {
     }
 
     /// The `sbatch` options of one attempt: attempts with the same ones share an array.
+    /// A node's (or item's) earlier attempts that ran out of memory or time raise this
+    /// attempt's `--mem` or `--time` by [`ESCALATION`] each.
     fn options(&self, node: &Node, ctx: &NodeContext<'_>) -> Vec<String> {
+        let (memory_raises, time_raises) = self.raises(ctx);
         let mut args = vec![format!("--cpus-per-task={}", ctx.threads.max(1))];
         if let Some(bytes) = node.memory {
-            args.push(format!("--mem={}M", bytes.div_ceil(1024 * 1024).max(1)));
+            let mebibytes = bytes.div_ceil(1024 * 1024).max(1);
+            args.push(format!("--mem={}M", mebibytes.saturating_mul(ESCALATION.saturating_pow(memory_raises))));
         }
+        let time = self.settings.time.as_ref().map(|time| match minutes(time) {
+            Some(minutes) if time_raises > 0 => {
+                minutes.saturating_mul(ESCALATION.saturating_pow(time_raises)).to_string()
+            }
+            _ => time.clone(),
+        });
         for (option, value) in [
             ("--partition", &self.settings.partition),
             ("--account", &self.settings.account),
             ("--qos", &self.settings.qos),
-            ("--time", &self.settings.time),
+            ("--time", &time),
         ] {
             if let Some(value) = value {
                 args.push(format!("{option}={value}"));
@@ -186,6 +237,22 @@ impl Slurm {
         }
         args.extend(self.settings.extra.iter().cloned());
         args
+    }
+
+    /// The node's or item's attempts so far that ran out of memory, and of time.
+    fn raises(&self, ctx: &NodeContext<'_>) -> (u32, u32) {
+        let raised = self.raised.lock().unwrap_or_else(|p| p.into_inner());
+        raised.get(&attempt_key(ctx)).copied().unwrap_or((0, 0))
+    }
+
+    fn note_reason(&self, ctx: &NodeContext<'_>, reason: Reason) {
+        let mut raised = self.raised.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = raised.entry(attempt_key(ctx)).or_insert((0, 0));
+        match reason {
+            Reason::OutOfMemory => entry.0 += 1,
+            Reason::Timeout => entry.1 += 1,
+            _ => {}
+        }
     }
 
     /// Blocks until the poller sees the job over; cancels it if the run is cancelled meanwhile.
@@ -252,7 +319,10 @@ impl Executor for Slurm {
             (JobState::Gone, Some(said)) => said.into_result(),
             (JobState::Finished(word), said) => {
                 match failure_reason(word, tail(&slurm_said)) {
-                    Some(reason) => Err(NodeError::Failed(format!("Slurm job {id} {}; log: {log}", reason.words()))),
+                    Some(reason) => {
+                        self.note_reason(ctx, reason);
+                        Err(NodeError::Failed(format!("Slurm job {id} {}; log: {log}", reason.words())))
+                    }
                     // The command's own failure, as the worker wrote it down.
                     None => match said {
                         Some(said) => said.into_result(),
@@ -363,5 +433,22 @@ pub(crate) fn quote(word: &str) -> String {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_limits_read_as_sbatch_reads_them() {
+        assert_eq!(minutes("30"), Some(30));
+        assert_eq!(minutes("1:30"), Some(2));
+        assert_eq!(minutes("2:00:00"), Some(120));
+        assert_eq!(minutes("1-00"), Some(1440));
+        assert_eq!(minutes("1-2:30"), Some(1590));
+        assert_eq!(minutes("1-00:00:01"), Some(1441));
+        assert_eq!(minutes("soon"), None);
+        assert_eq!(minutes("1:2:3:4"), None);
     }
 }
