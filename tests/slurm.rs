@@ -244,3 +244,30 @@ nodes:
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn the_next_run_cancels_the_jobs_of_a_killed_controller() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(
+        r#"
+name: killed
+nodes:
+  long:
+    uses: shell
+    with: { run: "touch started; if [ -e slow ]; then sleep 600; fi; echo > {out.o}", outputs: { o: file } }
+"#,
+    );
+    project.write("slow", "");
+    let mut running = project.start(&["run", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2"]);
+    running.wait_for_file("started");
+    running.kill();
+    running.finish();
+    assert_eq!(jobs_named_after(&project).len(), 1, "the job outlives its controller");
+    std::fs::remove_file(project.join("slow")).unwrap();
+    project.flow(&["run", WORKFLOW]).assert_ok().assert_stderr_contains("cancelled 1 Slurm job(s)");
+    let deadline = Instant::now() + PATIENCE;
+    while !jobs_named_after(&project).is_empty() {
+        assert!(Instant::now() < deadline, "jobs left in squeue: {:?}", jobs_named_after(&project));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

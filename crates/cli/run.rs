@@ -39,6 +39,14 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
     let lock = lock_store(ctx, args.no_wait)?;
     ctx.state.create().map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
+    // Before the run clears tmp/, where their outputs would go.
+    match flow_slurm::cancel_leftovers(&ctx.state.root) {
+        Ok(0) => {}
+        Ok(n) => {
+            eprintln!("flow: cancelled {n} Slurm job(s) that an earlier, killed run of this store left in the queue")
+        }
+        Err(problem) => eprintln!("flow: warning: cannot look for Slurm jobs an earlier, killed run left: {problem}"),
+    }
     if !loaded.hit {
         // Only a workflow that loaded cleanly gets here; a cache that cannot be written is no error.
         let _ = cache::save(&ctx.state.root.join(cache::DIR_NAME), &loaded.key, &workflow);

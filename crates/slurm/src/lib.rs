@@ -352,7 +352,56 @@ impl Drop for Slurm {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        // No job of this run is left: a later run need not look for them.
+        let _ = std::fs::write(self.jobs_dir.join(FINISHED), "");
     }
+}
+
+/// Written into a run's jobs folder when its executor ends normally.
+const FINISHED: &str = "finished";
+
+/// Cancels the jobs that runs of the store at `state_dir` which were killed outright (no
+/// normal end) left in the queue: they would write into work dirs the next run clears, and use
+/// the cluster for nothing. Returns how many were cancelled. Asks Slurm only when such a run
+/// exists, so a store that never used Slurm costs one `read_dir`.
+pub fn cancel_leftovers(state_dir: &std::path::Path) -> Result<usize, String> {
+    let runs = match std::fs::read_dir(state_dir.join("slurm")) {
+        Ok(runs) => runs,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("{}: {e}", state_dir.join("slurm").display())),
+    };
+    let mut cancelled = 0;
+    for run in runs.flatten() {
+        let dir = run.path();
+        if !dir.is_dir() || dir.join(FINISHED).exists() {
+            continue;
+        }
+        let name = format!("flow-{}", run.file_name().to_string_lossy());
+        let listed = squeue_active(&name)?;
+        if !listed.is_empty() {
+            let ids: Vec<&str> = listed.iter().map(String::as_str).collect();
+            scancel(&ids);
+            cancelled += listed.len();
+        }
+        let _ = std::fs::write(dir.join(FINISHED), "");
+    }
+    Ok(cancelled)
+}
+
+/// The jobs named `run_name` that are still pending or running.
+fn squeue_active(run_name: &str) -> Result<Vec<String>, String> {
+    let output = Command::new("squeue")
+        .args(["--noheader", "--format=%i", &format!("--name={run_name}")])
+        .output()
+        .map_err(|e| format!("squeue: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("squeue: {}", String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
 }
 
 /// One `squeue` per interval while the run has jobs; updates every job's state at once.
