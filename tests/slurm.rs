@@ -271,3 +271,21 @@ nodes:
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Slurm enforces time limits in whole minutes and checks them about every 30 s: this test
+/// takes one to two minutes.
+#[test]
+fn a_job_over_its_time_limit_is_reported_as_timeout() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(
+        r#"
+name: slow
+nodes:
+  slow:
+    uses: shell
+    with: { run: "sleep 600; echo > {out.o}", outputs: { o: file } }
+"#,
+    );
+    let out = project.flow(&["run", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2", "--slurm-time", "1"]);
+    out.assert_code(1).assert_stderr_contains("hit its time limit (TIMEOUT)");
+}

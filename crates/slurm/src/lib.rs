@@ -97,6 +97,9 @@ pub struct Slurm {
     raised: Mutex<HashMap<String, (u32, u32)>>,
 }
 
+/// How long a cancelled run waits to see its jobs end before it stops waiting.
+const CANCEL_PATIENCE: Duration = Duration::from_secs(30);
+
 /// What a retry after OUT_OF_MEMORY or TIMEOUT multiplies `--mem` or `--time` by.
 pub const ESCALATION: u64 = 2;
 
@@ -258,18 +261,23 @@ impl Slurm {
     /// Blocks until the poller sees the job over; cancels it if the run is cancelled meanwhile.
     fn wait(&self, id: &str, ctx: &NodeContext<'_>) -> JobState {
         let mut jobs = self.shared.jobs();
-        let mut cancelled = false;
+        let mut cancelled: Option<Instant> = None;
         loop {
             match jobs.get(id) {
                 Some(state) if state.is_over() => return state.clone(),
                 _ => {}
             }
-            if ctx.cancel.is_cancelled() && !cancelled {
-                cancelled = true;
-                drop(jobs);
-                scancel(&[id]);
-                jobs = self.shared.jobs();
-                continue;
+            match cancelled {
+                None if ctx.cancel.is_cancelled() => {
+                    cancelled = Some(Instant::now());
+                    drop(jobs);
+                    scancel(&[id]);
+                    jobs = self.shared.jobs();
+                    continue;
+                }
+                // slurmctld does not answer: the run must still end.
+                Some(at) if at.elapsed() > CANCEL_PATIENCE => return JobState::Gone,
+                _ => {}
             }
             jobs = self
                 .shared
