@@ -289,3 +289,28 @@ nodes:
     let out = project.flow(&["run", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2", "--slurm-time", "1"]);
     out.assert_code(1).assert_stderr_contains("hit its time limit (TIMEOUT)");
 }
+
+#[test]
+fn status_lists_the_queued_jobs_by_node_and_cancel_cancels_them() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(
+        r#"
+name: listed
+nodes:
+  waiting:
+    uses: shell
+    with: { run: "touch started; sleep 600; echo > {out.o}", outputs: { o: file } }
+"#,
+    );
+    let mut running = project.start(&["run", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2"]);
+    running.wait_for_file("started");
+    let status = project.flow(&["status"]);
+    status.assert_ok().assert_stdout_contains("Slurm jobs in the queue (1;");
+    let line = status.stdout.lines().find(|l| l.contains("RUNNING")).unwrap_or_default().to_string();
+    assert!(line.contains("waiting") && line.contains("_0"), "{}", status.stdout);
+    project.flow(&["cancel"]).assert_ok().assert_stdout_contains("cancelled 1 Slurm job(s)");
+    // The controller sees its job cancelled by someone else and says so.
+    let out = running.finish();
+    out.assert_code(1).assert_stderr_contains("was cancelled outside flow (CANCELLED)");
+    assert!(jobs_named_after(&project).is_empty());
+}

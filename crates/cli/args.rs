@@ -45,6 +45,8 @@ pub enum Command {
     Nodes(NodesArgs),
     /// Inspect the feature store: list, describe GROUP, get GROUP ID, query "SQL"
     Fs(FsArgs),
+    /// Cancel the Slurm jobs of this store's runs (running, or killed without ending)
+    Cancel,
     /// Run one node attempt that a cluster executor wrote down (what a batch job runs)
     #[command(hide = true)]
     ExecJob(ExecJobArgs),

@@ -76,6 +76,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Nodes(args) => nodes_cmd(&ctx, args),
         Command::Fs(args) => crate::fs::fs_cmd(&ctx, args),
         Command::ExecJob(args) => crate::exec_job::exec_job(&ctx, args),
+        Command::Cancel => cancel_cmd(&ctx),
     }
 }
 
@@ -256,6 +257,18 @@ fn graph_cmd(ctx: &Context, args: &GraphArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `flow cancel`: the queued Slurm jobs of every run of this store that has not ended.
+fn cancel_cmd(ctx: &Context) -> Result<(), CliError> {
+    let cancelled = flow_slurm::cancel_unfinished(&ctx.state.root).map_err(CliError::Internal)?;
+    out(&format!("cancelled {cancelled} Slurm job(s)\n"));
+    Ok(())
+}
+
+/// The store's queued Slurm jobs, or why they cannot be listed; nothing when it never used Slurm.
+fn slurm_jobs(ctx: &Context) -> Result<Vec<flow_slurm::QueuedJob>, String> {
+    flow_slurm::queued_jobs(&ctx.state.root)
+}
+
 fn status_cmd(ctx: &Context, args: &StatusArgs) -> Result<(), CliError> {
     if !ctx.state.exists() {
         out(&format!("no store at {} yet: `flow run FILE` creates it\n", ctx.state.root.display()));
@@ -275,6 +288,9 @@ fn status_cmd(ctx: &Context, args: &StatusArgs) -> Result<(), CliError> {
                 "id": r.id, "workflow": r.workflow, "started": r.started, "status": r.status,
                 "seconds": r.seconds, "ran": r.count(NodeStatus::Ran), "cached": r.count(NodeStatus::Cached),
                 "failed": r.count(NodeStatus::Failed),
+            })).collect::<Vec<_>>(),
+            "slurm_jobs": slurm_jobs(ctx).unwrap_or_default().iter().map(|j| json!({
+                "id": j.id, "state": j.state, "run": j.run, "attempt": j.attempt,
             })).collect::<Vec<_>>(),
         });
         out(&format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default()));
@@ -325,6 +341,17 @@ fn status_cmd(ctx: &Context, args: &StatusArgs) -> Result<(), CliError> {
         for warning in &latest.warnings {
             text.push_str(&format!("  warning: {warning}\n"));
         }
+    }
+    match slurm_jobs(ctx) {
+        Ok(jobs) if jobs.is_empty() => {}
+        Ok(jobs) => {
+            text.push_str(&format!("\nSlurm jobs in the queue ({}; `flow cancel` cancels them):\n", jobs.len()));
+            for job in &jobs {
+                let attempt = job.attempt.as_deref().unwrap_or("?");
+                text.push_str(&format!("  {:<12}  {:<10}  {attempt}  (run {})\n", job.id, job.state, job.run));
+            }
+        }
+        Err(problem) => text.push_str(&format!("\ncannot list Slurm jobs: {problem}\n")),
     }
     for line in store.damage_report() {
         text.push_str(&format!("\ndamaged state: {line}\n"));

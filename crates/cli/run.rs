@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     let lock = lock_store(ctx, args.no_wait)?;
     ctx.state.create().map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
     // Before the run clears tmp/, where their outputs would go.
-    match flow_slurm::cancel_leftovers(&ctx.state.root) {
+    match flow_slurm::cancel_unfinished(&ctx.state.root) {
         Ok(0) => {}
         Ok(n) => {
             eprintln!("flow: cancelled {n} Slurm job(s) that an earlier, killed run of this store left in the queue")

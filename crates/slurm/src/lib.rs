@@ -19,7 +19,7 @@ mod state;
 mod submit;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -368,38 +368,85 @@ impl Drop for Slurm {
 /// Written into a run's jobs folder when its executor ends normally.
 const FINISHED: &str = "finished";
 
-/// Cancels the jobs that runs of the store at `state_dir` which were killed outright (no
-/// normal end) left in the queue: they would write into work dirs the next run clears, and use
-/// the cluster for nothing. Returns how many were cancelled. Asks Slurm only when such a run
-/// exists, so a store that never used Slurm costs one `read_dir`.
-pub fn cancel_leftovers(state_dir: &std::path::Path) -> Result<usize, String> {
-    let runs = match std::fs::read_dir(state_dir.join("slurm")) {
-        Ok(runs) => runs,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(format!("{}: {e}", state_dir.join("slurm").display())),
-    };
+/// Cancels the queued jobs of every run of the store at `state_dir` that has not ended
+/// normally: at the start of a run (which holds the store lock, so these are what a killed
+/// controller left, and would write into work dirs the run clears), and for `flow cancel`.
+/// Returns how many were cancelled. Asks Slurm only when such a run exists, so a store that
+/// never used Slurm costs one `read_dir`.
+pub fn cancel_unfinished(state_dir: &Path) -> Result<usize, String> {
     let mut cancelled = 0;
-    for run in runs.flatten() {
-        let dir = run.path();
-        if !dir.is_dir() || dir.join(FINISHED).exists() {
-            continue;
-        }
-        let name = format!("flow-{}", run.file_name().to_string_lossy());
-        let listed = squeue_active(&name)?;
-        if !listed.is_empty() {
-            let ids: Vec<&str> = listed.iter().map(String::as_str).collect();
+    for (dir, jobs) in unfinished_runs(state_dir)? {
+        if !jobs.is_empty() {
+            let ids: Vec<&str> = jobs.iter().map(|job| job.id.as_str()).collect();
             scancel(&ids);
-            cancelled += listed.len();
+            cancelled += jobs.len();
         }
         let _ = std::fs::write(dir.join(FINISHED), "");
     }
     Ok(cancelled)
 }
 
-/// The jobs named `run_name` that are still pending or running.
-fn squeue_active(run_name: &str) -> Result<Vec<String>, String> {
+/// A job of this store that Slurm still has pending or running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedJob {
+    /// `ARRAYID_INDEX`.
+    pub id: String,
+    pub state: String,
+    /// The flow run that submitted it.
+    pub run: String,
+    /// `node` or `node[item]`, when its spec can be read.
+    pub attempt: Option<String>,
+}
+
+/// The queued jobs of the store's runs that have not ended normally (running, or killed).
+pub fn queued_jobs(state_dir: &Path) -> Result<Vec<QueuedJob>, String> {
+    Ok(unfinished_runs(state_dir)?.into_iter().flat_map(|(_, jobs)| jobs).collect())
+}
+
+fn unfinished_runs(state_dir: &Path) -> Result<Vec<(PathBuf, Vec<QueuedJob>)>, String> {
+    let runs = match std::fs::read_dir(state_dir.join("slurm")) {
+        Ok(runs) => runs,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", state_dir.join("slurm").display())),
+    };
+    let mut found = Vec::new();
+    for run in runs.flatten() {
+        let dir = run.path();
+        if !dir.is_dir() || dir.join(FINISHED).exists() {
+            continue;
+        }
+        let run = run.file_name().to_string_lossy().into_owned();
+        let listed = squeue_active(&format!("flow-{run}"))?;
+        let jobs = listed
+            .into_iter()
+            .map(|(id, state)| QueuedJob { attempt: attempt_of(&dir, &id), id, state, run: run.clone() })
+            .collect();
+        found.push((dir, jobs));
+    }
+    Ok(found)
+}
+
+/// The node (and item) that task `id` of a run's jobs folder `dir` runs: its array's batch,
+/// the line of its task list, and the spec there.
+fn attempt_of(dir: &Path, id: &str) -> Option<String> {
+    let (array, index) = id.split_once('_')?;
+    let index: usize = index.parse().ok()?;
+    let batches = std::fs::read_dir(dir.join("batches")).ok()?;
+    let batch =
+        batches.flatten().find(|b| std::fs::read_to_string(b.path().join("job")).is_ok_and(|j| j.trim() == array))?;
+    let tasks = std::fs::read_to_string(batch.path().join("tasks")).ok()?;
+    let attempt = PathBuf::from(tasks.lines().nth(index)?);
+    let spec = JobSpec::read(&attempt.join("spec.json")).ok()?;
+    Some(match spec.item {
+        Some(item) => format!("{}[{}]", spec.node, item.id),
+        None => spec.node,
+    })
+}
+
+/// The jobs named `run_name` that are still pending or running, with their states.
+fn squeue_active(run_name: &str) -> Result<Vec<(String, String)>, String> {
     let output = Command::new("squeue")
-        .args(["--noheader", "--format=%i", &format!("--name={run_name}")])
+        .args(["--noheader", "--array", "--format=%i %T", &format!("--name={run_name}")])
         .output()
         .map_err(|e| format!("squeue: {e}"))?;
     if !output.status.success() {
@@ -407,8 +454,7 @@ fn squeue_active(run_name: &str) -> Result<Vec<String>, String> {
     }
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
+        .filter_map(|line| line.trim().split_once(' ').map(|(id, state)| (id.to_string(), state.trim().to_string())))
         .collect())
 }
 

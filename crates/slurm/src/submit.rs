@@ -165,6 +165,8 @@ fn submit_array(worker: &Worker, name: &str, options: &[String], members: &[Requ
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(NodeError::Failed(format!("sbatch answered '{}' instead of a job id", text.trim())));
     }
+    // Lets `flow status` name the node of each task it finds in the queue.
+    let _ = std::fs::write(dir.join("job"), &id);
     tracing::info!(job = %id, tasks = members.len(), "submitted a Slurm array");
     Ok(id)
 }
