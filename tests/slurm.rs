@@ -39,7 +39,7 @@ fn counting_path(dir: &Path) -> PathBuf {
         let wrapper = bin.join(program);
         std::fs::write(
             &wrapper,
-            format!("#!/bin/bash\necho {program} >> '{}'\nexec {} \"$@\"\n", log.display(), real.trim()),
+            format!("#!/bin/bash\necho {program} \"$*\" >> '{}'\nexec {} \"$@\"\n", log.display(), real.trim()),
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -49,7 +49,16 @@ fn counting_path(dir: &Path) -> PathBuf {
 }
 
 fn calls(dir: &Path, program: &str) -> usize {
-    std::fs::read_to_string(dir.join("calls.log")).unwrap_or_default().lines().filter(|l| *l == program).count()
+    calls_of(dir, program).len()
+}
+
+/// The argument lines of every call of `program`.
+fn calls_of(dir: &Path, program: &str) -> Vec<String> {
+    std::fs::read_to_string(dir.join("calls.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix(program).map(str::to_string))
+        .collect()
 }
 
 fn jobs_named_after(project: &Project) -> Vec<String> {
@@ -313,4 +322,56 @@ nodes:
     let out = running.finish();
     out.assert_code(1).assert_stderr_contains("was cancelled outside flow (CANCELLED)");
     assert!(jobs_named_after(&project).is_empty());
+}
+
+#[test]
+fn a_node_s_own_settings_reach_sbatch_and_a_local_node_stays_in_the_controller() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(
+        r#"
+name: placed
+nodes:
+  placed:
+    uses: shell
+    resources: { time: "0:05:00", cluster_options: [--comment=from-the-node] }
+    with: { run: "echo placed > {out.o}", outputs: { o: file } }
+  here:
+    uses: shell
+    resources: { local: true }
+    in: { x: placed.o }
+    with: { run: "cat {in.x} > {out.o}", outputs: { o: file } }
+"#,
+    );
+    let bin = counting_path(project.path());
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let output = project
+        .command(&["run", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2", "--slurm-time", "30"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let sbatches = calls_of(project.path(), "sbatch");
+    assert_eq!(sbatches.len(), 1, "only 'placed' is a job: {sbatches:?}");
+    assert!(sbatches[0].contains("--time=0:05:00") && !sbatches[0].contains("--time=30"), "{sbatches:?}");
+    assert!(sbatches[0].contains("--comment=from-the-node"), "{sbatches:?}");
+}
+
+#[test]
+fn a_time_limit_sbatch_cannot_read_is_a_load_error() {
+    let project = Project::with_workflow(
+        r#"
+name: badtime
+nodes:
+  slow:
+    uses: shell
+    resources: { time: soon }
+    with: { run: "echo > {out.o}", outputs: { o: file } }
+"#,
+    );
+    project
+        .flow(&["run", WORKFLOW])
+        .assert_code(2)
+        .assert_stderr_contains("flow.yaml:6:")
+        .assert_stderr_contains("resources.time 'soon' is not a time limit");
+    assert!(!project.state().exists(), "a load error leaves no store");
 }

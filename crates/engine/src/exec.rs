@@ -1063,7 +1063,8 @@ impl Job {
             item: self.item.as_ref().map(|i| &i.1),
         };
         let watched = self.watch_inputs();
-        let executor: &dyn Executor = if node.kind.runs_in_controller() { &Local } else { self.executor.as_ref() };
+        let in_controller = node.placement.local || node.kind.runs_in_controller();
+        let executor: &dyn Executor = if in_controller { &Local } else { self.executor.as_ref() };
         let result = executor.run(node, &ctx).and_then(|()| {
             if self.cancel.is_cancelled() {
                 return Err(NodeError::Cancelled);

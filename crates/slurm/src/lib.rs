@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use flow_engine::executor::{Executor, JobOutcome, JobSpec};
 use flow_engine::kind::{NodeContext, NodeError};
-use flow_engine::workflow::Node;
+use flow_engine::workflow::{Node, time_minutes};
 
 pub use state::{JobState, Reason, failure_reason};
 use submit::{Queue, Worker};
@@ -108,25 +108,6 @@ fn attempt_key(ctx: &NodeContext<'_>) -> String {
         Some(item) => format!("{}[{}]", ctx.node, item.id),
         None => ctx.node.to_string(),
     }
-}
-
-/// A time limit as sbatch takes it (`M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`), in whole
-/// minutes, rounded up.
-pub fn minutes(time: &str) -> Option<u64> {
-    let (days, rest) = match time.split_once('-') {
-        Some((days, rest)) => (days.parse::<u64>().ok()?, rest),
-        None => (0, time),
-    };
-    let parts: Vec<u64> = rest.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    let seconds = match (time.contains('-'), parts.as_slice()) {
-        (false, [m]) => m * 60,
-        (false, [m, s]) => m * 60 + s,
-        (_, [h, m, s]) => h * 3600 + m * 60 + s,
-        (true, [h]) => h * 3600,
-        (true, [h, m]) => h * 3600 + m * 60,
-        _ => return None,
-    };
-    Some((days * 86_400 + seconds).div_ceil(60))
 }
 
 impl Slurm {
@@ -222,23 +203,26 @@ impl Slurm {
             let mebibytes = bytes.div_ceil(1024 * 1024).max(1);
             args.push(format!("--mem={}M", mebibytes.saturating_mul(ESCALATION.saturating_pow(memory_raises))));
         }
-        let time = self.settings.time.as_ref().map(|time| match minutes(time) {
+        let placement = &node.placement;
+        // The node's own settings first, then the run's.
+        let time = placement.time.as_ref().or(self.settings.time.as_ref()).map(|time| match time_minutes(time) {
             Some(minutes) if time_raises > 0 => {
                 minutes.saturating_mul(ESCALATION.saturating_pow(time_raises)).to_string()
             }
             _ => time.clone(),
         });
         for (option, value) in [
-            ("--partition", &self.settings.partition),
-            ("--account", &self.settings.account),
-            ("--qos", &self.settings.qos),
-            ("--time", &time),
+            ("--partition", placement.partition.as_ref().or(self.settings.partition.as_ref())),
+            ("--account", placement.account.as_ref().or(self.settings.account.as_ref())),
+            ("--qos", placement.qos.as_ref().or(self.settings.qos.as_ref())),
+            ("--time", time.as_ref()),
         ] {
             if let Some(value) = value {
                 args.push(format!("{option}={value}"));
             }
         }
         args.extend(self.settings.extra.iter().cloned());
+        args.extend(placement.options.iter().cloned());
         args
     }
 
@@ -536,22 +520,5 @@ pub(crate) fn quote(word: &str) -> String {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_limits_read_as_sbatch_reads_them() {
-        assert_eq!(minutes("30"), Some(30));
-        assert_eq!(minutes("1:30"), Some(2));
-        assert_eq!(minutes("2:00:00"), Some(120));
-        assert_eq!(minutes("1-00"), Some(1440));
-        assert_eq!(minutes("1-2:30"), Some(1590));
-        assert_eq!(minutes("1-00:00:01"), Some(1441));
-        assert_eq!(minutes("soon"), None);
-        assert_eq!(minutes("1:2:3:4"), None);
     }
 }

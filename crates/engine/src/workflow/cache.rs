@@ -23,7 +23,7 @@ use crate::digest::{Digest, Shape};
 use crate::kind::{NodeKind, PortSpec, PortType};
 use crate::store::{create_private_dir, write_atomic};
 use crate::workflow::load::{LoadOptions, load_str, read_workflow_text};
-use crate::workflow::model::{InputBinding, MapSpec, Node, NodeId, OnItemError, Publish, Source, Workflow};
+use crate::workflow::model::{InputBinding, MapSpec, Node, NodeId, OnItemError, Placement, Publish, Source, Workflow};
 
 /// The cache's directory inside the state directory.
 pub const DIR_NAME: &str = "workflow-cache";
@@ -185,6 +185,8 @@ struct EntryNode {
     /// Mapped port, whether failed items are skipped, and a samplesheet's id column.
     #[serde(default)]
     map: Option<(String, bool, Option<String>)>,
+    #[serde(default)]
+    placement: Placement,
     pos: (u32, u32),
 }
 
@@ -268,6 +270,7 @@ impl Entry {
                 memory: node.memory,
                 retries: node.retries,
                 map: node.map.as_ref().map(|m| (m.port.clone(), m.on_error == OnItemError::Skip, m.id_column.clone())),
+                placement: node.placement.clone(),
                 pos: (node.pos.line, node.pos.column),
             });
         }
@@ -363,6 +366,7 @@ impl Entry {
                     on_error: if skip { OnItemError::Skip } else { OnItemError::Fail },
                     id_column,
                 }),
+                placement: node.placement,
                 pos: Pos { line: node.pos.0, column: node.pos.1 },
             });
         }
@@ -444,6 +448,9 @@ nodes:
     resources:
       threads: 2
       memory: 1G
+      time: 1-02:00:00
+      partition: long
+      cluster_options: [--exclusive]
     retries: 1
 publish:
   b: out/b.txt
@@ -475,6 +482,7 @@ publish:
             }
             assert_eq!(x.outputs, y.outputs);
             assert_eq!((x.threads, x.memory, x.retries, x.pos), (y.threads, y.memory, y.retries, y.pos));
+            assert_eq!(x.placement, y.placement);
         }
         assert_eq!(a.publish.len(), b.publish.len());
         for (x, y) in a.publish.iter().zip(&b.publish) {

@@ -15,7 +15,9 @@ use crate::digest::Shape;
 use crate::graph::find_cycles;
 use crate::kind::{Configured, Inputs, NodeKind, PortSpec, PortType, Registry};
 use crate::plugin;
-use crate::workflow::model::{InputBinding, MapSpec, Node, NodeId, OnItemError, Publish, Source, Workflow};
+use crate::workflow::model::{
+    InputBinding, MapSpec, Node, NodeId, OnItemError, Placement, Publish, Source, Workflow, time_minutes,
+};
 use crate::workflow::template::{self, GatherError, Instance, RawForEach, Template};
 use crate::workflow::vars;
 use crate::yaml::{self, Spanned, pos};
@@ -68,6 +70,13 @@ struct RawNode {
 struct RawResources {
     threads: Option<Spanned<u32>>,
     memory: Option<Spanned<Value>>,
+    /// For cluster executors (see `Placement`).
+    local: Option<Spanned<bool>>,
+    time: Option<Spanned<String>>,
+    partition: Option<Spanned<String>>,
+    account: Option<Spanned<String>>,
+    qos: Option<Spanned<String>>,
+    cluster_options: Option<Spanned<Vec<String>>>,
 }
 
 /// How to load: which kinds exist, `-s key=value` overrides, the project directory and the
@@ -332,6 +341,7 @@ impl Loader<'_> {
             }
             self.check_item_fields(p, map.as_ref());
             let (threads, memory) = self.resources(resources.as_ref());
+            let placement = self.placement(resources.as_ref());
             let retries = match retries {
                 None => 0,
                 Some(r) => match r.value.as_u64().and_then(|n| u32::try_from(n).ok()) {
@@ -345,7 +355,7 @@ impl Loader<'_> {
                     }
                 },
             };
-            nodes.push((p, inputs, threads, memory, retries, map.clone()));
+            nodes.push((p, inputs, threads, memory, retries, map.clone(), placement));
         }
         self.instance = None;
         // What publish may never replace, even with --overwrite: the workflow's own inputs and
@@ -373,7 +383,7 @@ impl Loader<'_> {
         let nodes: Vec<Node> = nodes
             .into_iter()
             .enumerate()
-            .map(|(i, (p, inputs, threads, memory, retries, map))| Node {
+            .map(|(i, (p, inputs, threads, memory, retries, map, placement))| Node {
                 id: NodeId(i as u32),
                 name: p.name.clone(),
                 kind: p.kind.clone(),
@@ -384,6 +394,7 @@ impl Loader<'_> {
                 memory,
                 retries,
                 map,
+                placement,
                 pos: p.pos,
             })
             .collect();
@@ -1133,6 +1144,31 @@ impl Loader<'_> {
             }
         });
         (threads, memory)
+    }
+
+    fn placement(&mut self, raw: Option<&Spanned<RawResources>>) -> Placement {
+        let Some(raw) = raw else { return Placement::default() };
+        let raw = &raw.value;
+        if let Some(time) = &raw.time
+            && time_minutes(&time.value).is_none()
+        {
+            self.error(
+                pos(time),
+                format!(
+                    "resources.time '{}' is not a time limit: write minutes (30), H:MM:SS (2:00:00) or D-HH:MM:SS (1-00:00:00)",
+                    time.value
+                ),
+            );
+        }
+        let text = |field: &Option<Spanned<String>>| field.as_ref().map(|f| f.value.clone());
+        Placement {
+            local: raw.local.as_ref().is_some_and(|l| l.value),
+            time: text(&raw.time),
+            partition: text(&raw.partition),
+            account: text(&raw.account),
+            qos: text(&raw.qos),
+            options: raw.cluster_options.as_ref().map(|o| o.value.clone()).unwrap_or_default(),
+        }
     }
 
     fn publish(

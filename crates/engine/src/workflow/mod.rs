@@ -10,4 +10,4 @@ pub use load::{
     InputPaths, LoadOptions, MAX_NODE_NAME, check_publish_path, is_node_name, load, load_str, parse_memory,
     read_workflow_text, resolve_path,
 };
-pub use model::{InputBinding, Node, NodeId, Publish, Source, Workflow};
+pub use model::{InputBinding, Node, NodeId, Placement, Publish, Source, Workflow, time_minutes};

@@ -51,7 +51,43 @@ pub struct Node {
     pub retries: u32,
     /// Set when the node runs once per item of one of its inputs ([`crate::map`]).
     pub map: Option<MapSpec>,
+    /// Where a cluster executor runs it, and with what; never part of the action key.
+    pub placement: Placement,
     pub pos: Pos,
+}
+
+/// A node's `resources` for cluster executors (docs/slurm.md): run it in the controller, or as
+/// a job with these settings, which override the run's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Placement {
+    /// `resources.local: true`: in the controller, whatever the executor.
+    pub local: bool,
+    /// `resources.time`, as sbatch takes it (`30`, `2:00:00`, `1-00:00:00`).
+    pub time: Option<String>,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    /// More scheduler options, passed as they are.
+    pub options: Vec<String>,
+}
+
+/// A time limit as sbatch takes it (`M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`), in whole
+/// minutes, rounded up; `None` if it is not one.
+pub fn time_minutes(time: &str) -> Option<u64> {
+    let (days, rest) = match time.split_once('-') {
+        Some((days, rest)) => (days.parse::<u64>().ok()?, rest),
+        None => (0, time),
+    };
+    let parts: Vec<u64> = rest.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let seconds = match (time.contains('-'), parts.as_slice()) {
+        (false, [m]) => m * 60,
+        (false, [m, s]) => m * 60 + s,
+        (_, [h, m, s]) => h * 3600 + m * 60 + s,
+        (true, [h]) => h * 3600,
+        (true, [h, m]) => h * 3600 + m * 60,
+        _ => return None,
+    };
+    Some((days * 86_400 + seconds).div_ceil(60))
 }
 
 /// How a node maps over one of its inputs: `map: PORT` or
@@ -126,5 +162,22 @@ impl Workflow {
     pub fn output_name(&self, node: NodeId, output: usize) -> String {
         let node = self.node(node);
         format!("{}.{}", node.name, node.outputs[output].name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_limits_read_as_sbatch_reads_them() {
+        assert_eq!(time_minutes("30"), Some(30));
+        assert_eq!(time_minutes("1:30"), Some(2));
+        assert_eq!(time_minutes("2:00:00"), Some(120));
+        assert_eq!(time_minutes("1-00"), Some(1440));
+        assert_eq!(time_minutes("1-2:30"), Some(1590));
+        assert_eq!(time_minutes("1-00:00:01"), Some(1441));
+        assert_eq!(time_minutes("soon"), None);
+        assert_eq!(time_minutes("1:2:3:4"), None);
     }
 }
