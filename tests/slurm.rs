@@ -117,9 +117,21 @@ fn a_workflow_run_on_slurm_is_then_a_local_no_op_with_the_same_bytes() {
     let squeues = calls(project.path(), "squeue");
     assert!(squeues >= 1 && squeues as u64 <= seconds / 2 + 2, "{squeues} squeue calls in {seconds} s");
 
+    for node in ["upper", "count", "squares"] {
+        let record = on_slurm["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap();
+        let jobs = record["jobs"].as_array().cloned().unwrap_or_default();
+        let id = jobs.first().and_then(|j| j.as_str()).unwrap_or("");
+        assert!(
+            jobs.len() == 1
+                && id.split_once('_').is_some_and(|(a, i)| a.parse::<u64>().is_ok() && i.parse::<u64>().is_ok()),
+            "{record}"
+        );
+    }
+
     let local = project.run_ok(&[]);
     for node in ["upper", "count", "squares"] {
         assert_eq!(local.node(node)["status"], "cached", "{node} reran locally");
+        assert!(local.node(node).get("jobs").is_none(), "a local run has no jobs");
         let digest =
             on_slurm["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).unwrap()["outputs"]["o"].clone();
         assert_eq!(serde_json::Value::String(local.output(node, "o")), digest);

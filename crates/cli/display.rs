@@ -211,6 +211,11 @@ pub fn summary_table(record: &RunRecord) -> String {
         if let Some(items) = &node.items {
             out.push_str(&format!("  items: {} ran, {} cached, {} failed", items.ran, items.cached, items.failed));
         }
+        if !node.jobs.is_empty() {
+            let more = node.jobs.len().saturating_sub(3);
+            let shown = node.jobs[..node.jobs.len().min(3)].join(", ");
+            out.push_str(&format!("  jobs: {shown}{}", if more > 0 { format!(" (+{more})") } else { String::new() }));
+        }
         out.push('\n');
     }
     if folded > 0 {

@@ -668,6 +668,9 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
         // A run that executed nothing leaves no empty log folder behind.
         let _ = std::fs::remove_dir(&logs_dir);
     }
+    for node in &mut nodes {
+        node.jobs = options.executor.jobs(&node.name);
+    }
     let record = RunRecord {
         id: options.run_id.clone(),
         workflow: workflow.file.display().to_string(),
@@ -843,6 +846,7 @@ fn node_record(
         attempts: 0,
         repaired: None,
         items: None,
+        jobs: Vec::new(),
     }
 }
 

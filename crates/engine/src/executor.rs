@@ -27,6 +27,13 @@ pub trait Executor: Send + Sync {
     /// Runs `node`'s kind with `ctx` and returns when the attempt is over, its outputs written
     /// to `ctx.outputs`.
     fn run(&self, node: &Node, ctx: &NodeContext<'_>) -> Result<(), NodeError>;
+
+    /// Ids of the jobs that ran `node`'s attempts (and items) in this run, for the run record;
+    /// none for an executor without jobs.
+    fn jobs(&self, node: &str) -> Vec<String> {
+        let _ = node;
+        Vec::new()
+    }
 }
 
 /// In this process: the kind's code runs on the calling (blocking) thread.

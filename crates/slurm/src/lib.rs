@@ -95,6 +95,8 @@ pub struct Slurm {
     threads: Vec<std::thread::JoinHandle<()>>,
     /// Per node (and item): attempts that ran out of memory, and of time.
     raised: Mutex<HashMap<String, (u32, u32)>>,
+    /// Per node: its jobs, in submission order.
+    submitted: Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// How long a cancelled run waits to see its jobs end before it stops waiting.
@@ -181,6 +183,7 @@ impl Slurm {
             queue,
             threads,
             raised: Mutex::new(HashMap::new()),
+            submitted: Mutex::new(HashMap::new()),
         }
     }
 
@@ -278,6 +281,10 @@ impl Executor for Slurm {
         "slurm"
     }
 
+    fn jobs(&self, node: &str) -> Vec<String> {
+        self.submitted.lock().unwrap_or_else(|p| p.into_inner()).get(node).cloned().unwrap_or_default()
+    }
+
     fn run(&self, node: &Node, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let dir = self.jobs_dir.join(n.to_string());
@@ -289,6 +296,7 @@ impl Executor for Slurm {
         let submitted = self.queue.submit(self.options(node, ctx), dir)?;
         let id = submitted.task;
         tracing::info!(job = %id, node = %node.name, "submitted to Slurm");
+        self.submitted.lock().unwrap_or_else(|p| p.into_inner()).entry(node.name.clone()).or_default().push(id.clone());
         self.shared.jobs().insert(id.clone(), JobState::Active("SUBMITTED".into()));
         self.shared.polled.notify_all();
         let state = self.wait(&id, ctx);

@@ -59,6 +59,9 @@ pub struct NodeRecord {
     /// For a mapped node: how many items ran, came from the cache, failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<crate::map::ItemCounts>,
+    /// Ids of the cluster jobs that ran its attempts (and items), in submission order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
