@@ -386,4 +386,12 @@ nodes:
         .assert_stderr_contains("flow.yaml:6:")
         .assert_stderr_contains("resources.time 'soon' is not a time limit");
     assert!(!project.state().exists(), "a load error leaves no store");
+    let project = Project::with_workflow(
+        "name: ok\nnodes:\n  a: { uses: shell, with: { run: \"echo > {out.o}\", outputs: { o: file } } }\n",
+    );
+    project
+        .flow(&["run", WORKFLOW, "--executor", "slurm", "--slurm-time", "tomorrow"])
+        .assert_code(2)
+        .assert_stderr_contains("--slurm-time tomorrow: write minutes");
+    assert!(!project.state().exists(), "a bad option leaves no store");
 }

@@ -23,6 +23,7 @@ const TAIL_LINES: usize = 20;
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     // Everything about the workflow is checked before the store is touched.
     let loaded = load_workflow(ctx, &args.workflow)?;
+    check_executor_args(args)?;
     let workflow = loaded.workflow;
     let jobs = match args.jobs {
         Some(0) => return Err(CliError::Usage("-j must be at least 1".into())),
@@ -172,6 +173,26 @@ pub fn load_workflow(ctx: &Context, args: &WorkflowArgs) -> Result<Loaded, CliEr
         loaded.workflow.file = absolute;
     }
     Ok(loaded)
+}
+
+/// Mistakes in the executor's options, found before the store is touched.
+fn check_executor_args(args: &RunArgs) -> Result<(), CliError> {
+    if args.executor != ExecutorName::Slurm {
+        return Ok(());
+    }
+    if let Some(time) = &args.slurm.slurm_time
+        && flow_engine::workflow::time_minutes(time).is_none()
+    {
+        return Err(CliError::Usage(format!(
+            "--slurm-time {time}: write minutes (30), H:MM:SS (2:00:00) or D-HH:MM:SS (1-00:00:00)"
+        )));
+    }
+    if std::process::Command::new("sbatch").arg("--version").output().is_err() {
+        return Err(CliError::Usage(
+            "--executor slurm: there is no `sbatch` on PATH; run flow where Slurm's commands are installed".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Where this run's nodes run (`--executor`).
