@@ -40,8 +40,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
     let lock = lock_store(ctx, args.no_wait)?;
     ctx.state.create().map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
-    // Before the run clears tmp/, where their outputs would go.
-    match flow_slurm::cancel_unfinished(&ctx.state.root) {
+    // A Slurm run adopts them (and cancels those it has no use for); a local one cancels them.
+    let leftovers = match args.executor {
+        ExecutorName::Slurm => Ok(0),
+        ExecutorName::Local => flow_slurm::cancel_unfinished(&ctx.state.root),
+    };
+    match leftovers {
         Ok(0) => {}
         Ok(n) => {
             eprintln!("flow: cancelled {n} Slurm job(s) that an earlier, killed run of this store left in the queue")

@@ -1069,7 +1069,7 @@ impl Job {
         let watched = self.watch_inputs();
         let in_controller = node.placement.local || node.kind.runs_in_controller();
         let executor: &dyn Executor = if in_controller { &Local } else { self.executor.as_ref() };
-        let result = executor.run(node, &ctx).and_then(|()| {
+        let result = executor.run(node, &ctx, &self.key).and_then(|()| {
             if self.cancel.is_cancelled() {
                 return Err(NodeError::Cancelled);
             }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cancel::CancelToken;
+use crate::digest::Digest;
 use crate::kind::{ItemContext, NodeContext, NodeError};
 use crate::plan::workflow_view;
 use crate::store::write_atomic;
@@ -25,8 +26,9 @@ pub trait Executor: Send + Sync {
     fn name(&self) -> &str;
 
     /// Runs `node`'s kind with `ctx` and returns when the attempt is over, its outputs written
-    /// to `ctx.outputs`.
-    fn run(&self, node: &Node, ctx: &NodeContext<'_>) -> Result<(), NodeError>;
+    /// to `ctx.outputs`. `action` is the attempt's action key: an executor may find a job of
+    /// an earlier, killed run doing the very same action and wait for it instead.
+    fn run(&self, node: &Node, ctx: &NodeContext<'_>, action: &Digest) -> Result<(), NodeError>;
 
     /// Ids of the jobs that ran `node`'s attempts (and items) in this run, for the run record;
     /// none for an executor without jobs.
@@ -44,7 +46,7 @@ impl Executor for Local {
         "local"
     }
 
-    fn run(&self, node: &Node, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
+    fn run(&self, node: &Node, ctx: &NodeContext<'_>, _action: &Digest) -> Result<(), NodeError> {
         node.kind.run(ctx)
     }
 }
@@ -64,6 +66,9 @@ pub struct JobSpec {
     pub item: Option<JobItem>,
     pub inputs: BTreeMap<String, Vec<PathBuf>>,
     pub outputs: BTreeMap<String, PathBuf>,
+    /// The action key (hex) the attempt is for.
+    #[serde(default)]
+    pub action: Option<String>,
     pub threads: usize,
     pub scratch_dir: PathBuf,
     pub log_path: PathBuf,
@@ -89,6 +94,7 @@ impl JobSpec {
             item: ctx.item.map(|item| JobItem { id: item.id.clone(), fields: item.fields.clone() }),
             inputs: ctx.inputs.clone(),
             outputs: ctx.outputs.clone(),
+            action: None,
             threads: ctx.threads,
             scratch_dir: ctx.scratch_dir.to_path_buf(),
             log_path: ctx.log_path.to_path_buf(),
@@ -127,7 +133,7 @@ pub fn run_job(spec: &JobSpec, workflow: &Workflow, cancel: &CancelToken) -> Res
         workflow: &view,
         item: item.as_ref(),
     };
-    Local.run(node, &ctx)
+    node.kind.run(&ctx)
 }
 
 /// How a job's attempt ended, as the worker leaves it beside the spec for the controller.

@@ -25,12 +25,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use flow_engine::digest::Digest;
 use flow_engine::executor::{Executor, JobOutcome, JobSpec};
 use flow_engine::kind::{NodeContext, NodeError};
 use flow_engine::workflow::{Node, time_minutes};
 
 pub use state::{JobState, Reason, failure_reason};
-use submit::{Queue, Worker};
+use submit::{Queue, Submitted, Worker};
 
 /// How jobs are submitted and watched.
 #[derive(Clone, Debug)]
@@ -97,6 +98,16 @@ pub struct Slurm {
     raised: Mutex<HashMap<String, (u32, u32)>>,
     /// Per node: its jobs, in submission order.
     submitted: Mutex<HashMap<String, Vec<String>>>,
+    /// Jobs of earlier runs that were killed, by the action key they run.
+    adoptable: Mutex<HashMap<String, Earlier>>,
+    /// Those runs' folders, marked finished when this executor ends.
+    earlier_runs: Vec<PathBuf>,
+}
+
+/// A job an earlier, killed run submitted.
+struct Earlier {
+    dir: PathBuf,
+    task: Submitted,
 }
 
 /// How long a cancelled run waits to see its jobs end before it stops waiting.
@@ -138,10 +149,14 @@ impl Slurm {
         });
         let queue = Arc::new(Queue::new());
         let interval = settings.poll_interval.max(MIN_POLL);
+        let (adoptable, earlier_runs) = earlier_jobs(&state_dir, &jobs_dir);
         let mut threads = Vec::new();
         {
             let shared = shared.clone();
-            let name = run_name.clone();
+            // The earlier runs' jobs are watched by their names, in the same one call.
+            let earlier_names =
+                earlier_runs.iter().filter_map(|d| d.file_name()).map(|n| format!(",flow-{}", n.to_string_lossy()));
+            let name = format!("{run_name}{}", earlier_names.collect::<String>());
             if let Ok(poller) =
                 std::thread::Builder::new().name("slurm-poll".into()).spawn(move || poll_loop(&shared, &name, interval))
             {
@@ -184,6 +199,8 @@ impl Slurm {
             threads,
             raised: Mutex::new(HashMap::new()),
             submitted: Mutex::new(HashMap::new()),
+            adoptable: Mutex::new(adoptable),
+            earlier_runs,
         }
     }
 
@@ -245,6 +262,37 @@ impl Slurm {
         }
     }
 
+    /// Writes the attempt down and submits it. The job writes its outputs and scratch files
+    /// into its own folder, not the run's work dir: a later run clears those, and may adopt
+    /// the job if this controller dies.
+    fn submit(&self, node: &Node, ctx: &NodeContext<'_>, key: String) -> Result<(PathBuf, Submitted), NodeError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let dir = self.jobs_dir.join(n.to_string());
+        let io = |what: &Path, e| NodeError::io(format!("create {}", what.display()), e);
+        let (out, scratch) = (dir.join("out"), dir.join("scratch"));
+        for folder in [&out, &scratch] {
+            std::fs::create_dir_all(folder).map_err(|e| io(folder, e))?;
+        }
+        let mut spec = JobSpec::of(&self.workflow, &self.overrides, ctx);
+        spec.action = Some(key);
+        spec.scratch_dir = scratch;
+        for (port, path) in spec.outputs.iter_mut() {
+            let private = out.join(port);
+            if path.is_dir() {
+                std::fs::create_dir_all(&private).map_err(|e| io(&private, e))?;
+            }
+            *path = private;
+        }
+        let spec_path = dir.join("spec.json");
+        spec.write(&spec_path).map_err(|e| NodeError::io(format!("write {}", spec_path.display()), e))?;
+        let submitted = self.queue.submit(self.options(node, ctx), dir.clone())?;
+        let task_path = dir.join("task");
+        std::fs::write(&task_path, format!("{}\n{}\n", submitted.task, submitted.output.display()))
+            .map_err(|e| NodeError::io(format!("write {}", task_path.display()), e))?;
+        tracing::info!(job = %submitted.task, node = %node.name, "submitted to Slurm");
+        Ok((dir, submitted))
+    }
+
     /// Blocks until the poller sees the job over; cancels it if the run is cancelled meanwhile.
     fn wait(&self, id: &str, ctx: &NodeContext<'_>) -> JobState {
         let mut jobs = self.shared.jobs();
@@ -285,36 +333,47 @@ impl Executor for Slurm {
         self.submitted.lock().unwrap_or_else(|p| p.into_inner()).get(node).cloned().unwrap_or_default()
     }
 
-    fn run(&self, node: &Node, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let dir = self.jobs_dir.join(n.to_string());
-        std::fs::create_dir_all(&dir).map_err(|e| NodeError::io(format!("create {}", dir.display()), e))?;
-        let (spec_path, outcome) = (dir.join("spec.json"), dir.join("outcome.json"));
-        JobSpec::of(&self.workflow, &self.overrides, ctx)
-            .write(&spec_path)
-            .map_err(|e| NodeError::io(format!("write {}", spec_path.display()), e))?;
-        let submitted = self.queue.submit(self.options(node, ctx), dir)?;
-        let id = submitted.task;
-        tracing::info!(job = %id, node = %node.name, "submitted to Slurm");
+    fn run(&self, node: &Node, ctx: &NodeContext<'_>, action: &Digest) -> Result<(), NodeError> {
+        let key = action.to_hex();
+        // A job of an earlier, killed run doing this very action: wait for it, do not resubmit.
+        let adopted = self.adoptable.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        let fresh = adopted.is_none();
+        let (dir, task) = match adopted {
+            Some(old) => {
+                tracing::info!(job = %old.task.task, node = %node.name, "adopted a job of an earlier, killed run");
+                let _ = append(
+                    ctx.log_path,
+                    format!("flow: adopted Slurm job {} of an earlier, killed run\n", old.task.task).as_bytes(),
+                );
+                (old.dir, old.task)
+            }
+            None => self.submit(node, ctx, key)?,
+        };
+        let id = task.task.clone();
         self.submitted.lock().unwrap_or_else(|p| p.into_inner()).entry(node.name.clone()).or_default().push(id.clone());
-        self.shared.jobs().insert(id.clone(), JobState::Active("SUBMITTED".into()));
+        // A new job is listed by the next poll; an adopted one may be long gone from the queue.
+        let first = if fresh { "SUBMITTED" } else { "ADOPTED" };
+        self.shared.jobs().insert(id.clone(), JobState::Active(first.into()));
         self.shared.polled.notify_all();
+        let outcome = dir.join("outcome.json");
+        let spec = JobSpec::read(&dir.join("spec.json")).ok();
         let state = self.wait(&id, ctx);
         self.shared.jobs().remove(&id);
-        let slurm_said = std::fs::read_to_string(&submitted.output).unwrap_or_default();
-        if !slurm_said.is_empty() {
-            // Slurm's own words about the job (a memory kill, a cancel) belong in the node's log.
-            let _ = std::fs::OpenOptions::new()
-                .append(true)
-                .open(ctx.log_path)
-                .and_then(|mut log| std::io::Write::write_all(&mut log, slurm_said.as_bytes()));
+        // An adopted job wrote into the log of the run that submitted it.
+        if let Some(spec) = &spec
+            && spec.log_path != ctx.log_path
+        {
+            let _ = append(ctx.log_path, &std::fs::read(&spec.log_path).unwrap_or_default());
         }
+        let slurm_said = std::fs::read_to_string(&task.output).unwrap_or_default();
+        // Slurm's own words about the job (a memory kill, a cancel) belong in the node's log.
+        let _ = append(ctx.log_path, slurm_said.as_bytes());
         if ctx.cancel.is_cancelled() {
             return Err(NodeError::Cancelled);
         }
         let said = JobOutcome::read(&outcome).ok();
         let log = ctx.log_path.display();
-        match (&state, said) {
+        let result = match (&state, said) {
             (JobState::Finished(word), Some(said)) if word == "COMPLETED" => said.into_result(),
             (JobState::Gone, Some(said)) => said.into_result(),
             (JobState::Finished(word), said) => {
@@ -336,15 +395,43 @@ impl Executor for Slurm {
                 "Slurm job {id} left the queue without an outcome (purged, or the cluster lost it); log: {log}"
             ))),
             (JobState::Active(_), _) => unreachable!("wait returns finished jobs only"),
+        };
+        if result.is_ok()
+            && let Some(spec) = &spec
+        {
+            // From the job's private folder to where the engine collects outputs.
+            for (port, path) in ctx.outputs {
+                let Some(written) = spec.outputs.get(port) else { continue };
+                if written.exists() {
+                    if path.is_dir() {
+                        let _ = std::fs::remove_dir(path);
+                    }
+                    std::fs::rename(written, path)
+                        .map_err(|e| NodeError::io(format!("move {} to {}", written.display(), path.display()), e))?;
+                }
+            }
         }
+        let _ = std::fs::remove_dir_all(dir.join("out"));
+        let _ = std::fs::remove_dir_all(dir.join("scratch"));
+        result
     }
+}
+
+fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    std::io::Write::write_all(&mut std::fs::OpenOptions::new().append(true).open(path)?, bytes)
 }
 
 impl Drop for Slurm {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.polled.notify_all();
-        let left: Vec<String> = self.shared.jobs().keys().cloned().collect();
+        let mut left: Vec<String> = self.shared.jobs().keys().cloned().collect();
+        // Earlier runs' jobs this run had no use for (the workflow changed since).
+        let unused = std::mem::take(&mut *self.adoptable.lock().unwrap_or_else(|p| p.into_inner()));
+        left.extend(unused.into_values().map(|earlier| earlier.task.task));
         if !left.is_empty() {
             let ids: Vec<&str> = left.iter().map(String::as_str).collect();
             scancel(&ids);
@@ -352,9 +439,37 @@ impl Drop for Slurm {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
-        // No job of this run is left: a later run need not look for them.
-        let _ = std::fs::write(self.jobs_dir.join(FINISHED), "");
+        // No job of this run, or of the earlier ones it took over, is left: a later run need
+        // not look for them.
+        for dir in self.earlier_runs.iter().chain([&self.jobs_dir]) {
+            let _ = std::fs::write(dir.join(FINISHED), "");
+        }
     }
+}
+
+/// The submitted jobs of the store's runs that did not end normally, by the action key they
+/// run, and those runs' folders.
+fn earlier_jobs(state_dir: &Path, own: &Path) -> (HashMap<String, Earlier>, Vec<PathBuf>) {
+    let mut adoptable = HashMap::new();
+    let mut runs = Vec::new();
+    let Ok(entries) = std::fs::read_dir(state_dir.join("slurm")) else { return (adoptable, runs) };
+    for run in entries.flatten() {
+        let dir = run.path();
+        if !dir.is_dir() || dir.join(FINISHED).exists() || dir == own {
+            continue;
+        }
+        for attempt in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let attempt = attempt.path();
+            let Ok(spec) = JobSpec::read(&attempt.join("spec.json")) else { continue };
+            let Ok(task) = std::fs::read_to_string(attempt.join("task")) else { continue };
+            let mut lines = task.lines();
+            let (Some(action), Some(id), Some(output)) = (spec.action, lines.next(), lines.next()) else { continue };
+            let task = Submitted { task: id.to_string(), output: PathBuf::from(output) };
+            adoptable.insert(action, Earlier { dir: attempt, task });
+        }
+        runs.push(dir);
+    }
+    (adoptable, runs)
 }
 
 /// Written into a run's jobs folder when its executor ends normally.
