@@ -447,3 +447,45 @@ nodes:
     let after = run["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "after").unwrap().clone();
     assert_eq!(after["outputs"]["o"], fresh.output("after", "o"));
 }
+
+const CLUSTERED: &str = r#"
+name: clustered
+cluster: { executor: slurm, time: "0:07:00", cluster_options: [--comment=from-the-workflow] }
+nodes:
+  job:
+    uses: shell
+    with: { run: "echo job > {out.o}", outputs: { o: file } }
+"#;
+
+#[test]
+fn the_workflow_s_cluster_section_picks_the_executor_and_its_settings() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(CLUSTERED);
+    let bin = counting_path(project.path());
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let output = project.command(&["run", WORKFLOW, "--slurm-poll", "2"]).env("PATH", &path).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let sbatches = calls_of(project.path(), "sbatch");
+    assert_eq!(sbatches.len(), 1, "{sbatches:?}");
+    assert!(
+        sbatches[0].contains("--time=0:07:00") && sbatches[0].contains("--comment=from-the-workflow"),
+        "{sbatches:?}"
+    );
+
+    // The command line wins: a local run of a changed node submits nothing.
+    project.write(WORKFLOW, &CLUSTERED.replace("echo job", "echo local"));
+    let output = project.command(&["run", WORKFLOW, "--executor", "local"]).env("PATH", &path).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(calls_of(project.path(), "sbatch").len(), 1);
+}
+
+#[test]
+fn a_misspelt_executor_is_a_load_error_with_a_suggestion() {
+    let project = Project::with_workflow(&CLUSTERED.replace("executor: slurm", "executor: slrum"));
+    project
+        .flow(&["run", WORKFLOW])
+        .assert_code(2)
+        .assert_stderr_contains("flow.yaml:3:")
+        .assert_stderr_contains("cluster.executor 'slrum' is not an executor")
+        .assert_stderr_contains("slurm");
+}

@@ -102,8 +102,9 @@ pub struct RunArgs {
     pub overwrite: bool,
 
     /// Where nodes run: here, or as Slurm batch jobs (then -j is how many jobs at once)
-    #[arg(long, value_enum, default_value_t = ExecutorName::Local)]
-    pub executor: ExecutorName,
+    /// [default: the workflow's cluster.executor, else local]
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorName>,
 
     #[command(flatten)]
     pub slurm: SlurmArgs,

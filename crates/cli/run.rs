@@ -23,7 +23,12 @@ const TAIL_LINES: usize = 20;
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     // Everything about the workflow is checked before the store is touched.
     let loaded = load_workflow(ctx, &args.workflow)?;
-    check_executor_args(args)?;
+    let executor_name = match (args.executor, loaded.workflow.cluster.executor.as_deref()) {
+        (Some(name), _) => name,
+        (None, Some("slurm")) => ExecutorName::Slurm,
+        (None, _) => ExecutorName::Local,
+    };
+    check_executor_args(args, executor_name)?;
     let workflow = loaded.workflow;
     let jobs = match args.jobs {
         Some(0) => return Err(CliError::Usage("-j must be at least 1".into())),
@@ -41,7 +46,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     let lock = lock_store(ctx, args.no_wait)?;
     ctx.state.create().map_err(|e| CliError::Internal(format!("{}: {e}", ctx.state.root.display())))?;
     // A Slurm run adopts them (and cancels those it has no use for); a local one cancels them.
-    let leftovers = match args.executor {
+    let leftovers = match executor_name {
         ExecutorName::Slurm => Ok(0),
         ExecutorName::Local => flow_slurm::cancel_unfinished(&ctx.state.root),
     };
@@ -66,7 +71,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
 
     let mut store = Store::open_locked(ctx.state.clone(), &lock)?;
     let progress = Arc::new(Progress::new());
-    let executor = executor(ctx, args, &workflow.file, &run_id)?;
+    let executor = executor(ctx, args, executor_name, &workflow, &run_id)?;
     let options = RunOptions {
         run_id,
         jobs,
@@ -180,8 +185,8 @@ pub fn load_workflow(ctx: &Context, args: &WorkflowArgs) -> Result<Loaded, CliEr
 }
 
 /// Mistakes in the executor's options, found before the store is touched.
-fn check_executor_args(args: &RunArgs) -> Result<(), CliError> {
-    if args.executor != ExecutorName::Slurm {
+fn check_executor_args(args: &RunArgs, name: ExecutorName) -> Result<(), CliError> {
+    if name != ExecutorName::Slurm {
         return Ok(());
     }
     if let Some(time) = &args.slurm.slurm_time
@@ -203,20 +208,23 @@ fn check_executor_args(args: &RunArgs) -> Result<(), CliError> {
 fn executor(
     ctx: &Context,
     args: &RunArgs,
-    workflow: &std::path::Path,
+    name: ExecutorName,
+    workflow: &Workflow,
     run_id: &str,
 ) -> Result<Arc<dyn Executor>, CliError> {
-    match args.executor {
+    match name {
         ExecutorName::Local => Ok(Arc::new(Local)),
         ExecutorName::Slurm => {
             let flow = std::env::current_exe()
                 .map_err(|e| CliError::Internal(format!("cannot find the flow binary for the jobs to run: {e}")))?;
+            // The command line over the workflow's `cluster:` section.
+            let defaults = &workflow.cluster.jobs;
             let settings = flow_slurm::Settings {
-                partition: args.slurm.slurm_partition.clone(),
-                account: args.slurm.slurm_account.clone(),
-                qos: args.slurm.slurm_qos.clone(),
-                time: args.slurm.slurm_time.clone(),
-                extra: args.slurm.slurm_options.clone(),
+                partition: args.slurm.slurm_partition.clone().or_else(|| defaults.partition.clone()),
+                account: args.slurm.slurm_account.clone().or_else(|| defaults.account.clone()),
+                qos: args.slurm.slurm_qos.clone().or_else(|| defaults.qos.clone()),
+                time: args.slurm.slurm_time.clone().or_else(|| defaults.time.clone()),
+                extra: defaults.options.iter().chain(&args.slurm.slurm_options).cloned().collect(),
                 poll_interval: std::time::Duration::from_secs(args.slurm.slurm_poll),
                 ..flow_slurm::Settings::default()
             };
@@ -227,7 +235,7 @@ fn executor(
                 settings,
                 format!("flow-{run_id}"),
                 jobs_dir,
-                workflow.to_path_buf(),
+                workflow.file.clone(),
                 args.workflow.set.clone(),
                 flow,
                 ctx.project_dir.clone(),

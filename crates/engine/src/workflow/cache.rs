@@ -23,7 +23,9 @@ use crate::digest::{Digest, Shape};
 use crate::kind::{NodeKind, PortSpec, PortType};
 use crate::store::{create_private_dir, write_atomic};
 use crate::workflow::load::{LoadOptions, load_str, read_workflow_text};
-use crate::workflow::model::{InputBinding, MapSpec, Node, NodeId, OnItemError, Placement, Publish, Source, Workflow};
+use crate::workflow::model::{
+    ClusterDefaults, InputBinding, MapSpec, Node, NodeId, OnItemError, Placement, Publish, Source, Workflow,
+};
 
 /// The cache's directory inside the state directory.
 pub const DIR_NAME: &str = "workflow-cache";
@@ -159,6 +161,8 @@ struct Entry {
     outputs: Vec<Vec<Port>>,
     nodes: Vec<EntryNode>,
     publish: Vec<EntryPublish>,
+    #[serde(default)]
+    cluster: ClusterDefaults,
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, Hash, Clone)]
@@ -293,6 +297,7 @@ impl Entry {
             outputs,
             nodes,
             publish,
+            cluster: workflow.cluster.clone(),
         })
     }
 
@@ -389,6 +394,7 @@ impl Entry {
             nodes,
             publish,
             sheet_formats: options.registry.sheet_formats().to_vec(),
+            cluster: self.cluster,
         })
     }
 }
@@ -434,6 +440,10 @@ mod tests {
 name: demo
 vars:
   n: 3
+cluster:
+  executor: slurm
+  partition: short
+  time: 30
 nodes:
   a:
     uses: t.copy
@@ -469,6 +479,8 @@ publish:
         assert_eq!(a.name, b.name);
         assert_eq!(a.file, b.file);
         assert_eq!(a.project_dir, b.project_dir);
+        assert_eq!(a.cluster, b.cluster);
+        assert_eq!(a.cluster.executor.as_deref(), Some("slurm"));
         assert_eq!(a.nodes.len(), b.nodes.len());
         for (x, y) in a.nodes.iter().zip(&b.nodes) {
             assert_eq!(x.id, y.id);
@@ -558,7 +570,7 @@ publish:
         let err = load_cached(&file, &options, &cache).err().expect("a load error");
         let text = err.to_string();
         assert!(text.contains("file not found"), "{text}");
-        assert!(text.contains(":8:"), "points at the line: {text}");
+        assert!(text.contains(":12:"), "points at the line: {text}");
 
         // A directory in its place has another shape: also a full load.
         fs::create_dir(dir.path().join("data.txt")).unwrap();

@@ -16,7 +16,8 @@ use crate::graph::find_cycles;
 use crate::kind::{Configured, Inputs, NodeKind, PortSpec, PortType, Registry};
 use crate::plugin;
 use crate::workflow::model::{
-    InputBinding, MapSpec, Node, NodeId, OnItemError, Placement, Publish, Source, Workflow, time_minutes,
+    ClusterDefaults, EXECUTORS, InputBinding, MapSpec, Node, NodeId, OnItemError, Placement, Publish, Source, Workflow,
+    time_minutes,
 };
 use crate::workflow::template::{self, GatherError, Instance, RawForEach, Template};
 use crate::workflow::vars;
@@ -34,6 +35,20 @@ struct RawWorkflow {
     /// More folders to find process plugins in, relative to the workflow.
     #[serde(default)]
     plugins: Vec<Spanned<String>>,
+    /// The default executor and job settings (`ClusterDefaults`).
+    #[serde(default)]
+    cluster: Option<Spanned<RawCluster>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    executor: Option<Spanned<String>>,
+    time: Option<Spanned<String>>,
+    partition: Option<Spanned<String>>,
+    account: Option<Spanned<String>>,
+    qos: Option<Spanned<String>>,
+    cluster_options: Option<Spanned<Vec<String>>>,
 }
 
 /// A node, or a template (`for_each:` and `nodes:`, see `template.rs`).
@@ -376,6 +391,7 @@ impl Loader<'_> {
             }
         }
         let publish = self.publish(&raw.publish, &pending, &index, &vars, &protected);
+        let cluster = self.cluster(raw.cluster.as_ref());
 
         if !self.diags.is_empty() {
             return Err(Diagnostics(self.diags));
@@ -399,6 +415,7 @@ impl Loader<'_> {
             })
             .collect();
         let workflow = Workflow {
+            cluster,
             file: self.file.to_path_buf(),
             name,
             project_dir: self.options.project_dir.to_path_buf(),
@@ -1146,20 +1163,55 @@ impl Loader<'_> {
         (threads, memory)
     }
 
-    fn placement(&mut self, raw: Option<&Spanned<RawResources>>) -> Placement {
-        let Some(raw) = raw else { return Placement::default() };
+    fn cluster(&mut self, raw: Option<&Spanned<RawCluster>>) -> ClusterDefaults {
+        let Some(raw) = raw else { return ClusterDefaults::default() };
         let raw = &raw.value;
-        if let Some(time) = &raw.time
+        if let Some(executor) = &raw.executor
+            && !EXECUTORS.contains(&executor.value.as_str())
+        {
+            let hint = suggestion(&executor.value, EXECUTORS.iter().copied());
+            self.error(
+                pos(executor),
+                format!(
+                    "cluster.executor '{}' is not an executor{hint}; flow has: {}",
+                    executor.value,
+                    EXECUTORS.join(", ")
+                ),
+            );
+        }
+        self.check_time(raw.time.as_ref(), "cluster.time");
+        let text = |field: &Option<Spanned<String>>| field.as_ref().map(|f| f.value.clone());
+        ClusterDefaults {
+            executor: text(&raw.executor),
+            jobs: Placement {
+                local: false,
+                time: text(&raw.time),
+                partition: text(&raw.partition),
+                account: text(&raw.account),
+                qos: text(&raw.qos),
+                options: raw.cluster_options.as_ref().map(|o| o.value.clone()).unwrap_or_default(),
+            },
+        }
+    }
+
+    fn check_time(&mut self, time: Option<&Spanned<String>>, field: &str) {
+        if let Some(time) = time
             && time_minutes(&time.value).is_none()
         {
             self.error(
                 pos(time),
                 format!(
-                    "resources.time '{}' is not a time limit: write minutes (30), H:MM:SS (2:00:00) or D-HH:MM:SS (1-00:00:00)",
+                    "{field} '{}' is not a time limit: write minutes (30), H:MM:SS (2:00:00) or D-HH:MM:SS (1-00:00:00)",
                     time.value
                 ),
             );
         }
+    }
+
+    fn placement(&mut self, raw: Option<&Spanned<RawResources>>) -> Placement {
+        let Some(raw) = raw else { return Placement::default() };
+        let raw = &raw.value;
+        self.check_time(raw.time.as_ref(), "resources.time");
         let text = |field: &Option<Spanned<String>>| field.as_ref().map(|f| f.value.clone());
         Placement {
             local: raw.local.as_ref().is_some_and(|l| l.value),

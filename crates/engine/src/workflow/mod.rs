@@ -10,4 +10,6 @@ pub use load::{
     InputPaths, LoadOptions, MAX_NODE_NAME, check_publish_path, is_node_name, load, load_str, parse_memory,
     read_workflow_text, resolve_path,
 };
-pub use model::{InputBinding, Node, NodeId, Placement, Publish, Source, Workflow, time_minutes};
+pub use model::{
+    ClusterDefaults, EXECUTORS, InputBinding, Node, NodeId, Placement, Publish, Source, Workflow, time_minutes,
+};

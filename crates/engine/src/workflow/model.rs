@@ -147,7 +147,22 @@ pub struct Workflow {
     pub publish: Vec<Publish>,
     /// Samplesheet formats beyond CSV/TSV, from the registry the workflow was loaded with.
     pub sheet_formats: Vec<std::sync::Arc<dyn crate::map::SheetFormat>>,
+    /// The workflow's `cluster:` section: the default executor and job settings of its runs.
+    pub cluster: ClusterDefaults,
 }
+
+/// A workflow's `cluster:` section (docs/slurm.md): what `flow run` uses when the command line
+/// does not say; a node's own `resources` override the job settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterDefaults {
+    /// `local` or `slurm`.
+    pub executor: Option<String>,
+    /// Job settings for every node (`local` is unused here).
+    pub jobs: Placement,
+}
+
+/// The executors `cluster.executor` may name.
+pub const EXECUTORS: &[&str] = &["local", "slurm"];
 
 impl Workflow {
     pub fn node(&self, id: NodeId) -> &Node {
