@@ -1,19 +1,20 @@
 //! The Slurm executor: each node attempt (or map item) is a batch job that runs
-//! `flow exec-job` on whichever node Slurm picks, on a shared filesystem.
+//! `flow exec-job` on whichever node Slurm picks, on a shared filesystem (docs/slurm.md).
 //!
+//! - **Arrays.** Attempts that arrive together with the same options are one job array
+//!   (`submit.rs`), chunked to the cluster's `MaxArraySize`; submissions are rate-limited.
 //! - **One status call per interval for the whole run.** Every job of a run carries the run's
 //!   name (`--job-name`), and one `squeue --states=all --name=RUN` per poll interval answers for
-//!   all of them ([`poll`]); an attempt never asks about its own job. Finished jobs stay listed
-//!   for Slurm's `MinJobAge` (300 s by default), far longer than a poll interval.
-//! - **Submissions are rate-limited** ([`Settings::submit_interval`]) so a wide map does not
-//!   flood slurmctld.
-//! - **The store has one writer.** A job writes only into its attempt's work dir and leaves a
-//!   [`JobOutcome`] file; the controller checks the outputs and moves them into the store as for
-//!   a local attempt.
+//!   all of them (`poll_loop`); an attempt never asks about its own job. Finished jobs stay
+//!   listed for Slurm's `MinJobAge` (300 s by default), far longer than a poll interval.
+//! - **The store has one writer.** A job writes only into its own attempt folder and leaves a
+//!   [`JobOutcome`] file; the controller moves the outputs to the attempt's work dir, where the
+//!   engine checks them and stores them as for a local attempt.
 //! - **A failure says why:** out of memory, time limit, lost node, preemption or a cancel from
-//!   outside, from the job's final state and the tail of its log; otherwise the node's own error
-//!   from the outcome file.
-//! - **Cancelling the run cancels its jobs** (`scancel`), and so does dropping the executor.
+//!   outside, from the job's final state and Slurm's output; otherwise the node's own error
+//!   from the outcome file. Retries after OOM or TIMEOUT ask for twice the memory or time.
+//! - **Cancelling the run cancels its jobs** (`scancel`), and so does dropping the executor. A
+//!   killed controller's jobs are adopted by the next Slurm run of the store, by action key.
 
 mod state;
 mod submit;
