@@ -484,9 +484,12 @@ mod records {
         if entry.file.is_none() {
             static SEQUENCE: AtomicU64 = AtomicU64::new(0);
             let controller = std::process::id();
-            let path = procs.join(format!("{controller}-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed)));
+            // The host too: workers of a cluster executor share the state dir from other
+            // machines, where this pid means nothing.
+            let host = super::this_host();
+            let path = procs.join(format!("{controller}-{}-{host}", SEQUENCE.fetch_add(1, Ordering::Relaxed)));
             let started = match super::start_time(controller as i32) {
-                Some(start) => format!("controller {controller} {start}\n"),
+                Some(start) => format!("controller {controller} {start} {host}\n"),
                 // No /proc: the cleanup cannot scan for orphans either, and says so.
                 None => format!("controller {controller}\n"),
             };
@@ -553,6 +556,21 @@ pub fn hold_record(state_root: &Path) -> RecordHold {
     records::hold(procs_dir(state_root))
 }
 
+/// This machine's name, as records in `procs/` carry it.
+fn this_host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let mut buffer = [0u8; 256];
+        // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
+        let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+        let name = if ok { String::from_utf8_lossy(&buffer[..end]).into_owned() } else { String::new() };
+        // A record's name and first line are split on '-' and whitespace.
+        let name: String = name.chars().map(|c| if c.is_alphanumeric() || c == '.' { c } else { '_' }).collect();
+        if name.is_empty() { "localhost".to_string() } else { name }
+    })
+}
+
 /// Kills every process that node commands of earlier, killed runs of this store left running
 /// (after a crash or SIGKILL of `flow run`) and waits until they are gone, so `tmp/` can be
 /// cleared. Call with the store lock held. Returns how many processes were killed.
@@ -584,6 +602,11 @@ pub fn kill_orphans(state: &StateDir) -> io::Result<usize> {
         };
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let record = Record::parse(&name, &text);
+        if record.host.as_deref().is_some_and(|host| host != this_host()) {
+            // Another machine's processes (a cluster job's worker): neither ours to judge nor
+            // to kill.
+            continue;
+        }
         match record.controller {
             Some(controller) if controller.alive() => {
                 live.insert(controller.pid);
@@ -663,9 +686,11 @@ fn remove_records(records: &[PathBuf]) -> io::Result<()> {
     Ok(())
 }
 
-/// A record in `procs/`: `controller PID START` then `group PGID`.
+/// A record in `procs/`: `controller PID START HOST` then `group PGID` lines.
 #[derive(Debug, PartialEq)]
 struct Record {
+    /// The machine the controller runs on; `None` in records of flows that did not say.
+    host: Option<String>,
     /// `None` for a record of a flow that did not name the controller (a bare group id) or one
     /// that cannot be read: every marked process is then fair game, as it was for them.
     controller: Option<Controller>,
@@ -684,13 +709,14 @@ struct Controller {
 
 impl Record {
     fn parse(file_name: &str, text: &str) -> Record {
+        // `PID-SEQ-HOST`, or `PID-SEQ` from flows that did not name the host.
+        let mut name = file_name.splitn(3, '-');
+        let (pid, host) = (name.next().and_then(|pid| pid.parse().ok()), name.nth(1).map(str::to_string));
         let first = text.lines().next().unwrap_or("").trim();
         if first.is_empty() {
-            // The file name starts with the controller's pid.
-            let pid = file_name.split('-').next().and_then(|pid| pid.parse().ok());
             return match pid {
-                Some(pid) => Record { controller: Some(Controller { pid, start: None }), spawned: false },
-                None => Record { controller: None, spawned: true },
+                Some(pid) => Record { host, controller: Some(Controller { pid, start: None }), spawned: false },
+                None => Record { host, controller: None, spawned: true },
             };
         }
         let mut words = first.split_whitespace();
@@ -698,9 +724,10 @@ impl Record {
             && let Some(pid) = words.next().and_then(|w| w.parse().ok())
         {
             let start = words.next().and_then(|w| w.parse().ok());
-            return Record { controller: Some(Controller { pid, start }), spawned: true };
+            let host = words.next().map(str::to_string).or(host);
+            return Record { host, controller: Some(Controller { pid, start }), spawned: true };
         }
-        Record { controller: None, spawned: true }
+        Record { host, controller: None, spawned: true }
     }
 }
 
@@ -884,17 +911,21 @@ mod tests {
 
     #[test]
     fn records_name_their_controller_and_old_ones_still_parse() {
+        let hosted = Record::parse("12-0-node7", "controller 12 3456 node7\ngroup 78\n");
+        let controller = Some(Controller { pid: 12, start: Some(3456) });
+        assert_eq!(hosted, Record { host: Some("node7".into()), controller, spawned: true });
         let named = Record::parse("12-0", "controller 12 3456\ngroup 78\n");
-        assert_eq!(named, Record { controller: Some(Controller { pid: 12, start: Some(3456) }), spawned: true });
+        assert_eq!(named, Record { host: None, controller, spawned: true });
         let no_proc = Record::parse("12-0", "controller 12\n");
-        assert_eq!(no_proc, Record { controller: Some(Controller { pid: 12, start: None }), spawned: true });
+        let controller = Some(Controller { pid: 12, start: None });
+        assert_eq!(no_proc, Record { host: None, controller, spawned: true });
         // What flow wrote before records named their controller: a group id alone.
-        assert_eq!(Record::parse("12-0", "78\n"), Record { controller: None, spawned: true });
-        assert_eq!(Record::parse("junk", "\u{fffd}?"), Record { controller: None, spawned: true });
+        assert_eq!(Record::parse("12-0", "78\n"), Record { host: None, controller: None, spawned: true });
+        assert_eq!(Record::parse("junk", "\u{fffd}?"), Record { host: None, controller: None, spawned: true });
         // Created, then the controller died before writing it: nothing was started under it.
-        let empty = Record::parse("12-3", "");
-        assert_eq!(empty, Record { controller: Some(Controller { pid: 12, start: None }), spawned: false });
-        assert_eq!(Record::parse("x-3", ""), Record { controller: None, spawned: true });
+        let empty = Record::parse("12-3-node7", "");
+        assert_eq!(empty, Record { host: Some("node7".into()), controller, spawned: false });
+        assert_eq!(Record::parse("x-3", ""), Record { host: None, controller: None, spawned: true });
     }
 
     /// `sleep 600` marked with the token of the store at `root`, once it has exec'd (its
@@ -978,6 +1009,23 @@ mod tests {
         assert!(records(dir.path()).is_empty(), "the dead controller's record is removed");
     }
 
+    /// A cluster job's worker on another machine records its processes in the shared state
+    /// dir: its pid means nothing here, so its record makes nothing here be killed.
+    #[test]
+    fn another_machine_s_record_kills_nothing_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        create_private_dir(&procs_dir(dir.path())).unwrap();
+        fs::write(procs_dir(dir.path()).join("999999999-0-elsewhere"), "controller 999999999 1 elsewhere\n").unwrap();
+        let mut marked = marked_sleep(dir.path());
+        let killed = kill_orphans(&state);
+        let alive = marked.try_wait().unwrap().is_none();
+        end(marked);
+        assert_eq!(killed.unwrap(), 0);
+        assert!(alive, "a process here was killed for another machine's record");
+        assert_eq!(records(dir.path()), vec!["999999999-0-elsewhere".to_string()], "not ours to remove");
+    }
+
     #[test]
     fn a_live_controller_s_record_and_commands_are_left_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -1040,7 +1088,8 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
         let text = fs::read_to_string(procs_dir(root).join(&names[0])).unwrap();
         let me = std::process::id();
-        let expected = format!("controller {me} {}\ngroup {}\n", start_time(me as i32).unwrap(), running.pgid);
+        let expected =
+            format!("controller {me} {} {}\ngroup {}\n", start_time(me as i32).unwrap(), this_host(), running.pgid);
         assert_eq!(text, expected);
         drop(running);
         assert!(records(root).is_empty(), "dropped without a wait: {:?}", records(root));
@@ -1077,8 +1126,9 @@ mod tests {
         let text = fs::read_to_string(procs_dir(root).join(&names[0])).unwrap();
         let me = std::process::id();
         let expected = format!(
-            "controller {me} {}\ngroup {}\ngroup {}\n",
+            "controller {me} {} {}\ngroup {}\ngroup {}\n",
             start_time(me as i32).unwrap(),
+            this_host(),
             first.pgid,
             second.pgid
         );
