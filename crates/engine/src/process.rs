@@ -61,6 +61,16 @@ const CANCEL_CHECK: Duration = Duration::from_millis(100);
 /// and its child is found by the next scan.
 const ORPHAN_SCANS: usize = 8;
 
+/// Single-quotes a word for bash unless it is made only of safe characters: data spliced into
+/// a command (a path, an item id) is never code.
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// The folder of `state` where running node commands are recorded.
 pub fn procs_dir(state_root: &Path) -> PathBuf {
     state_root.join("procs")

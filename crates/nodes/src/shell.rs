@@ -30,7 +30,7 @@ use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
     scalar_strings, typed_params,
 };
-use flow_engine::process::{NodeProcess, SpawnError};
+use flow_engine::process::{NodeProcess, SpawnError, shell_quote as quote};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -303,15 +303,6 @@ fn abbreviate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}… ({} more characters)", &text[..cut], text[cut..].chars().count()),
         None => text.to_string(),
-    }
-}
-
-/// Single-quotes a word for bash unless it is made only of safe characters.
-fn quote(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 

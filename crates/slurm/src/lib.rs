@@ -637,12 +637,3 @@ fn tail(text: &str) -> &str {
     }
     &text[from..]
 }
-
-/// A word for bash: paths are data, never code.
-pub(crate) fn quote(word: &str) -> String {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}

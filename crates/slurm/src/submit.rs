@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use flow_engine::kind::NodeError;
 
-use crate::quote;
+use flow_engine::process::shell_quote as quote;
 
 /// One attempt waiting to be submitted: its folder (spec, outcome, Slurm's output) and the
 /// options that decide which array it can join.
