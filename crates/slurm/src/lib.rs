@@ -75,8 +75,6 @@ struct Shared {
     polled: Condvar,
     stop: AtomicBool,
     last_submit: Mutex<Option<Instant>>,
-    status_calls: AtomicUsize,
-    submissions: AtomicUsize,
 }
 
 impl Shared {
@@ -108,6 +106,7 @@ pub struct Slurm {
 /// A job an earlier, killed run submitted.
 struct Earlier {
     dir: PathBuf,
+    spec: JobSpec,
     task: Submitted,
 }
 
@@ -145,8 +144,6 @@ impl Slurm {
             polled: Condvar::new(),
             stop: AtomicBool::new(false),
             last_submit: Mutex::new(None),
-            status_calls: AtomicUsize::new(0),
-            submissions: AtomicUsize::new(0),
         });
         let queue = Arc::new(Queue::new());
         let interval = settings.poll_interval.max(MIN_POLL);
@@ -179,7 +176,6 @@ impl Slurm {
                             std::thread::sleep(spacing.saturating_sub(at.elapsed()));
                         }
                         *last = Some(Instant::now());
-                        shared.submissions.fetch_add(1, Ordering::Relaxed);
                     };
                     submit::submit_batch(&worker, batch, max_array, serial, &space);
                     serial += 1;
@@ -203,15 +199,6 @@ impl Slurm {
             adoptable: Mutex::new(adoptable),
             earlier_runs,
         }
-    }
-
-    /// `squeue` calls made so far (a bounded number per minute, whatever the number of jobs).
-    pub fn status_calls(&self) -> usize {
-        self.shared.status_calls.load(Ordering::Relaxed)
-    }
-
-    pub fn submissions(&self) -> usize {
-        self.shared.submissions.load(Ordering::Relaxed)
     }
 
     /// The `sbatch` options of one attempt: attempts with the same ones share an array.
@@ -266,7 +253,12 @@ impl Slurm {
     /// Writes the attempt down and submits it. The job writes its outputs and scratch files
     /// into its own folder, not the run's work dir: a later run clears those, and may adopt
     /// the job if this controller dies.
-    fn submit(&self, node: &Node, ctx: &NodeContext<'_>, key: String) -> Result<(PathBuf, Submitted), NodeError> {
+    fn submit(
+        &self,
+        node: &Node,
+        ctx: &NodeContext<'_>,
+        key: String,
+    ) -> Result<(PathBuf, JobSpec, Submitted), NodeError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let dir = self.jobs_dir.join(n.to_string());
         let io = |what: &Path, e| NodeError::io(format!("create {}", what.display()), e);
@@ -291,7 +283,7 @@ impl Slurm {
         std::fs::write(&task_path, format!("{}\n{}\n", submitted.task, submitted.output.display()))
             .map_err(|e| NodeError::io(format!("write {}", task_path.display()), e))?;
         tracing::info!(job = %submitted.task, node = %node.name, "submitted to Slurm");
-        Ok((dir, submitted))
+        Ok((dir, spec, submitted))
     }
 
     /// Blocks until the poller sees the job over; cancels it if the run is cancelled meanwhile.
@@ -339,14 +331,14 @@ impl Executor for Slurm {
         // A job of an earlier, killed run doing this very action: wait for it, do not resubmit.
         let adopted = self.adoptable.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         let fresh = adopted.is_none();
-        let (dir, task) = match adopted {
+        let (dir, spec, task) = match adopted {
             Some(old) => {
                 tracing::info!(job = %old.task.task, node = %node.name, "adopted a job of an earlier, killed run");
                 let _ = append(
                     ctx.log_path,
                     format!("flow: adopted Slurm job {} of an earlier, killed run\n", old.task.task).as_bytes(),
                 );
-                (old.dir, old.task)
+                (old.dir, old.spec, old.task)
             }
             None => self.submit(node, ctx, key)?,
         };
@@ -357,13 +349,10 @@ impl Executor for Slurm {
         self.shared.jobs().insert(id.clone(), JobState::Active(first.into()));
         self.shared.polled.notify_all();
         let outcome = dir.join("outcome.json");
-        let spec = JobSpec::read(&dir.join("spec.json")).ok();
         let state = self.wait(&id, ctx);
         self.shared.jobs().remove(&id);
         // An adopted job wrote into the log of the run that submitted it.
-        if let Some(spec) = &spec
-            && spec.log_path != ctx.log_path
-        {
+        if spec.log_path != ctx.log_path {
             let _ = append(ctx.log_path, &std::fs::read(&spec.log_path).unwrap_or_default());
         }
         let slurm_said = std::fs::read_to_string(&task.output).unwrap_or_default();
@@ -397,9 +386,7 @@ impl Executor for Slurm {
             ))),
             (JobState::Active(_), _) => unreachable!("wait returns finished jobs only"),
         };
-        if result.is_ok()
-            && let Some(spec) = &spec
-        {
+        if result.is_ok() {
             // From the job's private folder to where the engine collects outputs.
             for (port, path) in ctx.outputs {
                 let Some(written) = spec.outputs.get(port) else { continue };
@@ -464,9 +451,11 @@ fn earlier_jobs(state_dir: &Path, own: &Path) -> (HashMap<String, Earlier>, Vec<
             let Ok(spec) = JobSpec::read(&attempt.join("spec.json")) else { continue };
             let Ok(task) = std::fs::read_to_string(attempt.join("task")) else { continue };
             let mut lines = task.lines();
-            let (Some(action), Some(id), Some(output)) = (spec.action, lines.next(), lines.next()) else { continue };
+            let (Some(action), Some(id), Some(output)) = (spec.action.clone(), lines.next(), lines.next()) else {
+                continue;
+            };
             let task = Submitted { task: id.to_string(), output: PathBuf::from(output) };
-            adoptable.insert(action, Earlier { dir: attempt, task });
+            adoptable.insert(action, Earlier { dir: attempt, spec, task });
         }
         runs.push(dir);
     }
@@ -524,7 +513,7 @@ fn unfinished_runs(state_dir: &Path) -> Result<Vec<(PathBuf, Vec<QueuedJob>)>, S
             continue;
         }
         let run = run.file_name().to_string_lossy().into_owned();
-        let listed = squeue_active(&format!("flow-{run}"))?;
+        let listed = squeue(&format!("flow-{run}"), false)?;
         let jobs = listed
             .into_iter()
             .map(|(id, state)| QueuedJob { attempt: attempt_of(&dir, &id), id, state, run: run.clone() })
@@ -551,21 +540,6 @@ fn attempt_of(dir: &Path, id: &str) -> Option<String> {
     })
 }
 
-/// The jobs named `run_name` that are still pending or running, with their states.
-fn squeue_active(run_name: &str) -> Result<Vec<(String, String)>, String> {
-    let output = Command::new("squeue")
-        .args(["--noheader", "--array", "--format=%i %T", &format!("--name={run_name}")])
-        .output()
-        .map_err(|e| format!("squeue: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("squeue: {}", String::from_utf8_lossy(&output.stderr).trim()));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.trim().split_once(' ').map(|(id, state)| (id.to_string(), state.trim().to_string())))
-        .collect())
-}
-
 /// One `squeue` per interval while the run has jobs; updates every job's state at once.
 fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
     let mut last_poll: Option<Instant> = None;
@@ -584,9 +558,8 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
             continue;
         }
         last_poll = Some(Instant::now());
-        shared.status_calls.fetch_add(1, Ordering::Relaxed);
-        let listed = match squeue(run_name) {
-            Ok(listed) => listed,
+        let listed: HashMap<String, String> = match squeue(run_name, true) {
+            Ok(listed) => listed.into_iter().collect(),
             Err(problem) => {
                 // slurmctld may be restarting: keep the states, look again next interval.
                 tracing::warn!("squeue failed: {problem}");
@@ -606,18 +579,21 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
     }
 }
 
-/// Every job of the run that slurmctld still knows, with its state.
-fn squeue(run_name: &str) -> Result<HashMap<String, String>, String> {
-    let output = Command::new("squeue")
-        .args(["--noheader", "--array", "--states=all", "--format=%i %T", &format!("--name={run_name}")])
-        .output()
-        .map_err(|e| e.to_string())?;
+/// The jobs named in `names` (comma-separated) and their states: those pending or running, or
+/// with `finished_too` also those that ended within the cluster's `MinJobAge`.
+fn squeue(names: &str, finished_too: bool) -> Result<Vec<(String, String)>, String> {
+    let mut command = Command::new("squeue");
+    command.args(["--noheader", "--array", "--format=%i %T", &format!("--name={names}")]);
+    if finished_too {
+        command.arg("--states=all");
+    }
+    let output = command.output().map_err(|e| format!("squeue: {e}"))?;
     if !output.status.success() {
-        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+        return Err(format!("squeue: {}", String::from_utf8_lossy(&output.stderr).trim()));
     }
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter_map(|line| line.split_once(' ').map(|(id, state)| (id.to_string(), state.trim().to_string())))
+        .filter_map(|line| line.trim().split_once(' ').map(|(id, state)| (id.to_string(), state.trim().to_string())))
         .collect())
 }
 
