@@ -16,6 +16,7 @@
 //! - **Cancelling the run cancels its jobs** (`scancel`), and so does dropping the executor. A
 //!   killed controller's jobs are adopted by the next Slurm run of the store, by action key.
 
+mod runs;
 mod state;
 mod submit;
 
@@ -31,6 +32,8 @@ use flow_engine::executor::{Executor, JobOutcome, JobSpec};
 use flow_engine::kind::{NodeContext, NodeError};
 use flow_engine::workflow::{Node, time_minutes};
 
+use runs::{Earlier, FINISHED, earlier_jobs};
+pub use runs::{QueuedJob, cancel_unfinished, queued_jobs};
 pub use state::{JobState, Reason, failure_reason};
 use submit::{Queue, Submitted, Worker};
 
@@ -101,13 +104,6 @@ pub struct Slurm {
     adoptable: Mutex<HashMap<String, Earlier>>,
     /// Those runs' folders, marked finished when this executor ends.
     earlier_runs: Vec<PathBuf>,
-}
-
-/// A job an earlier, killed run submitted.
-struct Earlier {
-    dir: PathBuf,
-    spec: JobSpec,
-    task: Submitted,
 }
 
 /// How long a cancelled run waits to see its jobs end before it stops waiting.
@@ -435,111 +431,6 @@ impl Drop for Slurm {
     }
 }
 
-/// The submitted jobs of the store's runs that did not end normally, by the action key they
-/// run, and those runs' folders.
-fn earlier_jobs(state_dir: &Path, own: &Path) -> (HashMap<String, Earlier>, Vec<PathBuf>) {
-    let mut adoptable = HashMap::new();
-    let mut runs = Vec::new();
-    let Ok(entries) = std::fs::read_dir(state_dir.join("slurm")) else { return (adoptable, runs) };
-    for run in entries.flatten() {
-        let dir = run.path();
-        if !dir.is_dir() || dir.join(FINISHED).exists() || dir == own {
-            continue;
-        }
-        for attempt in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let attempt = attempt.path();
-            let Ok(spec) = JobSpec::read(&attempt.join("spec.json")) else { continue };
-            let Ok(task) = std::fs::read_to_string(attempt.join("task")) else { continue };
-            let mut lines = task.lines();
-            let (Some(action), Some(id), Some(output)) = (spec.action.clone(), lines.next(), lines.next()) else {
-                continue;
-            };
-            let task = Submitted { task: id.to_string(), output: PathBuf::from(output) };
-            adoptable.insert(action, Earlier { dir: attempt, spec, task });
-        }
-        runs.push(dir);
-    }
-    (adoptable, runs)
-}
-
-/// Written into a run's jobs folder when its executor ends normally.
-const FINISHED: &str = "finished";
-
-/// Cancels the queued jobs of every run of the store at `state_dir` that has not ended
-/// normally: at the start of a run (which holds the store lock, so these are what a killed
-/// controller left, and would write into work dirs the run clears), and for `flow cancel`.
-/// Returns how many were cancelled. Asks Slurm only when such a run exists, so a store that
-/// never used Slurm costs one `read_dir`.
-pub fn cancel_unfinished(state_dir: &Path) -> Result<usize, String> {
-    let mut cancelled = 0;
-    for (dir, jobs) in unfinished_runs(state_dir)? {
-        if !jobs.is_empty() {
-            let ids: Vec<&str> = jobs.iter().map(|job| job.id.as_str()).collect();
-            scancel(&ids);
-            cancelled += jobs.len();
-        }
-        let _ = std::fs::write(dir.join(FINISHED), "");
-    }
-    Ok(cancelled)
-}
-
-/// A job of this store that Slurm still has pending or running.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QueuedJob {
-    /// `ARRAYID_INDEX`.
-    pub id: String,
-    pub state: String,
-    /// The flow run that submitted it.
-    pub run: String,
-    /// `node` or `node[item]`, when its spec can be read.
-    pub attempt: Option<String>,
-}
-
-/// The queued jobs of the store's runs that have not ended normally (running, or killed).
-pub fn queued_jobs(state_dir: &Path) -> Result<Vec<QueuedJob>, String> {
-    Ok(unfinished_runs(state_dir)?.into_iter().flat_map(|(_, jobs)| jobs).collect())
-}
-
-fn unfinished_runs(state_dir: &Path) -> Result<Vec<(PathBuf, Vec<QueuedJob>)>, String> {
-    let runs = match std::fs::read_dir(state_dir.join("slurm")) {
-        Ok(runs) => runs,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", state_dir.join("slurm").display())),
-    };
-    let mut found = Vec::new();
-    for run in runs.flatten() {
-        let dir = run.path();
-        if !dir.is_dir() || dir.join(FINISHED).exists() {
-            continue;
-        }
-        let run = run.file_name().to_string_lossy().into_owned();
-        let listed = squeue(&format!("flow-{run}"), false)?;
-        let jobs = listed
-            .into_iter()
-            .map(|(id, state)| QueuedJob { attempt: attempt_of(&dir, &id), id, state, run: run.clone() })
-            .collect();
-        found.push((dir, jobs));
-    }
-    Ok(found)
-}
-
-/// The node (and item) that task `id` of a run's jobs folder `dir` runs: its array's batch,
-/// the line of its task list, and the spec there.
-fn attempt_of(dir: &Path, id: &str) -> Option<String> {
-    let (array, index) = id.split_once('_')?;
-    let index: usize = index.parse().ok()?;
-    let batches = std::fs::read_dir(dir.join("batches")).ok()?;
-    let batch =
-        batches.flatten().find(|b| std::fs::read_to_string(b.path().join("job")).is_ok_and(|j| j.trim() == array))?;
-    let tasks = std::fs::read_to_string(batch.path().join("tasks")).ok()?;
-    let attempt = PathBuf::from(tasks.lines().nth(index)?);
-    let spec = JobSpec::read(&attempt.join("spec.json")).ok()?;
-    Some(match spec.item {
-        Some(item) => format!("{}[{}]", spec.node, item.id),
-        None => spec.node,
-    })
-}
-
 /// One `squeue` per interval while the run has jobs; updates every job's state at once.
 fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
     let mut last_poll: Option<Instant> = None;
@@ -581,7 +472,7 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
 
 /// The jobs named in `names` (comma-separated) and their states: those pending or running, or
 /// with `finished_too` also those that ended within the cluster's `MinJobAge`.
-fn squeue(names: &str, finished_too: bool) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn squeue(names: &str, finished_too: bool) -> Result<Vec<(String, String)>, String> {
     let mut command = Command::new("squeue");
     command.args(["--noheader", "--array", "--format=%i %T", &format!("--name={names}")]);
     if finished_too {
@@ -597,7 +488,7 @@ fn squeue(names: &str, finished_too: bool) -> Result<Vec<(String, String)>, Stri
         .collect())
 }
 
-fn scancel(ids: &[&str]) {
+pub(crate) fn scancel(ids: &[&str]) {
     match Command::new("scancel").args(ids).output() {
         Ok(out) if out.status.success() => {}
         Ok(out) => tracing::warn!("scancel {}: {}", ids.join(" "), String::from_utf8_lossy(&out.stderr).trim()),
