@@ -3,7 +3,7 @@
 //! `squeue` per interval, failures say why, and Ctrl-C leaves no job behind. Skipped, saying
 //! so, where no cluster answers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,9 @@ fn cluster() -> Option<()> {
     Some(())
 }
 
-/// A folder with `squeue` and `sbatch` wrappers that count their calls in `calls.log` and run
-/// the real commands: how often flow asks the controller.
-fn counting_path(dir: &Path) -> PathBuf {
+/// A `PATH` that finds, first, `squeue` and `sbatch` wrappers that log their calls to
+/// `calls.log` in `dir` and run the real commands: how often flow asks the controller.
+fn counting_path(dir: &Path) -> String {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let log = dir.join("calls.log");
@@ -45,7 +45,7 @@ fn counting_path(dir: &Path) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    bin
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
 }
 
 fn calls(dir: &Path, program: &str) -> usize {
@@ -100,8 +100,7 @@ fn a_workflow_run_on_slurm_is_then_a_local_no_op_with_the_same_bytes() {
     let Some(()) = cluster() else { return };
     let project = Project::with_workflow(CHAIN);
     project.write("data.txt", "tumour volume\n");
-    let bin = counting_path(project.path());
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = counting_path(project.path());
     let started = Instant::now();
     let output = project
         .command(&["run", "--json", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2", "-j", "3"])
@@ -166,8 +165,7 @@ nodes:
 fn a_mapped_node_runs_as_a_job_array_and_is_then_a_no_op() {
     let Some(()) = cluster() else { return };
     let project = Project::with_workflow(COHORT);
-    let bin = counting_path(project.path());
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = counting_path(project.path());
     let output = project
         .command(&["run", "--json", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2", "-j", "50"])
         .env("PATH", &path)
@@ -356,8 +354,7 @@ nodes:
     with: { run: "cat {in.x} > {out.o}", outputs: { o: file } }
 "#,
     );
-    let bin = counting_path(project.path());
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = counting_path(project.path());
     let output = project
         .command(&["run", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2", "--slurm-time", "30"])
         .env("PATH", &path)
@@ -416,8 +413,7 @@ nodes:
 "#,
     );
     project.write("data.txt", "tumour volume\n");
-    let bin = counting_path(project.path());
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = counting_path(project.path());
     let args = ["run", "--json", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2"];
     let mut first = project.command(&args).env("PATH", &path).spawn().unwrap();
     let deadline = Instant::now() + PATIENCE;
@@ -461,8 +457,7 @@ nodes:
 fn the_workflow_s_cluster_section_picks_the_executor_and_its_settings() {
     let Some(()) = cluster() else { return };
     let project = Project::with_workflow(CLUSTERED);
-    let bin = counting_path(project.path());
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = counting_path(project.path());
     let output = project.command(&["run", WORKFLOW, "--slurm-poll", "2"]).env("PATH", &path).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let sbatches = calls_of(project.path(), "sbatch");
