@@ -484,3 +484,45 @@ fn a_misspelt_executor_is_a_load_error_with_a_suggestion() {
         .assert_stderr_contains("cluster.executor 'slrum' is not an executor")
         .assert_stderr_contains("slurm");
 }
+
+#[test]
+fn the_project_s_config_file_wins_over_the_workflow_and_the_command_line_over_both() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(CLUSTERED.replace("executor: slurm, ", "").as_str());
+    project.write(
+        "flow.config.yaml",
+        "cluster:\n  executor: slurm\n  time: '0:09:00'\n  poll: 2\n  cluster_options: [--comment=from-the-project]\n",
+    );
+    let path = counting_path(project.path());
+    let output = project.command(&["run", WORKFLOW]).env("PATH", &path).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let sbatches = calls_of(project.path(), "sbatch");
+    assert_eq!(sbatches.len(), 1, "the project's file chose Slurm: {sbatches:?}");
+    // The project's time over the workflow's; both files' options, the project's last (it wins).
+    let args = &sbatches[0];
+    assert!(args.contains("--time=0:09:00") && !args.contains("--time=0:07:00"), "{args}");
+    let (workflow, project_option) =
+        (args.find("--comment=from-the-workflow").unwrap(), args.find("--comment=from-the-project").unwrap());
+    assert!(workflow < project_option, "{args}");
+
+    project.write(WORKFLOW, &CLUSTERED.replace("echo job", "echo on the command line"));
+    let output = project.command(&["run", WORKFLOW, "--slurm-time", "0:11:00"]).env("PATH", &path).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let sbatches = calls_of(project.path(), "sbatch");
+    assert_eq!(sbatches.len(), 2, "{sbatches:?}");
+    assert!(sbatches[1].contains("--time=0:11:00"), "{sbatches:?}");
+}
+
+#[test]
+fn a_mistake_in_the_project_s_config_file_is_a_load_error_naming_it() {
+    let project = Project::with_workflow(CLUSTERED);
+    project.write("flow.config.yaml", "cluster:\n  partiton: short\n");
+    project
+        .flow(&["run", WORKFLOW])
+        .assert_code(2)
+        .assert_stderr_contains("flow.config.yaml:2:")
+        .assert_stderr_contains("partition");
+    project.write("flow.config.yaml", "cluster:\n  poll: 1\n");
+    project.flow(&["run", WORKFLOW]).assert_code(2).assert_stderr_contains("flow.config.yaml:2:9");
+    assert!(!project.state().join("objects").exists(), "the store was touched");
+}

@@ -139,9 +139,9 @@ pub struct SlurmArgs {
     #[arg(long = "slurm-option", value_name = "OPTION", allow_hyphen_values = true)]
     pub slurm_options: Vec<String>,
 
-    /// Seconds between two status calls (one squeue for the whole run); at least 2
-    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
-    pub slurm_poll: u64,
+    /// Seconds between two status calls (one squeue for the whole run); at least 2 [default: 5]
+    #[arg(long, value_name = "SECONDS")]
+    pub slurm_poll: Option<u64>,
 }
 
 #[derive(Args, Debug)]

@@ -9,8 +9,9 @@ use flow_engine::executor::{Executor, Local};
 use flow_engine::store::runs::{RunRecord, new_run_id};
 use flow_engine::store::{Store, create_private_dir, create_private_file};
 use flow_engine::workflow::cache::{self, Loaded};
+use flow_engine::workflow::cluster::{MIN_POLL_SECONDS, ProjectConfig};
 use flow_engine::workflow::model::Workflow;
-use flow_engine::workflow::{LoadOptions, parse_memory};
+use flow_engine::workflow::{ClusterDefaults, LoadOptions, Placement, parse_memory};
 
 use crate::args::{ExecutorName, RunArgs, WorkflowArgs};
 use crate::commands::{Context, lock_store};
@@ -23,12 +24,14 @@ const TAIL_LINES: usize = 20;
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     // Everything about the workflow is checked before the store is touched.
     let loaded = load_workflow(ctx, &args.workflow)?;
-    let executor_name = match (args.executor, loaded.workflow.cluster.executor.as_deref()) {
-        (Some(name), _) => name,
-        (None, Some("slurm")) => ExecutorName::Slurm,
-        (None, _) => ExecutorName::Local,
+    let project = ProjectConfig::load(&ctx.project_dir).map_err(CliError::Input)?;
+    // The command line over the project's flow.config.yaml over the workflow's `cluster:`.
+    let cluster = command_line_cluster(args).over(&project.cluster.over(&loaded.workflow.cluster));
+    let executor_name = match cluster.executor.as_deref() {
+        Some("slurm") => ExecutorName::Slurm,
+        _ => ExecutorName::Local,
     };
-    check_executor_args(args, executor_name)?;
+    check_executor_args(&cluster, executor_name)?;
     let workflow = loaded.workflow;
     let jobs = match args.jobs {
         Some(0) => return Err(CliError::Usage("-j must be at least 1".into())),
@@ -71,7 +74,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
 
     let mut store = Store::open_locked(ctx.state.clone(), &lock)?;
     let progress = Arc::new(Progress::new());
-    let executor = executor(ctx, args, executor_name, &workflow, &run_id)?;
+    let executor = executor(ctx, args, executor_name, &cluster, &workflow, &run_id)?;
     let options = RunOptions {
         run_id,
         jobs,
@@ -184,16 +187,45 @@ pub fn load_workflow(ctx: &Context, args: &WorkflowArgs) -> Result<Loaded, CliEr
     Ok(loaded)
 }
 
-/// Mistakes in the executor's options, found before the store is touched.
-fn check_executor_args(args: &RunArgs, name: ExecutorName) -> Result<(), CliError> {
+/// What the command line says about where jobs go, as a `cluster:` section would.
+fn command_line_cluster(args: &RunArgs) -> ClusterDefaults {
+    let slurm = &args.slurm;
+    ClusterDefaults {
+        executor: args.executor.map(|name| match name {
+            ExecutorName::Local => "local".to_string(),
+            ExecutorName::Slurm => "slurm".to_string(),
+        }),
+        jobs: Placement {
+            local: false,
+            time: slurm.slurm_time.clone(),
+            partition: slurm.slurm_partition.clone(),
+            account: slurm.slurm_account.clone(),
+            qos: slurm.slurm_qos.clone(),
+            options: slurm.slurm_options.clone(),
+        },
+        poll_seconds: slurm.slurm_poll,
+    }
+}
+
+/// Mistakes in the executor's options, found before the store is touched. The files' settings
+/// were checked when they were read; what is left is the command line's.
+fn check_executor_args(cluster: &ClusterDefaults, name: ExecutorName) -> Result<(), CliError> {
     if name != ExecutorName::Slurm {
         return Ok(());
     }
-    if let Some(time) = &args.slurm.slurm_time
+    if let Some(time) = &cluster.jobs.time
         && flow_engine::workflow::time_minutes(time).is_none()
     {
         return Err(CliError::Usage(format!(
             "--slurm-time {time}: write minutes (30), H:MM:SS (2:00:00) or D-HH:MM:SS (1-00:00:00)"
+        )));
+    }
+    if let Some(poll) = cluster.poll_seconds
+        && poll < MIN_POLL_SECONDS
+    {
+        return Err(CliError::Usage(format!(
+            "--slurm-poll {poll}: flow asks Slurm for its jobs' states at most once every {MIN_POLL_SECONDS} s; \
+             give {MIN_POLL_SECONDS} or more"
         )));
     }
     if std::process::Command::new("sbatch").arg("--version").output().is_err() {
@@ -209,6 +241,7 @@ fn executor(
     ctx: &Context,
     args: &RunArgs,
     name: ExecutorName,
+    cluster: &ClusterDefaults,
     workflow: &Workflow,
     run_id: &str,
 ) -> Result<Arc<dyn Executor>, CliError> {
@@ -217,16 +250,19 @@ fn executor(
         ExecutorName::Slurm => {
             let flow = std::env::current_exe()
                 .map_err(|e| CliError::Internal(format!("cannot find the flow binary for the jobs to run: {e}")))?;
-            // The command line over the workflow's `cluster:` section.
-            let defaults = &workflow.cluster.jobs;
+            let jobs = &cluster.jobs;
+            let defaults = flow_slurm::Settings::default();
             let settings = flow_slurm::Settings {
-                partition: args.slurm.slurm_partition.clone().or_else(|| defaults.partition.clone()),
-                account: args.slurm.slurm_account.clone().or_else(|| defaults.account.clone()),
-                qos: args.slurm.slurm_qos.clone().or_else(|| defaults.qos.clone()),
-                time: args.slurm.slurm_time.clone().or_else(|| defaults.time.clone()),
-                extra: defaults.options.iter().chain(&args.slurm.slurm_options).cloned().collect(),
-                poll_interval: std::time::Duration::from_secs(args.slurm.slurm_poll),
-                ..flow_slurm::Settings::default()
+                partition: jobs.partition.clone(),
+                account: jobs.account.clone(),
+                qos: jobs.qos.clone(),
+                time: jobs.time.clone(),
+                extra: jobs.options.clone(),
+                poll_interval: cluster
+                    .poll_seconds
+                    .map(std::time::Duration::from_secs)
+                    .unwrap_or(defaults.poll_interval),
+                ..defaults
             };
             // Absolute paths: the jobs start elsewhere.
             let jobs_dir = std::path::absolute(ctx.state.root.join("slurm").join(run_id))

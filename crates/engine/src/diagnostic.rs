@@ -64,14 +64,17 @@ impl From<Diagnostic> for Diagnostics {
     }
 }
 
-/// The closest candidate by edit distance, if it is close enough to be a plausible typo.
+/// The closest candidate, if it is close enough to be a plausible typo: about one wrong letter
+/// per three, or a word that starts the same and ends differently ("retry" for "retries"),
+/// which edit distance alone judges too far.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
-        let distance = edit_distance(word, candidate);
-        // About one typo per three characters; names too short for that get no guess.
-        let limit = word.chars().count().max(candidate.chars().count()) / 3;
-        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+        let distance = strsim::osa_distance(word, candidate);
+        let longer = word.chars().count().max(candidate.chars().count());
+        let typo = distance <= longer / 3;
+        let same_stem = distance <= longer / 2 && strsim::jaro_winkler(word, candidate) >= 0.85;
+        if (typo || same_stem) && best.is_none_or(|(d, _)| distance < d) {
             best = Some((distance, candidate));
         }
     }
@@ -86,33 +89,6 @@ pub fn suggestion<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>)
     }
 }
 
-/// Optimal-string-alignment distance: Levenshtein plus adjacent transpositions, the most
-/// common typo ("trian" for "train").
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    for i in 0..=a.len() {
-        d[i * width] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(width) {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best =
-                (d[(i - 1) * width + j] + 1).min(d[i * width + j - 1] + 1).min(d[(i - 1) * width + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[(i - 2) * width + j - 2] + 1);
-            }
-            d[i * width + j] = best;
-        }
-    }
-    d[a.len() * width + b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +100,10 @@ mod tests {
         assert_eq!(did_you_mean("shel", kinds), Some("shell"));
         assert_eq!(did_you_mean("completely_else", kinds), None);
         assert_eq!(did_you_mean("b", ["a"]), None, "one-letter names get no guess");
-        assert_eq!(edit_distance("alpah", "alpha"), 1);
+        assert_eq!(did_you_mean("alpah", ["alpha", "beta"]), Some("alpha"));
+        assert_eq!(did_you_mean("retry", ["uses", "retries", "resources"]), Some("retries"));
+        assert_eq!(did_you_mean("partiton", ["part", "partition"]), Some("partition"));
+        assert_eq!(did_you_mean("memory", ["threads", "time"]), None);
     }
 
     #[test]

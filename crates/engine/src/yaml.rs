@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use crate::diagnostic::{Diagnostic, Pos};
+use crate::diagnostic::{Diagnostic, Pos, suggestion};
 
 /// A value with the place in the YAML text it came from.
 pub use serde_saphyr::Spanned;
@@ -49,7 +49,7 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnost
     serde_saphyr::from_str_with_options::<T>(text, options_for(text)).map_err(|err| {
         let pos = err.location().map(|l| Pos::new(l.line() as u32, l.column() as u32)).unwrap_or(Pos::UNKNOWN);
         let message = in_words(&err).unwrap_or_else(|| clean_message(&err.to_string(), pos));
-        Diagnostic::new(file, pos, message)
+        Diagnostic::new(file, pos, with_suggestion(message))
     })
 }
 
@@ -111,6 +111,19 @@ pub fn parse_scalar(text: &str) -> serde_json::Value {
         .unwrap_or_else(|| serde_json::Value::String(text.to_string()))
 }
 
+/// serde names a misspelt field and lists the right ones ("unknown field `retry`, expected one
+/// of uses, in, retries"); the closest one is what the user meant, most of the time.
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return message };
+    let Some((field, expected)) = rest.split_once('`') else { return message };
+    let expected = expected.trim_start_matches(", ");
+    let list = expected.strip_prefix("expected one of ").or_else(|| expected.strip_prefix("expected "));
+    let Some(list) = list else { return message };
+    let names: Vec<&str> = list.split(", ").map(|name| name.trim().trim_matches('`')).collect();
+    let hint = suggestion(field, names.iter().copied());
+    if hint.is_empty() { message } else { format!("{message}{hint}") }
+}
+
 /// The parser appends the location in words; flow prints it as `file:line:column:` instead.
 fn clean_message(message: &str, pos: Pos) -> String {
     let suffix = format!(" at line {}, column {}", pos.line, pos.column);
@@ -130,6 +143,24 @@ mod tests {
             parse::<BTreeMap<String, serde_json::Value>>("a: b\nc: [1, 2\nd: 3\n", Path::new("w.yaml")).unwrap_err();
         assert!(err.pos.line >= 2, "{err}");
         assert!(!err.message.contains("at line"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_field_gets_the_field_meant() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Node {
+            uses: Option<String>,
+            retries: Option<u32>,
+        }
+        let err = parse::<Node>("retry: 2\n", Path::new("w.yaml")).unwrap_err();
+        assert!(
+            err.message.contains("unknown field `retry`") && err.message.ends_with("(did you mean 'retries'?)"),
+            "{err}"
+        );
+        let err = parse::<Node>("zzzzzz: 2\n", Path::new("w.yaml")).unwrap_err();
+        assert!(!err.message.contains("did you mean"), "{err}");
     }
 
     #[test]

@@ -15,9 +15,9 @@ use crate::digest::Shape;
 use crate::graph::find_cycles;
 use crate::kind::{Configured, Inputs, NodeKind, PortSpec, PortType, Registry};
 use crate::plugin;
+use crate::workflow::cluster::{self, RawCluster};
 use crate::workflow::model::{
-    ClusterDefaults, EXECUTORS, InputBinding, MapSpec, Node, NodeId, OnItemError, Placement, Publish, Source, Workflow,
-    time_minutes,
+    ClusterDefaults, InputBinding, MapSpec, Node, NodeId, OnItemError, Placement, Publish, Source, Workflow,
 };
 use crate::workflow::template::{self, GatherError, Instance, RawForEach, Template};
 use crate::workflow::vars;
@@ -38,17 +38,6 @@ struct RawWorkflow {
     /// The default executor and job settings (`ClusterDefaults`).
     #[serde(default)]
     cluster: Option<Spanned<RawCluster>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCluster {
-    executor: Option<Spanned<String>>,
-    time: Option<Spanned<String>>,
-    partition: Option<Spanned<String>>,
-    account: Option<Spanned<String>>,
-    qos: Option<Spanned<String>>,
-    cluster_options: Option<Spanned<Vec<String>>>,
 }
 
 /// A node, or a template (`for_each:` and `nodes:`, see `template.rs`).
@@ -1165,53 +1154,13 @@ impl Loader<'_> {
 
     fn cluster(&mut self, raw: Option<&Spanned<RawCluster>>) -> ClusterDefaults {
         let Some(raw) = raw else { return ClusterDefaults::default() };
-        let raw = &raw.value;
-        if let Some(executor) = &raw.executor
-            && !EXECUTORS.contains(&executor.value.as_str())
-        {
-            let hint = suggestion(&executor.value, EXECUTORS.iter().copied());
-            self.error(
-                pos(executor),
-                format!(
-                    "cluster.executor '{}' is not an executor{hint}; flow has: {}",
-                    executor.value,
-                    EXECUTORS.join(", ")
-                ),
-            );
-        }
-        self.check_time(raw.time.as_ref(), "cluster.time");
-        let text = |field: &Option<Spanned<String>>| field.as_ref().map(|f| f.value.clone());
-        ClusterDefaults {
-            executor: text(&raw.executor),
-            jobs: Placement {
-                local: false,
-                time: text(&raw.time),
-                partition: text(&raw.partition),
-                account: text(&raw.account),
-                qos: text(&raw.qos),
-                options: raw.cluster_options.as_ref().map(|o| o.value.clone()).unwrap_or_default(),
-            },
-        }
-    }
-
-    fn check_time(&mut self, time: Option<&Spanned<String>>, field: &str) {
-        if let Some(time) = time
-            && time_minutes(&time.value).is_none()
-        {
-            self.error(
-                pos(time),
-                format!(
-                    "{field} '{}' is not a time limit: write minutes (30), H:MM:SS (2:00:00) or D-HH:MM:SS (1-00:00:00)",
-                    time.value
-                ),
-            );
-        }
+        cluster::defaults(&raw.value, "cluster", &mut |at, message| self.error(at, message))
     }
 
     fn placement(&mut self, raw: Option<&Spanned<RawResources>>) -> Placement {
         let Some(raw) = raw else { return Placement::default() };
         let raw = &raw.value;
-        self.check_time(raw.time.as_ref(), "resources.time");
+        cluster::check_time(raw.time.as_ref(), "resources.time", &mut |at, message| self.error(at, message));
         let text = |field: &Option<Spanned<String>>| field.as_ref().map(|f| f.value.clone());
         Placement {
             local: raw.local.as_ref().is_some_and(|l| l.value),

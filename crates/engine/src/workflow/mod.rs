@@ -1,6 +1,7 @@
 //! Workflow files: the YAML format, `${var}` substitution, validation, and the loaded model.
 
 pub mod cache;
+pub mod cluster;
 mod load;
 pub mod model;
 mod template;

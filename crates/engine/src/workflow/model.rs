@@ -159,6 +159,8 @@ pub struct ClusterDefaults {
     pub executor: Option<String>,
     /// Job settings for every node (`local` is unused here).
     pub jobs: Placement,
+    /// Seconds between two status calls for the whole run.
+    pub poll_seconds: Option<u64>,
 }
 
 /// The executors `cluster.executor` may name.
