@@ -526,3 +526,76 @@ fn a_mistake_in_the_project_s_config_file_is_a_load_error_naming_it() {
     project.flow(&["run", WORKFLOW]).assert_code(2).assert_stderr_contains("flow.config.yaml:2:9");
     assert!(!project.state().join("objects").exists(), "the store was touched");
 }
+
+/// A `PATH` on which `squeue` lists nothing, as if every job had ended longer than `MinJobAge`
+/// ago, and `sacct` answers as slurmdbd would, from `scontrol`: the cluster of the tests keeps no
+/// accounting. Both log their calls to `calls.log` in `dir`.
+fn purged_queue_path(dir: &Path) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("calls.log");
+    let scripts = [
+        ("squeue", format!("#!/bin/bash\necho squeue \"$*\" >> '{}'\n", log.display())),
+        (
+            "sacct",
+            format!(
+                r#"#!/bin/bash
+echo sacct "$*" >> '{}'
+for arg in "$@"; do
+    case "$arg" in --jobs=*) ids=${{arg#--jobs=}} ;; esac
+done
+for id in ${{ids//,/ }}; do
+    state=$(scontrol show job -o "$id" | grep -o 'JobState=[A-Z_]*' | head -1)
+    [ -n "$state" ] && echo "$id|${{state#JobState=}}"
+done
+exit 0
+"#,
+                log.display()
+            ),
+        ),
+    ];
+    for (program, script) in scripts {
+        let wrapper = bin.join(program);
+        std::fs::write(&wrapper, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+#[test]
+fn jobs_gone_from_squeue_get_their_final_state_from_sacct() {
+    let Some(()) = cluster() else { return };
+    let project = Project::with_workflow(
+        r#"
+name: accounted
+nodes:
+  fine:
+    uses: shell
+    with: { run: "echo fine > {out.o}", outputs: { o: file } }
+  hungry:
+    uses: shell
+    resources: { memory: 20M }
+    with:
+      run: "python3 -c 'import time; x = bytearray(400 * 1024 * 1024); time.sleep(4)'; echo > {out.o}"
+      outputs: { o: file }
+"#,
+    );
+    let path = purged_queue_path(project.path());
+    let out = project
+        .command(&["run", "--json", "--keep-going", WORKFLOW, "--executor", "slurm", "--slurm-poll", "2"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // Without sacct's word the memory kill would be "left the queue without an outcome".
+    assert!(stderr.contains("ran out of memory (OUT_OF_MEMORY)"), "{stderr}");
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fine = run["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "fine").unwrap();
+    assert_eq!(fine["status"], "ran", "{fine}");
+    // One sacct per poll at most, all jobs of the poll at once.
+    let polls = calls(project.path(), "squeue");
+    let asked = calls_of(project.path(), "sacct");
+    assert!(!asked.is_empty() && asked.len() <= polls, "{} sacct calls for {polls} polls", asked.len());
+}

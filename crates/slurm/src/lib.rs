@@ -432,8 +432,12 @@ impl Drop for Slurm {
 }
 
 /// One `squeue` per interval while the run has jobs; updates every job's state at once.
+/// A job that ended more than `MinJobAge` ago (an adopted one, or after a slow poll) is no
+/// longer listed: where the cluster keeps accounting, one `sacct` for all such jobs of the poll
+/// gives their final state; where it does not, the first refusal turns `sacct` off for the run.
 fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
     let mut last_poll: Option<Instant> = None;
+    let mut accounting = true;
     while !shared.stop.load(Ordering::SeqCst) {
         {
             let jobs = shared.jobs();
@@ -457,9 +461,21 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
                 continue;
             }
         };
+        // Jobs submitted after squeue answered are among them; sacct may not know them either.
+        let unlisted: Vec<String> = shared.jobs().keys().filter(|id| !listed.contains_key(*id)).cloned().collect();
+        let mut accounted = HashMap::new();
+        if accounting && !unlisted.is_empty() {
+            match sacct(&unlisted) {
+                Ok(states) => accounted = states,
+                Err(problem) => {
+                    tracing::info!("no job accounting to ask about jobs gone from squeue ({problem})");
+                    accounting = false;
+                }
+            }
+        }
         let mut jobs = shared.jobs();
         for (id, state) in jobs.iter_mut() {
-            *state = match listed.get(id) {
+            *state = match listed.get(id).or_else(|| accounted.get(id)) {
                 Some(word) => JobState::parse(word),
                 None if matches!(state, JobState::Active(word) if word == "SUBMITTED") => continue,
                 None => JobState::Gone,
@@ -468,6 +484,29 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
         drop(jobs);
         shared.polled.notify_all();
     }
+}
+
+/// The states slurmdbd keeps for `ids`, one call for all; an error where the cluster keeps no
+/// accounting ("Slurm accounting storage is disabled").
+pub(crate) fn sacct(ids: &[String]) -> Result<HashMap<String, String>, String> {
+    let output = Command::new("sacct")
+        .args(["--noheader", "--parsable2", "--allocations", "--format=JobID,State"])
+        .arg(format!("--jobs={}", ids.join(",")))
+        .output()
+        .map_err(|e| format!("sacct: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("sacct: {}", String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    Ok(parse_sacct(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// `JobID|State` lines; a pending array's line (`12_[3-9]`) names no single task and is left out.
+fn parse_sacct(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.split_once('|'))
+        .filter(|(id, _)| !id.contains('['))
+        .map(|(id, state)| (id.trim().to_string(), state.trim().to_string()))
+        .collect()
 }
 
 /// The jobs named in `names` (comma-separated) and their states: those pending or running, or
@@ -503,4 +542,19 @@ fn tail(text: &str) -> &str {
         from += 1;
     }
     &text[from..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sacct_lines_give_each_task_its_state() {
+        let text = "41_0|COMPLETED\n41_1|CANCELLED by 0\n41_[2-9]|PENDING\n42|OUT_OF_MEMORY\n";
+        let states = parse_sacct(text);
+        assert_eq!(states.len(), 3);
+        assert_eq!(JobState::parse(&states["41_1"]), JobState::Finished("CANCELLED".into()));
+        assert_eq!(JobState::parse(&states["42"]), JobState::Finished("OUT_OF_MEMORY".into()));
+        assert!(!states.keys().any(|id| id.contains('[')));
+    }
 }
