@@ -16,6 +16,7 @@ mod plugins;
 mod plugins_rust;
 mod preprocess;
 mod processes;
+mod project;
 mod radiomics;
 mod safety;
 mod slurm;

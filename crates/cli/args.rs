@@ -45,11 +45,37 @@ pub enum Command {
     Nodes(NodesArgs),
     /// Inspect the feature store: list, describe GROUP, get GROUP ID, query "SQL"
     Fs(FsArgs),
+    /// Print a node's log from the newest run in which it ran (NODE, or NODE[ITEM] for a map item)
+    Log(LogArgs),
+    /// Print an output's bytes (NODE.PORT), or the files of a folder output
+    Cat(ArtifactArgs),
+    /// Print where an output sits in the store (read-only; never edit it)
+    Path(ArtifactArgs),
     /// Cancel the Slurm jobs of this store's runs (running, or killed without ending)
     Cancel,
     /// Run one node attempt that a cluster executor wrote down (what a batch job runs)
     #[command(hide = true)]
     ExecJob(ExecJobArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// NODE, or NODE[ITEM] for one item of a mapped node
+    pub node: String,
+
+    /// This run instead of the newest in which the node ran (`flow status` lists runs)
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ArtifactArgs {
+    /// NODE.PORT, e.g. train.model
+    pub output: String,
+
+    /// This run instead of the newest that recorded the output
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -64,18 +90,38 @@ pub struct ExecJobArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct WorkflowArgs {
-    /// The workflow file (YAML)
-    pub file: PathBuf,
+    /// The workflow file (YAML): a path, or a name found in the project or its workflows/
+    /// folder [default: the project's flow.yaml, or the workflow its flow.config.yaml names]
+    pub file: Option<PathBuf>,
 
     /// Override a workflow variable: -s seed=7 (repeatable)
     #[arg(short = 's', long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub set: Vec<(String, String)>,
 }
 
+/// What part of the workflow a run or plan covers.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TargetArgs {
+    /// Build only these nodes and what they need [default: every node]
+    #[arg(value_name = "NODE")]
+    pub targets: Vec<String>,
+
+    /// Rerun this node and everything downstream of it although cached (repeatable)
+    #[arg(short = 'R', long = "force", value_name = "NODE")]
+    pub force: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
     pub workflow: WorkflowArgs,
+
+    #[command(flatten)]
+    pub select: TargetArgs,
+
+    /// Show what the run would do, without running anything (as `flow plan`)
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
 
     /// Thread budget shared by running nodes [default: number of cores]
     #[arg(short = 'j', long, value_name = "N")]
@@ -149,6 +195,9 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub workflow: WorkflowArgs,
 
+    #[command(flatten)]
+    pub select: TargetArgs,
+
     /// Print the plan as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -159,8 +208,8 @@ pub struct WhyArgs {
     #[command(flatten)]
     pub workflow: WorkflowArgs,
 
-    /// The node to explain
-    pub node: String,
+    /// The node to explain (`flow why NODE` uses the project's default workflow)
+    pub node: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]

@@ -9,16 +9,20 @@ use flow_engine::graph;
 use flow_engine::kind::{Inputs, KindInfo, NodeKind, Outputs, Registry};
 use flow_engine::plan::{Plan, PlanStatus, plan};
 use flow_engine::plugin;
-use flow_engine::store::runs::{NodeStatus, RunRecord, last_run_of, list_runs};
+use flow_engine::select::Selection;
+use flow_engine::store::runs::{NodeStatus, RunRecord, last_run_of, last_run_of_node, list_runs};
 use flow_engine::store::{StateDir, Store, StoreLock, Verdict};
 use flow_engine::workflow::{NodeId, Workflow};
 use serde_json::json;
 
 use crate::args::{
-    Cli, Command, GcArgs, GraphArgs, GraphFormat, NodesArgs, PlanArgs, StatusArgs, VerifyArgs, WhyArgs, WorkflowArgs,
+    Cli, Command, GcArgs, GraphArgs, GraphFormat, NodesArgs, PlanArgs, StatusArgs, TargetArgs, VerifyArgs, WhyArgs,
+    WorkflowArgs,
 };
 use crate::display::seconds_text;
+use crate::project;
 use crate::{CliError, logging, out};
+use flow_engine::workflow::cluster::ProjectConfig;
 
 pub struct Context {
     pub project_dir: PathBuf,
@@ -47,12 +51,12 @@ fn registry() -> Registry {
     registry
 }
 
-pub fn dispatch(cli: Cli) -> Result<(), CliError> {
+pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
     let cwd =
         std::env::current_dir().map_err(|e| CliError::Internal(format!("cannot read the current directory: {e}")))?;
     let project_dir = match &cli.project_dir {
         Some(dir) => cwd.join(dir),
-        None => cwd,
+        None => project::find_root(&cwd),
     };
     if !project_dir.is_dir() {
         return Err(CliError::Usage(format!("project directory {} does not exist", project_dir.display())));
@@ -62,6 +66,19 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         None => project_dir.join(".flow"),
     };
     let ctx = Context { project_dir, state: StateDir::new(state_root), registry: registry(), verbose: cli.verbose };
+    match &mut cli.command {
+        Command::Run(args) => find_workflow(&ctx, &cwd, &mut args.workflow, Some(&mut args.select))?,
+        Command::Plan(args) => find_workflow(&ctx, &cwd, &mut args.workflow, Some(&mut args.select))?,
+        Command::Graph(args) => find_workflow(&ctx, &cwd, &mut args.workflow, None)?,
+        Command::Why(args) => {
+            // `flow why NODE`: the one word is the node, of the default workflow.
+            if args.node.is_none() {
+                args.node = args.workflow.file.take().map(|word| word.display().to_string());
+            }
+            find_workflow(&ctx, &cwd, &mut args.workflow, None)?;
+        }
+        _ => {}
+    }
     if !matches!(cli.command, Command::Run(_)) {
         logging::init_console(cli.verbose);
     }
@@ -76,8 +93,39 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Nodes(args) => nodes_cmd(&ctx, args),
         Command::Fs(args) => crate::fs::fs_cmd(&ctx, args),
         Command::ExecJob(args) => crate::exec_job::exec_job(&ctx, args),
+        Command::Log(args) => crate::artifacts::log_cmd(&ctx, args),
+        Command::Cat(args) => crate::artifacts::cat_cmd(&ctx, args),
+        Command::Path(args) => crate::artifacts::path_cmd(&ctx, args),
         Command::Cancel => cancel_cmd(&ctx),
     }
+}
+
+/// Turns the workflow the user named (or did not) into a path, saying so when it was not typed
+/// out. In `flow run train`, `train` is a node of the default workflow if no file is called so.
+fn find_workflow(
+    ctx: &Context,
+    cwd: &std::path::Path,
+    workflow: &mut WorkflowArgs,
+    select: Option<&mut TargetArgs>,
+) -> Result<(), CliError> {
+    let config = ProjectConfig::load(&ctx.project_dir).map_err(CliError::Input)?;
+    if let (Some(select), Some(word)) = (select, &workflow.file)
+        && !cwd.join(word).exists()
+        && !project::looks_like_file(word)
+        && project::workflow_file(&ctx.project_dir, cwd, Some(word), None).is_err()
+    {
+        select.targets.insert(0, word.display().to_string());
+        workflow.file = None;
+    }
+    let found = project::workflow_file(&ctx.project_dir, cwd, workflow.file.as_deref(), config.workflow.as_deref())?;
+    let shown = found.path().strip_prefix(&ctx.project_dir).unwrap_or(found.path()).display().to_string();
+    match &found {
+        project::Found::AsGiven(_) => {}
+        project::Found::InProject(_) => eprintln!("flow: workflow {shown} (in {})", ctx.project_dir.display()),
+        project::Found::Default(_) => eprintln!("flow: workflow {shown}, the project's default"),
+    }
+    workflow.file = Some(found.path().to_path_buf());
+    Ok(())
 }
 
 /// Takes the store lock, telling the user when it has to wait.
@@ -93,10 +141,22 @@ pub fn lock_store(ctx: &Context, no_wait: bool) -> Result<StoreLock, CliError> {
     }
 }
 
-fn compute_plan(ctx: &Context, workflow: &Workflow) -> Result<Plan, CliError> {
+/// `previous` is the run the reasons compare with (the workflow's last run, unless told).
+fn compute_plan(
+    ctx: &Context,
+    workflow: &Workflow,
+    selection: &Selection,
+    previous: Option<RunRecord>,
+) -> Result<Plan, CliError> {
     let mut store = Store::open(ctx.state.clone())?;
-    let previous = ctx.last_run(workflow);
-    Ok(plan(workflow, &mut store, previous.as_ref())?)
+    let previous = previous.or_else(|| ctx.last_run(workflow));
+    Ok(plan(workflow, &mut store, previous.as_ref(), selection)?)
+}
+
+/// The nodes named on the command line, as a selection of the workflow's.
+pub fn selection(workflow: &Workflow, args: &TargetArgs) -> Result<Selection, CliError> {
+    let find = |names: &[String]| names.iter().map(|name| find_node(workflow, name)).collect::<Result<Vec<_>, _>>();
+    Ok(Selection::new(workflow, &find(&args.targets)?, &find(&args.force)?))
 }
 
 fn status_word(status: &PlanStatus) -> &'static str {
@@ -111,15 +171,16 @@ fn names(workflow: &Workflow, ids: &[NodeId]) -> Vec<String> {
     ids.iter().map(|id| workflow.node(*id).name.clone()).collect()
 }
 
-fn plan_cmd(ctx: &Context, args: &PlanArgs) -> Result<(), CliError> {
+pub fn plan_cmd(ctx: &Context, args: &PlanArgs) -> Result<(), CliError> {
     let workflow = ctx.load(&args.workflow)?;
-    let plan = compute_plan(ctx, &workflow)?;
+    let selection = selection(&workflow, &args.select)?;
+    let plan = compute_plan(ctx, &workflow, &selection, None)?;
     if args.json {
         let nodes: Vec<_> = plan
             .order
             .iter()
-            .map(|id| {
-                let p = &plan.nodes[id.index()];
+            .filter_map(|id| plan.get(*id))
+            .map(|p| {
                 let mut entry = json!({
                     "name": workflow.node(p.id).name,
                     "status": status_word(&p.status),
@@ -142,14 +203,17 @@ fn plan_cmd(ctx: &Context, args: &PlanArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let mut text = String::new();
-    let shown: Vec<&NodeId> =
-        plan.order.iter().filter(|id| !matches!(plan.nodes[id.index()].status, PlanStatus::Cached)).collect();
+    let shown: Vec<&NodeId> = plan
+        .order
+        .iter()
+        .filter(|id| plan.get(**id).is_some_and(|p| !matches!(p.status, PlanStatus::Cached)))
+        .collect();
     let width = shown.iter().map(|id| workflow.node(**id).name.len()).max().unwrap_or(4).max(4);
     if !shown.is_empty() {
         text.push_str(&format!("{:<width$}  {:<8}  why\n", "node", "plan"));
     }
     for id in shown.iter().take(200) {
-        let p = &plan.nodes[id.index()];
+        let Some(p) = plan.get(**id) else { continue };
         let why = match &p.status {
             PlanStatus::Run(reasons) => reasons.join("; "),
             PlanStatus::Pending(waits) => {
@@ -162,9 +226,12 @@ fn plan_cmd(ctx: &Context, args: &PlanArgs) -> Result<(), CliError> {
     if shown.len() > 200 {
         text.push_str(&format!("… {} more (--json lists all)\n", shown.len() - 200));
     }
+    let covered = match plan.order.len() {
+        all if all == workflow.nodes.len() => format!("{all} nodes"),
+        some => format!("{some} of {} nodes (what the targets need)", workflow.nodes.len()),
+    };
     text.push_str(&format!(
-        "{} nodes: {} to run, {} pending on upstream changes, {} cached\n",
-        workflow.nodes.len(),
+        "{covered}: {} to run, {} pending on upstream changes, {} cached\n",
         plan.count_run(),
         plan.count_pending(),
         plan.count_cached()
@@ -182,9 +249,17 @@ fn find_node(workflow: &Workflow, name: &str) -> Result<NodeId, CliError> {
 
 fn why_cmd(ctx: &Context, args: &WhyArgs) -> Result<(), CliError> {
     let workflow = ctx.load(&args.workflow)?;
-    let id = find_node(&workflow, &args.node)?;
-    let plan = compute_plan(ctx, &workflow)?;
-    let planned = &plan.nodes[id.index()];
+    let Some(node) = &args.node else {
+        return Err(CliError::Usage("name the node to explain: `flow why [WORKFLOW] NODE`".into()));
+    };
+    let id = find_node(&workflow, node)?;
+    // Compared with the run that last built the node: later runs may not have covered it
+    // (targets), or may have failed before it.
+    let built = last_run_of_node(&ctx.state, &workflow.file.display().to_string(), &workflow.node(id).name);
+    let plan = compute_plan(ctx, &workflow, &Selection::new(&workflow, &[id], &[]), built)?;
+    let Some(planned) = plan.get(id) else {
+        return Err(CliError::Internal(format!("node '{node}' was left out of its own plan")));
+    };
     let name = &workflow.node(id).name;
     let mut text = String::new();
     match &planned.status {
@@ -205,7 +280,7 @@ fn why_cmd(ctx: &Context, args: &WhyArgs) -> Result<(), CliError> {
             let causes = root_causes(&workflow, &plan, id);
             text.push_str("What will run upstream, and why:\n");
             for cause in causes {
-                if let PlanStatus::Run(reasons) = &plan.nodes[cause.index()].status {
+                if let Some(PlanStatus::Run(reasons)) = plan.get(cause).map(|p| &p.status) {
                     text.push_str(&format!("  {}: {}\n", workflow.node(cause).name, reasons.join("; ")));
                 }
             }
@@ -229,7 +304,7 @@ fn root_causes(workflow: &Workflow, plan: &Plan, id: NodeId) -> Vec<NodeId> {
     plan.order
         .iter()
         .copied()
-        .filter(|n| seen.contains(n) && matches!(plan.nodes[n.index()].status, PlanStatus::Run(_)))
+        .filter(|n| seen.contains(n) && plan.get(*n).is_some_and(|p| matches!(p.status, PlanStatus::Run(_))))
         .collect()
 }
 

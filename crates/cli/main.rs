@@ -5,11 +5,13 @@
 //! (store I/O, damaged state), 130 interrupted by SIGINT, 143 by SIGTERM.
 
 mod args;
+mod artifacts;
 mod commands;
 mod display;
 mod exec_job;
 mod fs;
 mod logging;
+mod project;
 mod run;
 
 use std::io::Write;

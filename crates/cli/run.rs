@@ -13,7 +13,7 @@ use flow_engine::workflow::cluster::{MIN_POLL_SECONDS, ProjectConfig};
 use flow_engine::workflow::model::Workflow;
 use flow_engine::workflow::{ClusterDefaults, LoadOptions, Placement, parse_memory};
 
-use crate::args::{ExecutorName, RunArgs, WorkflowArgs};
+use crate::args::{ExecutorName, PlanArgs, RunArgs, WorkflowArgs};
 use crate::commands::{Context, lock_store};
 use crate::display::{Progress, log_tail, summary_table};
 use crate::{CliError, logging, out};
@@ -22,8 +22,13 @@ use crate::{CliError, logging, out};
 const TAIL_LINES: usize = 20;
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
+    if args.dry_run {
+        let plan = PlanArgs { workflow: args.workflow.clone(), select: args.select.clone(), json: args.json };
+        return crate::commands::plan_cmd(ctx, &plan);
+    }
     // Everything about the workflow is checked before the store is touched.
     let loaded = load_workflow(ctx, &args.workflow)?;
+    let selection = crate::commands::selection(&loaded.workflow, &args.select)?;
     let project = ProjectConfig::load(&ctx.project_dir).map_err(CliError::Input)?;
     // The command line over the project's flow.config.yaml over the workflow's `cluster:`.
     let cluster = command_line_cluster(args).over(&project.cluster.over(&loaded.workflow.cluster));
@@ -92,6 +97,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
             .flatten()
             .map(Arc::new),
         executor,
+        selection,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -180,8 +186,10 @@ pub fn load_workflow(ctx: &Context, args: &WorkflowArgs) -> Result<Loaded, CliEr
         state_dir: &ctx.state.root,
     };
     let cache_dir = ctx.state.root.join(cache::DIR_NAME);
-    let mut loaded = cache::load_cached(&args.file, &options, &cache_dir).map_err(CliError::Input)?;
-    if let Ok(absolute) = std::fs::canonicalize(&args.file) {
+    // `dispatch` has found the file by now.
+    let file = args.file.as_deref().unwrap_or(std::path::Path::new(crate::project::DEFAULT_WORKFLOW));
+    let mut loaded = cache::load_cached(file, &options, &cache_dir).map_err(CliError::Input)?;
+    if let Ok(absolute) = std::fs::canonicalize(file) {
         loaded.workflow.file = absolute;
     }
     Ok(loaded)

@@ -38,6 +38,7 @@ use crate::key::ActionManifest;
 use crate::kind::{ItemContext, NodeContext, NodeError, WorkflowNode};
 use crate::map::{self, ItemCounts, ItemResult, Outcome as MapOutcome, SheetContext, Tally};
 use crate::plan::{Lookup, cached_outputs, hash_sources, input_paths, manifest_for, structure_digests, workflow_view};
+use crate::select::Selection;
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::cas::Cas;
 use crate::store::publish::{PublishError, PublishRecord, Target};
@@ -119,6 +120,8 @@ pub struct RunOptions {
     pub previous: Option<Arc<RunRecord>>,
     /// Where node attempts run ([`crate::executor::Local`] unless a cluster is asked for).
     pub executor: Arc<dyn Executor>,
+    /// The nodes to build and those to rebuild although cached (default: all, none).
+    pub selection: Selection,
 }
 
 /// A node that failed, with where to look.
@@ -266,7 +269,8 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
         Vec::new()
     });
     let n = workflow.nodes.len();
-    options.observer.event(&Event::Planned { total: n });
+    let selection = &options.selection;
+    options.observer.event(&Event::Planned { total: selection.count(n) });
 
     let dag = Dag::new(&workflow);
     let mut remaining = dag.upstream_count.clone();
@@ -307,6 +311,11 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
 
     loop {
         while let Some(id) = ready.pop() {
+            // Outside the selection: it does not run, nor then do the nodes after it, none of
+            // which is selected (a selected node's upstream nodes all are).
+            if !selection.wants(id) {
+                continue;
+            }
             let node = workflow.node(id);
             if failed && !options.keep_going || cancelled {
                 records[id.index()] = Some(skipped(node));
@@ -322,7 +331,8 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
             // A samplesheet's rows name files the node's key does not cover: only the items'
             // keys can say what is cached.
             let whole_key = node.map.as_ref().is_none_or(|m| m.id_column.is_none());
-            let lookup = if whole_key { cached_outputs(store, &key)? } else { Lookup::Miss };
+            let forced = selection.forces(id);
+            let lookup = if whole_key && !forced { cached_outputs(store, &key)? } else { Lookup::Miss };
             match lookup {
                 Lookup::Hit(found) => {
                     let record = node_record(node, NodeStatus::Cached, 0.0, Some(&key), &found);
@@ -400,7 +410,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
                 let mut to_run = Vec::new();
                 for (index, item) in tally.items.iter().enumerate() {
                     let item_key = map::item_manifest(&manifest, spec, item).key();
-                    match cached_outputs(store, &item_key)? {
+                    match if forced { Lookup::Miss } else { cached_outputs(store, &item_key)? } {
                         Lookup::Hit(found) => to_run.push((index, item_key, Some(found))),
                         Lookup::Miss | Lookup::Corrupt { .. } => to_run.push((index, item_key, None)),
                     }
@@ -610,7 +620,7 @@ pub async fn run(workflow: Arc<Workflow>, store: &mut Store, options: RunOptions
     }
 
     let mut nodes = Vec::with_capacity(n);
-    for node in &workflow.nodes {
+    for node in workflow.nodes.iter().filter(|node| selection.wants(node.id)) {
         let record = records[node.id.index()].take().unwrap_or_else(|| skipped(node));
         if record.status == NodeStatus::Skipped {
             options.observer.event(&Event::Finished {

@@ -25,6 +25,7 @@ pub mod map;
 pub mod plan;
 pub mod plugin;
 pub mod process;
+pub mod select;
 pub mod store;
 pub mod workdir;
 pub mod workflow;

@@ -11,6 +11,7 @@ use crate::graph::Dag;
 use crate::key::{ActionManifest, CACHE_FORMAT};
 use crate::kind::WorkflowNode;
 use crate::map::{self, Item, SheetContext};
+use crate::select::Selection;
 use crate::store::actions::{ManifestLog, OutputRecord};
 use crate::store::cas::Cas;
 use crate::store::runs::{NodeStatus, RunRecord};
@@ -192,25 +193,38 @@ pub struct PlannedNode {
 }
 
 pub struct Plan {
-    pub nodes: Vec<PlannedNode>,
-    /// Topological order of the nodes.
+    /// By node id; `None` for a node outside the selection planned for.
+    slots: Vec<Option<PlannedNode>>,
+    /// Topological order of the nodes planned for.
     pub order: Vec<NodeId>,
 }
 
 impl Plan {
+    /// The node's plan, if the selection covered it.
+    pub fn get(&self, id: NodeId) -> Option<&PlannedNode> {
+        self.slots.get(id.index()).and_then(Option::as_ref)
+    }
+    pub fn nodes(&self) -> impl Iterator<Item = &PlannedNode> {
+        self.slots.iter().flatten()
+    }
     pub fn count_cached(&self) -> usize {
-        self.nodes.iter().filter(|n| matches!(n.status, PlanStatus::Cached)).count()
+        self.nodes().filter(|n| matches!(n.status, PlanStatus::Cached)).count()
     }
     pub fn count_run(&self) -> usize {
-        self.nodes.iter().filter(|n| matches!(n.status, PlanStatus::Run(_))).count()
+        self.nodes().filter(|n| matches!(n.status, PlanStatus::Run(_))).count()
     }
     pub fn count_pending(&self) -> usize {
-        self.nodes.iter().filter(|n| matches!(n.status, PlanStatus::Pending(_))).count()
+        self.nodes().filter(|n| matches!(n.status, PlanStatus::Pending(_))).count()
     }
 }
 
 /// Computes the plan. `previous` (the workflow's last run) lets reasons say what changed.
-pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>) -> Result<Plan, StoreError> {
+pub fn plan(
+    workflow: &Workflow,
+    store: &mut Store,
+    previous: Option<&RunRecord>,
+    selection: &Selection,
+) -> Result<Plan, StoreError> {
     let sources = hash_sources(workflow, store)?;
     let structure = structure_digests(workflow);
     let dag = Dag::new(workflow);
@@ -220,6 +234,7 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
     let mut manifests: Vec<Option<ActionManifest>> = vec![None; workflow.nodes.len()];
     let mut item_notes: HashMap<NodeId, String> = HashMap::new();
 
+    let order: Vec<NodeId> = order.into_iter().filter(|&id| selection.wants(id)).collect();
     for &id in &order {
         let node = workflow.node(id);
         let Some(manifest) = manifest_for(node, &sources, &outputs, &structure) else {
@@ -230,12 +245,14 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
         let key = manifest.key();
         // As in a run: a samplesheet node is only ever judged item by item.
         let whole_key = node.map.as_ref().is_none_or(|m| m.id_column.is_none());
-        let lookup = if whole_key { cached_outputs(store, &key)? } else { Lookup::Miss };
+        let forced = selection.forces(id);
+        let lookup = if whole_key && !forced { cached_outputs(store, &key)? } else { Lookup::Miss };
         let status = match lookup {
             Lookup::Hit(found) => {
                 outputs[id.index()] = Some(found);
                 PlanStatus::Cached
             }
+            Lookup::Miss if forced => PlanStatus::Run(vec!["forced (--force)".to_string()]),
             Lookup::Miss => PlanStatus::Run(Vec::new()),
             Lookup::Corrupt { port, .. } => PlanStatus::Run(vec![format!(
                 "its cached output '{port}' is corrupt (changed on disk since it was stored); it will be rebuilt"
@@ -244,7 +261,7 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
         let mut status = status;
         let mut key = key;
         if let (PlanStatus::Run(_), Some(spec)) = (&status, &node.map) {
-            match plan_items(workflow, store, previous, node, spec, &manifest, &outputs)? {
+            match plan_items(workflow, store, previous, node, spec, &manifest, &outputs, forced)? {
                 ItemsPlan::Run(note) => {
                     item_notes.insert(id, note);
                 }
@@ -265,7 +282,7 @@ pub fn plan(workflow: &Workflow, store: &mut Store, previous: Option<&RunRecord>
             reasons.insert(0, note);
         }
     }
-    Ok(Plan { nodes: planned.into_iter().flatten().collect(), order })
+    Ok(Plan { slots: planned, order })
 }
 
 /// What a mapped node would do: run items (said in words), or, for a samplesheet node whose
@@ -275,7 +292,8 @@ enum ItemsPlan {
     SheetCached(Digest, Vec<OutputRecord>),
 }
 
-/// What a mapped node would run, item by item.
+/// What a mapped node would run, item by item (every item when `forced`).
+#[allow(clippy::too_many_arguments)]
 fn plan_items(
     workflow: &Workflow,
     store: &mut Store,
@@ -284,6 +302,7 @@ fn plan_items(
     spec: &MapSpec,
     manifest: &ActionManifest,
     outputs: &[Option<Vec<OutputRecord>>],
+    forced: bool,
 ) -> Result<ItemsPlan, StoreError> {
     let inputs = input_paths(node, &store.cas, outputs);
     let paths = inputs.get(&spec.port).cloned().unwrap_or_default();
@@ -304,7 +323,7 @@ fn plan_items(
     let to_run: Vec<&Item> = items
         .iter()
         .zip(&item_keys)
-        .filter(|(_, key)| store.actions.get(key).is_none())
+        .filter(|(_, key)| forced || store.actions.get(key).is_none())
         .map(|(item, _)| item)
         .collect();
     if to_run.is_empty() && spec.id_column.is_some() {

@@ -35,6 +35,7 @@ fn run_text_on(runtime: &tokio::runtime::Runtime, project: &Path, registry: &Reg
         observer: Arc::new(Quiet),
         previous: None,
         executor: Arc::new(flow_engine::executor::Local),
+        selection: Default::default(),
     };
     runtime.block_on(run(Arc::new(workflow), &mut store, options)).unwrap()
 }

@@ -127,6 +127,17 @@ pub fn last_run_of(state: &StateDir, workflow: &str) -> Option<RunRecord> {
     run_files(state).iter().filter_map(|path| read_run(path)).find(|r| r.workflow == workflow)
 }
 
+/// The newest run of one workflow file that built `node` or found it cached: one whose record
+/// has the node's action key.
+pub fn last_run_of_node(state: &StateDir, workflow: &str, node: &str) -> Option<RunRecord> {
+    run_files(state).iter().filter_map(|path| read_run(path)).find(|r| {
+        r.workflow == workflow
+            && r.nodes
+                .iter()
+                .any(|n| n.name == node && n.key.is_some() && matches!(n.status, NodeStatus::Ran | NodeStatus::Cached))
+    })
+}
+
 fn read_run(path: &Path) -> Option<RunRecord> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }

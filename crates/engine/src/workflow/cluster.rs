@@ -1,4 +1,5 @@
-//! Where a run's jobs go: a workflow's `cluster:` section and the project's `flow.config.yaml`.
+//! The project's `flow.config.yaml` (its default workflow, where its jobs go) and a workflow's
+//! `cluster:` section.
 //!
 //! A workflow travels between sites; the partition, account and qos of one institution do not.
 //! So the same section can also sit in a file of the project, apart from any workflow, and wins
@@ -37,6 +38,8 @@ pub(crate) struct RawCluster {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProjectConfig {
+    /// The workflow `flow run` runs when given none, relative to the project.
+    workflow: Option<Spanned<String>>,
     cluster: Option<Spanned<RawCluster>>,
 }
 
@@ -103,6 +106,8 @@ pub(crate) fn check_time(time: Option<&Spanned<String>>, field: &str, report: &m
 pub struct ProjectConfig {
     /// The file it came from; `None` when the project has none.
     pub file: Option<PathBuf>,
+    /// The project's default workflow, relative to the project directory.
+    pub workflow: Option<PathBuf>,
     pub cluster: ClusterDefaults,
 }
 
@@ -123,10 +128,24 @@ impl ProjectConfig {
             }),
             None => ClusterDefaults::default(),
         };
+        let workflow = raw.workflow.as_ref().map(|w| PathBuf::from(&w.value));
+        if let (Some(path), Some(spanned)) = (&workflow, &raw.workflow)
+            && !project_dir.join(path).is_file()
+        {
+            problems.push(Diagnostic::new(
+                &file,
+                pos(spanned),
+                format!(
+                    "workflow '{}' does not exist (relative to the project, {})",
+                    spanned.value,
+                    project_dir.display()
+                ),
+            ));
+        }
         if !problems.is_empty() {
             return Err(Diagnostics(problems));
         }
-        Ok(ProjectConfig { file: Some(file), cluster })
+        Ok(ProjectConfig { file: Some(file), workflow, cluster })
     }
 }
 
