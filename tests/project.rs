@@ -143,3 +143,30 @@ fn a_default_workflow_that_does_not_exist_is_an_error_naming_the_config_line() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("flow.config.yaml:2:11") && stderr.contains("does not exist"), "{stderr}");
 }
+
+#[test]
+fn init_makes_a_project_that_runs_and_never_overwrites_one() {
+    let project = Project::new();
+    let out = in_dir(&project, ".", &["init", "study"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = in_dir(&project, "study", &["run", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(record["nodes"].as_array().unwrap().iter().all(|n| n["status"] == "ran"), "{record}");
+    assert!(project.read("study/results/summary.md").contains("patients: 4"));
+
+    project.write("study/patients.csv", "case_id\nmine\n");
+    let out = in_dir(&project, "study", &["init"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("patients.csv"), "{}", text(&out.stderr));
+    assert_eq!(project.read("study/patients.csv"), "case_id\nmine\n", "init overwrote a file");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let project = Project::new();
+    for (shell, marker) in [("bash", "complete -F _flow"), ("zsh", "#compdef flow"), ("fish", "complete -c flow")] {
+        let out = project.flow(&["completions", shell]);
+        out.assert_ok().assert_stdout_contains(marker).assert_stdout_contains("force");
+    }
+}

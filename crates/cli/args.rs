@@ -28,34 +28,93 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a workflow, reusing cached results of unchanged nodes
+    #[command(after_help = "Examples:
+  flow run                                 the project's default workflow (flow.config.yaml, else flow.yaml)
+  flow run multimodal.yaml                 found in the project or its workflows/ folder
+  flow run multimodal.yaml imaging_metrics only that node and what it needs
+  flow run multimodal.yaml -R imaging_pca  rerun a node and what follows, although cached
+  flow run demo.yaml -j 4 -s patients=500  thread budget 4, a variable set
+  flow run multimodal.yaml -n              what would run (as flow plan)
+  flow run multimodal.yaml --executor slurm -j 64 --slurm-partition short")]
     Run(RunArgs),
     /// Show what a run would do and why, without running anything
+    #[command(after_help = "Examples:
+  flow plan multimodal.yaml
+  flow plan multimodal.yaml report --json")]
     Plan(PlanArgs),
     /// Explain why a node would rerun (or why it is cached)
+    #[command(after_help = "Examples:
+  flow why multimodal.yaml report
+  flow why report                 (the project's default workflow)")]
     Why(WhyArgs),
     /// Print the workflow's DAG as Graphviz dot or Mermaid
+    #[command(after_help = "Examples:
+  flow graph demo.yaml | dot -Tsvg > dag.svg
+  flow graph demo.yaml --format mermaid")]
     Graph(GraphArgs),
     /// Summarise the store and recent runs
+    #[command(after_help = "Examples:
+  flow status
+  flow status --runs 3 --json")]
     Status(StatusArgs),
     /// Delete stored objects that no recent run references
+    #[command(after_help = "Examples:
+  flow gc --dry-run
+  flow gc --keep-runs 2")]
     Gc(GcArgs),
     /// Rehash every stored object; quarantine corrupt ones so the next run rebuilds them
     Verify(VerifyArgs),
     /// List node kinds, or show one in detail
+    #[command(after_help = "Examples:
+  flow nodes
+  flow nodes imaging.radiomics")]
     Nodes(NodesArgs),
     /// Inspect the feature store: list, describe GROUP, get GROUP ID, query "SQL"
     Fs(FsArgs),
     /// Print a node's log from the newest run in which it ran (NODE, or NODE[ITEM] for a map item)
+    #[command(after_help = "Examples:
+  flow log multimodal_model
+  flow log 'radiomics[R01-001]'        one item of a mapped node
+  flow log report --run 20261204T101500.123Z-4242")]
     Log(LogArgs),
     /// Print an output's bytes (NODE.PORT), or the files of a folder output
+    #[command(after_help = "Examples:
+  flow cat multimodal_metrics.metrics
+  flow cat report.report             a folder: its files")]
     Cat(ArtifactArgs),
     /// Print where an output sits in the store (read-only; never edit it)
+    #[command(after_help = "Examples:
+  flow path multimodal_model.model
+  python -c \"import json; print(json.load(open('$(flow path multimodal_metrics.metrics)')))\"")]
     Path(ArtifactArgs),
     /// Cancel the Slurm jobs of this store's runs (running, or killed without ending)
     Cancel,
+    /// Make a small project that runs: a workflow, a CSV and a node kind of your own
+    #[command(after_help = "Examples:
+  flow init my-study && cd my-study && flow run")]
+    Init(InitArgs),
+    /// Print a shell completion script: flow completions bash > ~/.local/share/bash-completion/completions/flow
+    #[command(after_help = "Examples:
+  flow completions bash > ~/.local/share/bash-completion/completions/flow
+  flow completions zsh > ~/.zfunc/_flow        (with fpath+=~/.zfunc in ~/.zshrc)
+  flow completions fish > ~/.config/fish/completions/flow.fish")]
+    Completions(CompletionsArgs),
     /// Run one node attempt that a cluster executor wrote down (what a batch job runs)
     #[command(hide = true)]
     ExecJob(ExecJobArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The project folder, created if missing
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug)]

@@ -54,6 +54,10 @@ fn registry() -> Registry {
 pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
     let cwd =
         std::env::current_dir().map_err(|e| CliError::Internal(format!("cannot read the current directory: {e}")))?;
+    // A new project is made where the user stands, not in an enclosing one.
+    if let Command::Init(args) = &cli.command {
+        return crate::init::init_cmd(&cwd, args);
+    }
     let project_dir = match &cli.project_dir {
         Some(dir) => cwd.join(dir),
         None => project::find_root(&cwd),
@@ -97,6 +101,14 @@ pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
         Command::Cat(args) => crate::artifacts::cat_cmd(&ctx, args),
         Command::Path(args) => crate::artifacts::path_cmd(&ctx, args),
         Command::Cancel => cancel_cmd(&ctx),
+        Command::Init(_) => Ok(()),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "flow", &mut script);
+            out(&String::from_utf8_lossy(&script));
+            Ok(())
+        }
     }
 }
 

@@ -189,25 +189,25 @@ pub fn seconds_text(seconds: f64) -> String {
 const MAX_ROWS: usize = 40;
 
 /// The end-of-run table: node, status, time.
-pub fn summary_table(record: &RunRecord) -> String {
-    let mut rows: Vec<&flow_engine::store::runs::NodeRecord> = record.nodes.iter().collect();
-    let folded = if rows.len() > MAX_ROWS {
-        let before = rows.len();
-        rows.retain(|n| n.status != NodeStatus::Cached);
-        rows.truncate(MAX_ROWS);
-        before - rows.len()
-    } else {
-        0
-    };
+pub fn summary_table(record: &RunRecord, paint: Paint) -> String {
+    // What ran or went wrong gets a row; cached nodes are one line, as cargo says "Fresh".
+    let mut rows: Vec<&flow_engine::store::runs::NodeRecord> =
+        record.nodes.iter().filter(|n| n.status != NodeStatus::Cached).collect();
+    let folded = rows.len().saturating_sub(MAX_ROWS);
+    rows.truncate(MAX_ROWS);
+    let mut out = String::new();
     let width = rows.iter().map(|n| n.name.chars().count()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:<width$}  {:<9}  {:>8}\n", "node", "status", "time");
+    if !rows.is_empty() {
+        out.push_str(&format!("{:<width$}  {:<9}  {:>8}\n", "node", "status", "time"));
+    }
     for node in &rows {
         let time = if node.status == NodeStatus::Ran || node.status == NodeStatus::Failed {
             seconds_text(node.seconds)
         } else {
             "-".to_string()
         };
-        out.push_str(&format!("{:<width$}  {:<9}  {:>8}", node.name, node.status.as_str(), time));
+        let status = paint.status(node.status, &format!("{:<9}", node.status.as_str()));
+        out.push_str(&format!("{:<width$}  {status}  {:>8}", node.name, time));
         if let Some(items) = &node.items {
             out.push_str(&format!("  items: {} ran, {} cached, {} failed", items.ran, items.cached, items.failed));
         }
@@ -219,7 +219,16 @@ pub fn summary_table(record: &RunRecord) -> String {
         out.push('\n');
     }
     if folded > 0 {
-        out.push_str(&format!("… {folded} more (cached or beyond {MAX_ROWS} rows; --json lists all)\n"));
+        out.push_str(&format!("… {folded} more (beyond {MAX_ROWS} rows; --json lists all)\n"));
+    }
+    let cached = record.count(NodeStatus::Cached);
+    if cached > 0 {
+        let all = if cached == record.nodes.len() { "all " } else { "" };
+        // A few are named; many would bury what ran.
+        let names: Vec<&str> =
+            record.nodes.iter().filter(|n| n.status == NodeStatus::Cached).map(|n| n.name.as_str()).collect();
+        let listed = if names.len() <= 5 { format!(": {}", names.join(", ")) } else { String::new() };
+        out.push_str(&paint.status(NodeStatus::Cached, &format!("{all}{cached} cached{listed}\n")));
     }
     let items = record.nodes.iter().filter_map(|n| n.items.as_ref());
     let (ran, cached, failed) = items.fold((0, 0, 0), |(r, c, f), i| (r + i.ran, c + i.cached, f + i.failed));
@@ -236,6 +245,36 @@ pub fn summary_table(record: &RunRecord) -> String {
         seconds_text(record.seconds)
     ));
     out
+}
+
+/// Colour for a terminal: none when the output is piped or `NO_COLOR` is set (no-color.org).
+#[derive(Clone, Copy)]
+pub struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    pub fn for_stdout() -> Paint {
+        let wanted = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Paint { on: wanted && std::io::stdout().is_terminal() }
+    }
+
+    /// `text` in the colour of `status`.
+    pub fn status(self, status: NodeStatus, text: &str) -> String {
+        use anstyle::{AnsiColor, Style};
+        if !self.on {
+            return text.to_string();
+        }
+        let style = match status {
+            NodeStatus::Ran => Style::new().fg_color(Some(AnsiColor::Green.into())),
+            NodeStatus::Failed => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+            NodeStatus::Cached => Style::new().dimmed(),
+            NodeStatus::Skipped | NodeStatus::Cancelled => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+        };
+        // The newline stays outside the colour, or the next line starts coloured in some terminals.
+        let (body, end) = text.strip_suffix('\n').map_or((text, ""), |body| (body, "\n"));
+        format!("{style}{body}{style:#}{end}")
+    }
 }
 
 /// The last `n` lines of a log file, each cut to a screen-friendly length.

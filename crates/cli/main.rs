@@ -10,6 +10,7 @@ mod commands;
 mod display;
 mod exec_job;
 mod fs;
+mod init;
 mod logging;
 mod project;
 mod run;

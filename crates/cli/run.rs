@@ -15,7 +15,7 @@ use flow_engine::workflow::{ClusterDefaults, LoadOptions, Placement, parse_memor
 
 use crate::args::{ExecutorName, PlanArgs, RunArgs, WorkflowArgs};
 use crate::commands::{Context, lock_store};
-use crate::display::{Progress, log_tail, summary_table};
+use crate::display::{Paint, Progress, log_tail, summary_table};
 use crate::{CliError, logging, out};
 
 /// Lines of a failed node's log shown on the console.
@@ -127,8 +127,11 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
         let json = serde_json::to_string_pretty(&outcome.record).map_err(|e| CliError::Internal(e.to_string()))?;
         out(&format!("{json}\n"));
     } else {
-        out(&summary_table(&outcome.record));
+        out(&summary_table(&outcome.record, Paint::for_stdout()));
         out(&shown_outputs(&workflow, &outcome.record, &store));
+        if outcome.publish_error.is_none() && !outcome.cancelled {
+            out(&published_line(&workflow, &outcome.record));
+        }
     }
     for warning in &outcome.record.warnings {
         eprintln!("warning: {warning}");
@@ -150,6 +153,25 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     } else {
         Ok(())
     }
+}
+
+/// Where the run's results went: the publish destinations of nodes it built or found cached,
+/// a folder's `report.html` or `index.html` named outright, since that is what one opens.
+fn published_line(workflow: &Workflow, record: &RunRecord) -> String {
+    let done: std::collections::HashSet<&str> =
+        record.nodes.iter().filter(|n| !n.outputs.is_empty()).map(|n| n.name.as_str()).collect();
+    let places: Vec<String> = workflow
+        .publish
+        .iter()
+        .filter(|target| done.contains(workflow.node(target.node).name.as_str()))
+        .map(|target| {
+            let dest = workflow.project_dir.join(&target.dest);
+            let page = ["report.html", "index.html"].iter().map(|page| dest.join(page)).find(|page| page.is_file());
+            let shown = page.unwrap_or(dest);
+            shown.strip_prefix(&workflow.project_dir).unwrap_or(&shown).display().to_string()
+        })
+        .collect();
+    if places.is_empty() { String::new() } else { format!("results: {}\n", places.join(", ")) }
 }
 
 /// The outputs kinds mark as shown (results tables), in workflow order, for every node that has
