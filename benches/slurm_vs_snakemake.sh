@@ -16,7 +16,10 @@
 # before its first status call and adds 10 s per call that sees nothing finish (up to 180 s);
 # here it starts at POLL like flow (`--slurm-init-seconds-before-status-checks`), and it polls
 # with `squeue` because this cluster has no slurmdbd (`--slurm-status-command squeue`; its
-# default, `sacct`, fails without accounting).
+# default, `sacct`, fails without accounting). Its arrays hold at most JOBS/2 tasks: the plugin
+# (2.8.0) submits an array only once a full chunk of a rule's jobs is ready, or all of them, and
+# with chunks of 1,000 (its default) and -j 100 it waits forever for the 500 `pre` jobs that -j
+# never lets become ready together (seen here: no sbatch in 4 minutes).
 set -euo pipefail
 FLOW="$(realpath "${FLOW:-target/release/flow}")"
 N="${N:-500}"
@@ -117,7 +120,8 @@ setup "$WORK/smk"
 measure "flow --executor slurm" "$WORK/flow" \
     "$FLOW" run flow.yaml --executor slurm -j "$JOBS" --slurm-poll "$POLL"
 measure "snakemake --executor slurm" "$WORK/smk" \
-    snakemake --executor slurm -j "$JOBS" --slurm-array-jobs=all --slurm-status-command squeue \
+    snakemake --executor slurm -j "$JOBS" --slurm-array-jobs=all --slurm-array-limit "$((JOBS / 2))" \
+    --slurm-status-command squeue \
     --slurm-init-seconds-before-status-checks "$POLL" --seconds-between-status-checks "$POLL" \
     --default-resources mem_mb=500 --latency-wait 5 all
 cmp "$WORK/flow/results/gather.txt" "$WORK/smk/results/gather.txt" && echo "same results/gather.txt"

@@ -1,49 +1,39 @@
-//! Calendar dates as day numbers, printed M/D/YYYY without leading zeros like the TCIA file.
-//!
-//! Day arithmetic is all the generator needs (CT + days to surgery, surgery + days to death),
-//! so a day count and Howard Hinnant's civil-calendar conversions beat a date crate.
+//! Calendar dates, printed M/D/YYYY without leading zeros like the TCIA file; day arithmetic
+//! (CT + days to surgery, surgery + days to death) is what the generator needs.
 
 use std::fmt;
 
-/// Days since 1970-01-01 (proleptic Gregorian).
+use chrono::{Datelike, NaiveDate, TimeDelta};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Date(i64);
+pub struct Date(NaiveDate);
 
 impl Date {
-    pub fn from_ymd(year: i64, month: u32, day: u32) -> Date {
-        let y = if month <= 2 { year - 1 } else { year };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = i64::from(month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        Date(era * 146_097 + doe - 719_468)
-    }
-
-    pub fn ymd(self) -> (i64, u32, u32) {
-        let z = self.0 + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        (year, month, day)
+    /// A date of the generator's own tables. It is never derived from input, so an impossible
+    /// one is a mistake in this crate's source.
+    pub fn from_ymd(year: i32, month: u32, day: u32) -> Date {
+        match NaiveDate::from_ymd_opt(year, month, day) {
+            Some(date) => Date(date),
+            None => panic!("{year}-{month}-{day} is not a calendar date"),
+        }
     }
 
     pub fn year(self) -> i64 {
-        self.ymd().0
+        i64::from(self.0.year())
     }
 
+    /// Saturates at chrono's range (±262,143 years), far beyond any cohort's dates.
     pub fn plus_days(self, days: i64) -> Date {
-        Date(self.0 + days)
+        Date(self.0.checked_add_signed(TimeDelta::days(days)).unwrap_or(if days < 0 {
+            NaiveDate::MIN
+        } else {
+            NaiveDate::MAX
+        }))
     }
 
     /// `self - earlier` in days.
     pub fn days_since(self, earlier: Date) -> i64 {
-        self.0 - earlier.0
+        (self.0 - earlier.0).num_days()
     }
 
     /// Parses M/D/YYYY; for tests that check the written file.
@@ -51,19 +41,17 @@ impl Date {
         let mut parts = text.split('/');
         let month: u32 = parts.next()?.parse().ok()?;
         let day: u32 = parts.next()?.parse().ok()?;
-        let year: i64 = parts.next()?.parse().ok()?;
-        if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        let year: i32 = parts.next()?.parse().ok()?;
+        if parts.next().is_some() {
             return None;
         }
-        let date = Date::from_ymd(year, month, day);
-        (date.ymd() == (year, month, day)).then_some(date)
+        NaiveDate::from_ymd_opt(year, month, day).map(Date)
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (year, month, day) = self.ymd();
-        write!(f, "{month}/{day}/{year}")
+        write!(f, "{}/{}/{}", self.0.month(), self.0.day(), self.0.year())
     }
 }
 
@@ -73,16 +61,13 @@ mod tests {
 
     #[test]
     fn round_trips_and_prints_like_the_tcia_file() {
-        assert_eq!(Date::from_ymd(1970, 1, 1), Date(0));
+        assert_eq!(Date::from_ymd(1970, 1, 2).days_since(Date::from_ymd(1970, 1, 1)), 1);
         let date = Date::from_ymd(1994, 8, 10);
         assert_eq!(date.to_string(), "8/10/1994");
         // AMC-001 in the real file: CT 8/10/1994, 9 days to surgery, died 872 days later.
         assert_eq!(date.plus_days(9).plus_days(872).to_string(), "1/7/1997");
-        assert_eq!(Date::parse_mdy("2/29/1992").map(|d| d.ymd()), Some((1992, 2, 29)));
+        assert_eq!(Date::parse_mdy("2/29/1992").map(|d| d.to_string()).as_deref(), Some("2/29/1992"));
         assert_eq!(Date::parse_mdy("2/29/1993"), None);
-        for day in -1000..100_000 {
-            let (y, m, d) = Date(day).ymd();
-            assert_eq!(Date::from_ymd(y, m, d), Date(day));
-        }
+        assert_eq!(Date::parse_mdy("1/2/3/4"), None);
     }
 }

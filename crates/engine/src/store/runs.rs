@@ -144,35 +144,25 @@ fn read_run(path: &Path) -> Option<RunRecord> {
 
 /// `20261126T153317.123Z`
 pub fn format_utc_compact(secs: u64, millis: u32) -> String {
-    let (y, mo, d, h, mi, s) = civil(secs);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{millis:03}Z")
+    let at = utc(secs) + chrono::TimeDelta::milliseconds(i64::from(millis.min(999)));
+    at.format("%Y%m%dT%H%M%S%.3fZ").to_string()
 }
 
 /// `2026-11-26 15:33:17 UTC`
 pub fn format_utc(secs: u64) -> String {
-    let (y, mo, d, h, mi, s) = civil(secs);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
+    utc(secs).format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 pub fn now_utc() -> String {
     format_utc(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
 }
 
-/// Unix seconds to (year, month, day, hour, minute, second), proleptic Gregorian, UTC
-/// (Howard Hinnant's days-from-civil inverse).
-fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+/// Unix seconds as a UTC time; past chrono's range (year 262,143) the latest it has.
+fn utc(secs: u64) -> chrono::DateTime<chrono::Utc> {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }
 
 #[cfg(test)]
@@ -185,5 +175,6 @@ mod tests {
         // 2026-11-26 15:33:17 UTC, from `date -d @1795707197 -u`.
         assert_eq!(format_utc(1_795_707_197), "2026-11-26 15:33:17 UTC");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc_compact(1_795_707_197, 123), "20261126T153317.123Z");
     }
 }
