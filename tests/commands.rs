@@ -305,3 +305,64 @@ fn status_summarises_the_store_and_runs() {
     text.assert_stdout_contains(&workflow.display().to_string());
     assert!(Path::new(&workflow).exists());
 }
+
+/// Two seeds' clinical features, each in its own feature group (as the seed's pipeline names
+/// them), from a small cohort without imaging.
+fn seeded_groups(seed: u32) -> String {
+    format!(
+        r#"
+name: groups
+nodes:
+  cohort:
+    uses: synth.nsclc_cohort
+    with: {{ seed: {seed}, patients: 20, r01: 15, amc: 5, genes: 30, imaging: false }}
+  clinical:
+    uses: clinical.preprocess
+    in: {{ table: cohort.clinical }}
+  clinical_fg:
+    uses: featurestore.write
+    in: {{ table: clinical.table }}
+    with: {{ group: clinical_s{seed}, record_id: case_id, event_time: event_time, event_time_value: 0 }}
+"#
+    )
+}
+
+#[test]
+fn fs_drop_removes_a_group_and_the_next_run_writes_it_again() {
+    let project = Project::with_workflow(&seeded_groups(1));
+    project.run_ok(&[]);
+    project.flow(&["fs", "list"]).assert_ok().assert_stdout_contains("clinical_s1");
+    project.flow(&["fs", "drop", "clinical_s2"]).assert_code(2).assert_stderr_contains("did you mean 'clinical_s1'");
+
+    project.flow(&["fs", "drop", "clinical_s1"]).assert_ok().assert_stdout_contains("1 cached write(s)");
+    project.flow(&["fs", "get", "clinical_s1", "R01-001"]).assert_code(2);
+    // The write is no longer cached; what it read is.
+    let again = project.run_ok(&[]);
+    again.assert_statuses(&[("cohort", "cached"), ("clinical", "cached"), ("clinical_fg", "ran")]);
+    project.flow(&["fs", "list"]).assert_ok().assert_stdout_contains("clinical_s1");
+}
+
+#[test]
+fn gc_drops_the_feature_groups_no_kept_run_wrote() {
+    let project = Project::with_workflow(&seeded_groups(1));
+    project.run_ok(&[]);
+    project.write(WORKFLOW, &seeded_groups(2));
+    project.run_ok(&[]);
+    project
+        .flow(&["fs", "list"])
+        .assert_ok()
+        .assert_stdout_contains("clinical_s1")
+        .assert_stdout_contains("clinical_s2");
+
+    project.flow(&["gc", "--keep-runs", "1", "--dry-run"]).assert_ok().assert_stdout_contains("clinical_s1");
+    project.flow(&["fs", "list"]).assert_ok().assert_stdout_contains("clinical_s1");
+    project.flow(&["gc", "--keep-runs", "1"]).assert_ok().assert_stdout_contains("dropped feature group(s)");
+    let left = project.flow(&["fs", "list"]);
+    left.assert_ok().assert_stdout_contains("clinical_s2");
+    assert!(!left.stdout.contains("clinical_s1"), "{}", left.stdout);
+    // The kept run's group is whole, and back at seed 1 its group is written again.
+    project.run_ok(&[]).assert_all("cached");
+    project.write(WORKFLOW, &seeded_groups(1));
+    let back = project.run_ok(&[]);
+    assert_eq!(back.node("clinical_fg")["status"], "ran", "{:?}", back.statuses());
+}

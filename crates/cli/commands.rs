@@ -467,6 +467,17 @@ fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
     let freed: u64 = dead.iter().map(|(_, size)| size).sum();
     let dead_records = store.actions.iter().filter(|(_, outs)| outs.iter().any(|o| !live.contains(&o.digest))).count();
     let kept_ids: BTreeSet<&str> = kept.iter().map(|r| r.id.as_str()).collect();
+    // Feature groups go the way of the objects: kept if one of the kept runs wrote them. (Each
+    // seed writes its own groups, so they piled up.)
+    let features = flow_featurestore::FeatureStore::new(ctx.state.root.join("featurestore"));
+    let written: BTreeSet<String> =
+        crate::fs::written_groups(&store.cas, kept).into_iter().map(|(group, _)| group).collect();
+    let stale_groups: Vec<String> = features
+        .groups()
+        .map_err(|e| CliError::Internal(e.to_string()))?
+        .into_iter()
+        .filter(|group| !written.contains(group))
+        .collect();
     if args.dry_run {
         out(&format!(
             "would delete {} of {} objects ({}) and {} of {} action records, keeping what the last {} run(s) used\n",
@@ -477,7 +488,18 @@ fn gc_cmd(ctx: &Context, args: &GcArgs) -> Result<(), CliError> {
             store.actions.len(),
             kept.len()
         ));
+        if !stale_groups.is_empty() {
+            out(&format!("would drop feature group(s) none of them wrote: {}\n", stale_groups.join(", ")));
+        }
         return Ok(());
+    }
+    if !stale_groups.is_empty() {
+        crate::fs::drop_groups(ctx, &mut store, &features, &stale_groups)?;
+        out(&format!(
+            "dropped feature group(s) none of the last {} run(s) wrote: {}\n",
+            kept.len(),
+            stale_groups.join(", ")
+        ));
     }
     // Records go first: an object is never reachable from a record once it is being deleted.
     store

@@ -9,7 +9,12 @@ use flow_featurestore::polars::prelude::{AnyValue, DataFrame};
 use flow_featurestore::{AsOf, FeatureStore, FsError, Manifest, time};
 use serde_json::{Value, json};
 
-use crate::commands::Context;
+use flow_engine::digest::Digest;
+use flow_engine::store::Store;
+use flow_engine::store::cas::Cas;
+use flow_engine::store::runs::{RunRecord, list_runs};
+
+use crate::commands::{Context, lock_store};
 use crate::{CliError, out};
 
 #[derive(Args, Debug)]
@@ -57,11 +62,28 @@ pub enum FsCommand {
         #[arg(long)]
         csv: bool,
     },
+    /// Delete a group, every version of it; the nodes that wrote it write it again next run
+    Drop {
+        group: String,
+        /// Fail at once if another flow process holds the store, instead of waiting
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 pub fn fs_cmd(ctx: &Context, args: &FsArgs) -> Result<(), CliError> {
     let store = FeatureStore::new(ctx.state.root.join("featurestore"));
     match &args.command {
+        FsCommand::Drop { group, no_wait } => {
+            store.manifest(group).map_err(cli_error)?;
+            let lock = lock_store(ctx, *no_wait)?;
+            let mut cas_store = Store::open_locked(ctx.state.clone(), &lock)?;
+            let writers = drop_groups(ctx, &mut cas_store, &store, &[group.clone()])?;
+            out(&format!(
+                "dropped feature group {group}; {writers} cached write(s) of it forgotten, so the nodes that wrote it write it again on their next run\n"
+            ));
+            Ok(())
+        }
         FsCommand::List { json } => list(&store, *json),
         FsCommand::Describe { group, json } => describe(&store, group, *json),
         FsCommand::Get { group, id, as_of, json } => get(&store, group, id, as_of.as_deref(), *json),
@@ -76,6 +98,51 @@ pub fn fs_cmd(ctx: &Context, args: &FsArgs) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The groups that `featurestore.write` nodes of `runs` wrote, with their receipts' digests.
+pub fn written_groups(cas: &Cas, runs: &[RunRecord]) -> Vec<(String, Digest)> {
+    let mut found = Vec::new();
+    for node in runs.iter().flat_map(|run| &run.nodes).filter(|node| node.kind == "featurestore.write") {
+        let Some(digest) = node.outputs.get("receipt").and_then(|d| d.parse::<Digest>().ok()) else { continue };
+        let receipt = std::fs::read(cas.object_path(&digest))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<flow_featurestore::Receipt>(&bytes).ok());
+        if let Some(receipt) = receipt {
+            found.push((receipt.group, digest));
+        }
+    }
+    found
+}
+
+/// Drops `groups` after forgetting every cached write of them (a cached `featurestore.write`
+/// would otherwise never write a dropped group again); the caller holds the store lock.
+/// Returns how many cached writes were forgotten.
+pub fn drop_groups(
+    ctx: &Context,
+    cas_store: &mut Store,
+    store: &FeatureStore,
+    groups: &[String],
+) -> Result<usize, CliError> {
+    let runs = list_runs(&ctx.state, usize::MAX);
+    let receipts: std::collections::BTreeSet<Digest> = written_groups(&cas_store.cas, &runs)
+        .into_iter()
+        .filter(|(group, _)| groups.contains(group))
+        .map(|(_, d)| d)
+        .collect();
+    let actions = ctx.state.actions_path();
+    let mut forgotten = 0;
+    for receipt in &receipts {
+        forgotten += cas_store
+            .actions
+            .invalidate(receipt)
+            .map_err(|e| CliError::Internal(format!("{}: {e}", actions.display())))?
+            .len();
+    }
+    for group in groups {
+        store.drop_group(group).map_err(cli_error)?;
+    }
+    Ok(forgotten)
 }
 
 /// Unknown groups and SQL errors are the user's input (exit 2), with a did-you-mean.

@@ -105,6 +105,20 @@ impl FeatureStore {
         }
     }
 
+    /// Removes group `name`, every version of it and its online store. The group vanishes at
+    /// once (renamed aside under its exclusive lock, then deleted): a reader finds it whole or
+    /// not at all.
+    pub fn drop_group(&self, name: &str) -> Result<()> {
+        self.manifest(name)?;
+        let dir = self.group_dir(name);
+        let aside = self.root.join(format!(".dropped-{name}-{}", std::process::id()));
+        {
+            let _lock = GroupLock::acquire(&dir, true)?;
+            fs::rename(&dir, &aside).map_err(|e| FsError::io(format!("move {} aside", dir.display()), e))?;
+        }
+        fs::remove_dir_all(&aside).map_err(|e| FsError::io(format!("remove {}", aside.display()), e))
+    }
+
     /// Appends `table` to group `name`, creating the group on first use with `record_id` and
     /// `event_time` as its keys and the table's columns as its schema.
     pub fn ingest(&self, name: &str, record_id: &str, event_time: &str, table: &DataFrame) -> Result<Receipt> {
