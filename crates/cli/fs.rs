@@ -78,7 +78,7 @@ pub fn fs_cmd(ctx: &Context, args: &FsArgs) -> Result<(), CliError> {
             store.manifest(group).map_err(cli_error)?;
             let lock = lock_store(ctx, *no_wait)?;
             let mut cas_store = Store::open_locked(ctx.state.clone(), &lock)?;
-            let writers = drop_groups(ctx, &mut cas_store, &store, &[group.clone()])?;
+            let writers = drop_groups(ctx, &mut cas_store, &store, std::slice::from_ref(group))?;
             out(&format!(
                 "dropped feature group {group}; {writers} cached write(s) of it forgotten, so the nodes that wrote it write it again on their next run\n"
             ));
