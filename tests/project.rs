@@ -170,3 +170,20 @@ fn completions_are_printed_for_each_shell() {
         out.assert_ok().assert_stdout_contains(marker).assert_stdout_contains("force");
     }
 }
+
+#[test]
+fn quiet_prints_errors_only_and_json_still_goes_to_stdout() {
+    let project = project();
+    project.write("flow.config.yaml", "workflow: workflows/chain.yaml\n");
+    let out = in_dir(&project, ".", &["run", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!((text(&out.stdout), text(&out.stderr)), (String::new(), String::new()));
+    let out = in_dir(&project, ".", &["-q", "run", "--json"]);
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["status"], "ok");
+    assert_eq!(text(&out.stderr), "");
+    project.write("workflows/chain.yaml", &CHAIN.replace("echo a >", "exit 3; echo a >"));
+    let out = in_dir(&project, ".", &["run", "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("node 'a' failed"), "{}", text(&out.stderr));
+}

@@ -49,7 +49,7 @@ pub fn log_cmd(ctx: &Context, args: &LogArgs) -> Result<(), CliError> {
         }
         _ => CliError::Usage(format!("cannot read {}: {e}", path.display())),
     })?;
-    eprintln!("flow: log of '{}' in run {} ({})", args.node, run.id, run.status);
+    ctx.note(&format!("log of '{}' in run {} ({})", args.node, run.id, run.status));
     write_bytes(&bytes)
 }
 

@@ -29,9 +29,18 @@ pub struct Context {
     pub state: StateDir,
     pub registry: Registry,
     pub verbose: u8,
+    /// `--quiet`: no notes, progress or summaries on the console.
+    pub quiet: bool,
 }
 
 impl Context {
+    /// A note for the user on stderr ("flow: ..."), unless `--quiet`.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("flow: {text}");
+        }
+    }
+
     /// Loads and validates a workflow; its `file` becomes absolute so run records match it
     /// from any working directory.
     /// Reads the validated-workflow cache but never writes it (only `flow run` does).
@@ -69,7 +78,13 @@ pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
         Some(dir) => project_dir.join(dir),
         None => project_dir.join(".flow"),
     };
-    let ctx = Context { project_dir, state: StateDir::new(state_root), registry: registry(), verbose: cli.verbose };
+    let ctx = Context {
+        project_dir,
+        state: StateDir::new(state_root),
+        registry: registry(),
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
     match &mut cli.command {
         Command::Run(args) => find_workflow(&ctx, &cwd, &mut args.workflow, Some(&mut args.select))?,
         Command::Plan(args) => find_workflow(&ctx, &cwd, &mut args.workflow, Some(&mut args.select))?,
@@ -133,8 +148,8 @@ fn find_workflow(
     let shown = found.path().strip_prefix(&ctx.project_dir).unwrap_or(found.path()).display().to_string();
     match &found {
         project::Found::AsGiven(_) => {}
-        project::Found::InProject(_) => eprintln!("flow: workflow {shown} (in {})", ctx.project_dir.display()),
-        project::Found::Default(_) => eprintln!("flow: workflow {shown}, the project's default"),
+        project::Found::InProject(_) => ctx.note(&format!("workflow {shown} (in {})", ctx.project_dir.display())),
+        project::Found::Default(_) => ctx.note(&format!("workflow {shown}, the project's default")),
     }
     workflow.file = Some(found.path().to_path_buf());
     Ok(())
@@ -591,8 +606,13 @@ fn nodes_cmd(ctx: &Context, args: &NodesArgs) -> Result<(), CliError> {
     let plugins = plugin::discover(&plugin::search_path(&ctx.project_dir.join("flow.yaml"), &ctx.project_dir, &[]))
         .map_err(CliError::Input)?;
     let registry = plugin::extend(&ctx.registry, plugins).map_err(CliError::Input)?;
-    let ctx =
-        &Context { registry, project_dir: ctx.project_dir.clone(), state: ctx.state.clone(), verbose: ctx.verbose };
+    let ctx = &Context {
+        registry,
+        project_dir: ctx.project_dir.clone(),
+        state: ctx.state.clone(),
+        verbose: ctx.verbose,
+        quiet: ctx.quiet,
+    };
     match &args.kind {
         None => {
             if args.json {

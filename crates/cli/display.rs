@@ -14,6 +14,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub enum Progress {
     Bars(Bars),
     Lines(Lines),
+    /// `--quiet`: failures are reported after the run, nothing while it goes.
+    Silent,
 }
 
 pub struct Bars {
@@ -29,8 +31,10 @@ pub struct Lines {
 
 impl Progress {
     /// Bars when stderr is a terminal, plain lines otherwise (CI logs, pipes).
-    pub fn new() -> Progress {
-        if std::io::stderr().is_terminal() {
+    pub fn new(quiet: bool) -> Progress {
+        if quiet {
+            Progress::Silent
+        } else if std::io::stderr().is_terminal() {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(15));
             let overall = multi.add(ProgressBar::new(0));
             overall.set_style(
@@ -58,6 +62,7 @@ impl Observer for Progress {
         match self {
             Progress::Bars(bars) => bars.event(event),
             Progress::Lines(lines) => lines.event(event),
+            Progress::Silent => {}
         }
     }
 }

@@ -78,7 +78,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     tracing::info!(workflow = %workflow.file.display(), nodes = workflow.nodes.len(), jobs, "run {run_id}");
 
     let mut store = Store::open_locked(ctx.state.clone(), &lock)?;
-    let progress = Arc::new(Progress::new());
+    let progress = Arc::new(Progress::new(ctx.quiet));
     let executor = executor(ctx, args, executor_name, &cluster, &workflow, &run_id)?;
     let options = RunOptions {
         run_id,
@@ -126,7 +126,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     if args.json {
         let json = serde_json::to_string_pretty(&outcome.record).map_err(|e| CliError::Internal(e.to_string()))?;
         out(&format!("{json}\n"));
-    } else {
+    } else if !ctx.quiet {
         out(&summary_table(&outcome.record, Paint::for_stdout()));
         out(&shown_outputs(&workflow, &outcome.record, &store));
         if outcome.publish_error.is_none() && !outcome.cancelled {
