@@ -18,6 +18,7 @@ mod preprocess;
 mod processes;
 mod project;
 mod radiomics;
+mod readme;
 mod safety;
 mod slurm;
 mod templates;
