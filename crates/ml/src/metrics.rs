@@ -172,6 +172,9 @@ pub struct ClassificationReport {
     /// `None` when y_true holds a single class (the area is undefined).
     pub roc_auc: Option<f64>,
     pub roc: Option<RocCurve>,
+    /// 95% bootstrap intervals, when asked for (`crate::bootstrap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<crate::bootstrap::Intervals>,
 }
 
 impl ClassificationReport {
@@ -204,6 +207,7 @@ impl ClassificationReport {
             confusion,
             roc_auc: roc.as_ref().map(RocCurve::area),
             roc,
+            intervals: None,
         })
     }
 }

@@ -242,12 +242,12 @@ fn approximate_mode(counts: &[usize], n_draws: usize) -> Vec<usize> {
 
 /// A seeded ChaCha8 stream with the two operations a split needs, written here so that their
 /// algorithms are fixed.
-struct Shuffler {
+pub(crate) struct Shuffler {
     rng: ChaCha8Rng,
 }
 
 impl Shuffler {
-    fn new(seed: u64, stream: u64) -> Shuffler {
+    pub(crate) fn new(seed: u64, stream: u64) -> Shuffler {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
         Shuffler { rng }
@@ -255,7 +255,7 @@ impl Shuffler {
 
     /// Uniform in [0, n) without bias (Lemire 2019: multiply, and redraw the few values that
     /// would over-represent some results). `n` must be positive.
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         let mut product = u128::from(self.rng.next_u64()) * u128::from(n);
         if (product as u64) < n {
             let threshold = n.wrapping_neg() % n;

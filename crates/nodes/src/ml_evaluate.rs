@@ -23,10 +23,19 @@ struct Params {
     label: String,
     #[serde(default = "half")]
     threshold: f64,
+    /// Bootstrap resamples for the 95% intervals (0: none).
+    #[serde(default = "resamples")]
+    bootstrap: usize,
+    #[serde(default)]
+    seed: u64,
 }
 
 fn half() -> f64 {
     0.5
+}
+
+fn resamples() -> usize {
+    1000
 }
 
 /// The metrics file: the name and the report.
@@ -43,7 +52,8 @@ impl NodeKind for MlEvaluate {
     }
 
     fn version(&self) -> &str {
-        "1"
+        // 2: 95% bootstrap intervals in the metrics file.
+        "2"
     }
 
     /// Under a cluster executor: metrics take less time than a job takes to start.
@@ -64,6 +74,13 @@ impl NodeKind for MlEvaluate {
                 ParamDoc::required("name", "string", "what was evaluated, e.g. the feature set"),
                 ParamDoc::optional("label", "string", "label", "the label column (0/1)"),
                 ParamDoc::optional("threshold", "number", "0.5", "probability above which a row is predicted 1"),
+                ParamDoc::optional("bootstrap", "integer", "1000", "resamples for 95% confidence intervals (0: none)"),
+                ParamDoc::optional(
+                    "seed",
+                    "integer",
+                    "0",
+                    "seed of the bootstrap draws: the same seed, the same intervals",
+                ),
             ],
         }
     }
@@ -72,6 +89,9 @@ impl NodeKind for MlEvaluate {
         let (typed, canonical) = typed_params::<Params>(params)?;
         if !(typed.threshold > 0.0 && typed.threshold < 1.0) {
             return Err(ParamError::new(Some("threshold"), "threshold must be between 0 and 1"));
+        }
+        if typed.bootstrap > 100_000 {
+            return Err(ParamError::new(Some("bootstrap"), "at most 100000 resamples (1000 is the usual number)"));
         }
         Ok(self.info().configured(canonical))
     }
@@ -90,8 +110,17 @@ impl NodeKind for MlEvaluate {
             Ok(values.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
         };
         let (y, probability) = (numbers(&p.label)?, numbers("probability")?);
-        let metrics = ClassificationReport::from_probabilities(&y, &probability, p.threshold)
+        let mut metrics = ClassificationReport::from_probabilities(&y, &probability, p.threshold)
             .map_err(|e| failed(e.to_string()))?;
+        if p.bootstrap > 0 {
+            let intervals = flow_ml::bootstrap::bootstrap(&y, &probability, p.threshold, p.bootstrap, p.seed)
+                .map_err(|e| failed(e.to_string()))?;
+            ctx.log(&format!(
+                "95% interval of the accuracy ({} resamples, seed {}): {:.3} to {:.3}",
+                intervals.resamples, intervals.seed, intervals.accuracy[0], intervals.accuracy[1]
+            ))?;
+            metrics.intervals = Some(intervals);
+        }
         ctx.log(&format!(
             "{}: accuracy {:.3}, F1 {:.3}, AUC {} on {} rows",
             p.name,

@@ -16,7 +16,9 @@ use flow_engine::kind::{
 };
 use flow_ml::metrics::ClassificationReport;
 use flow_ml::pca::Pca;
-use flow_report::{Dag, DagEdge, DagNode, Feature, FeatureSetReport, Metrics, PcaSummary, ReportInput, RocPoint};
+use flow_report::{
+    Dag, DagEdge, DagNode, Feature, FeatureSetReport, Intervals, Metrics, PcaSummary, ReportInput, RocPoint,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -217,6 +219,14 @@ fn metrics_of(report: &ClassificationReport) -> Metrics {
             .as_ref()
             .map(|curve| curve.fpr.iter().zip(&curve.tpr).map(|(&fpr, &tpr)| RocPoint { fpr, tpr }).collect())
             .unwrap_or_default(),
+        intervals: report.intervals.as_ref().map(|i| Intervals {
+            resamples: i.resamples,
+            accuracy: i.accuracy,
+            precision: i.precision,
+            recall: i.recall,
+            f1: i.f1,
+            roc_auc: i.roc_auc,
+        }),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::check::Checked;
 use crate::figure::Drawn;
 use crate::figures::{dag, heatmap, table as table_figure};
 use crate::style::{escape, hex, percent};
-use crate::table::metrics_table;
+use crate::table::{metrics_table, ranking_note};
 
 const CSS: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;color:#222;\
@@ -22,7 +22,7 @@ tr.first td{border-top:1px solid #ccc}td.baseline{color:#666}\
 .note,figcaption{color:#555;font-size:.92em}figure{margin:1em 0 2em}\
 figure svg{max-width:100%;height:auto;display:block}\
 details{margin:.5em 0}summary{cursor:pointer;color:#0072b2}\
-tr.this td{font-weight:bold}\
+tr.this td{font-weight:bold}.ci{color:#666;font-size:.8em;white-space:nowrap}\
 footer{margin-top:3em;color:#777;font-size:.85em}";
 
 /// The page. `figures` are the drawn figures in page order.
@@ -76,7 +76,14 @@ pub(crate) fn page(checked: &Checked, figures: &[Drawn]) -> String {
     // Table 1.
     let _ = writeln!(out, "<section id=\"metrics\">\n<h2>{}</h2>", escape(table_figure::TITLE));
     out.push_str(&metrics_html(checked));
-    let _ = writeln!(out, "<p class=\"note\">{} Full-precision values: metrics.csv.</p>", escape(table_figure::NOTE));
+    if let Some(note) = ranking_note(checked) {
+        let _ = writeln!(out, "<p class=\"note\">{} Below each value: its 95% confidence interval.</p>", escape(&note));
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">{} n: test patients. Full-precision values and intervals: metrics.csv.</p>",
+        escape(table_figure::NOTE)
+    );
     out.push_str("</section>\n");
 
     if let Some(svg) = find(figures, "roc") {
@@ -108,9 +115,11 @@ pub(crate) fn page(checked: &Checked, figures: &[Drawn]) -> String {
             panels.push((
                 svg,
                 format!(
-                    "Loadings of the {} PCA, features grouped by modality. {}: for each component the absolute loadings are \
-                     min-max scaled over all features, then multiplied by the component's explained variance ratio, so \
-                     later components fade. One colour scale for all cells.",
+                    "Loadings of the {} PCA, features grouped by modality (the strip beside the names). {}: for each \
+                     component the absolute loadings are min-max scaled over all features, then multiplied by the \
+                     component's explained variance ratio, so later components fade; the sign is the loading's (blue \
+                     negative, red positive), so features pulling a component apart are told apart. One scale for all \
+                     cells.",
                     escape(&set.name),
                     escape(heatmap::FORMULA)
                 ),
@@ -216,11 +225,15 @@ fn metrics_html(checked: &Checked) -> String {
             let class = if row.baseline { " class=\"baseline\"" } else { "" };
             let model_class = if row.baseline { " class=\"l baseline\"" } else { " class=\"l\"" };
             let _ = write!(out, "<td{model_class}>{}</td>", escape(&row.model));
-            for (cell, best) in row.cells.iter().zip(&row.best) {
-                if *best {
-                    let _ = write!(out, "<td{class}><strong>{cell}</strong></td>");
-                } else {
-                    let _ = write!(out, "<td{class}>{cell}</td>");
+            for ((cell, best), interval) in row.cells.iter().zip(&row.best).zip(&row.intervals) {
+                let value = if *best { format!("<strong>{cell}</strong>") } else { cell.clone() };
+                match interval {
+                    Some(range) => {
+                        let _ = write!(out, "<td{class}>{value}<br><span class=\"ci\">{range}</span></td>");
+                    }
+                    None => {
+                        let _ = write!(out, "<td{class}>{value}</td>");
+                    }
                 }
             }
             out.push_str("</tr>\n");

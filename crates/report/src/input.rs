@@ -126,6 +126,37 @@ pub struct Metrics {
     /// The ROC curve in drawing order (usually by decreasing threshold); may be empty.
     #[serde(default)]
     pub roc: Vec<RocPoint>,
+    /// 95% confidence intervals of the metrics (bootstrap), when they were computed.
+    #[serde(default)]
+    pub intervals: Option<Intervals>,
+}
+
+impl Metrics {
+    /// The size of the test set, from the confusion counts.
+    pub fn n(&self) -> u64 {
+        self.confusion.iter().flatten().sum()
+    }
+}
+
+/// 95% intervals `[low, high]` of the metrics, e.g. by a percentile bootstrap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intervals {
+    /// How many resamples the intervals come from.
+    pub resamples: usize,
+    pub accuracy: [f64; 2],
+    pub precision: [f64; 2],
+    pub recall: [f64; 2],
+    pub f1: [f64; 2],
+    #[serde(default)]
+    pub roc_auc: Option<[f64; 2]>,
+}
+
+impl Intervals {
+    /// Do the two accuracy intervals share a value?
+    pub fn accuracy_overlaps(&self, other: &Intervals) -> bool {
+        self.accuracy[0] <= other.accuracy[1] && other.accuracy[0] <= self.accuracy[1]
+    }
 }
 
 /// One point of a ROC curve.

@@ -52,7 +52,9 @@ mod table;
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
-pub use input::{Dag, DagEdge, DagNode, Feature, FeatureSetReport, Metrics, PcaSummary, ReportInput, RocPoint};
+pub use input::{
+    Dag, DagEdge, DagNode, Feature, FeatureSetReport, Intervals, Metrics, PcaSummary, ReportInput, RocPoint,
+};
 pub use style::format_metric;
 
 use figure::{Drawn, draw};

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use flow_report::{
-    Dag, DagEdge, DagNode, Error, Feature, FeatureSetReport, Metrics, PcaSummary, ReportInput, RocPoint, format_metric,
-    render,
+    Dag, DagEdge, DagNode, Error, Feature, FeatureSetReport, Intervals, Metrics, PcaSummary, ReportInput, RocPoint,
+    format_metric, render,
 };
 
 /// SplitMix64: a fixed generator, so the input (and the golden bytes) never change.
@@ -245,7 +245,16 @@ fn metrics(rng: &mut Rng, skill: f64) -> Metrics {
     let (p1, r1, f1) = class(tp, fp, fneg);
     let (p0, r0, f0) = class(tn, fneg, fp);
     let w = |a: f64, b: f64| (a * negatives + b * positives) / 24.0;
-    Metrics { accuracy, precision: w(p0, p1), recall: w(r0, r1), f1: w(f0, f1), roc_auc: Some(auc), confusion, roc }
+    Metrics {
+        accuracy,
+        precision: w(p0, p1),
+        recall: w(r0, r1),
+        f1: w(f0, f1),
+        roc_auc: Some(auc),
+        confusion,
+        roc,
+        intervals: None,
+    }
 }
 
 fn dag() -> Dag {
@@ -405,7 +414,7 @@ fn renders_every_file_self_contained_and_byte_identical_twice() {
     }
     let csv = String::from_utf8(files["metrics.csv"].clone()).unwrap();
     assert_eq!(csv.lines().count(), 1 + 8);
-    assert!(csv.starts_with("feature_set,model,accuracy,f1,precision,recall,roc_auc,n_components\n"));
+    assert!(csv.starts_with("feature_set,model,n,accuracy,f1,precision,recall,roc_auc,n_components,accuracy_low,"));
 
     let second = tempfile::tempdir().unwrap();
     render(&input, second.path()).unwrap();
@@ -547,9 +556,31 @@ fn a_genome_wide_pca_keeps_the_heat_map_readable() {
     let dir = tempfile::tempdir().unwrap();
     render(&input, dir.path()).unwrap();
     let heatmap = std::fs::read_to_string(dir.path().join("pca_heatmap.svg")).unwrap();
-    assert!(heatmap.contains("the 300 of 2000 features with the largest values"));
+    assert!(heatmap.contains("the 15 strongest features of each modality, 1985 of 2000 hidden"), "says what is hidden");
     let height: u32 = heatmap.split("height=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
-    assert!(height < 4000, "{height}");
+    assert!(height < 600, "{height}");
+    // Signed: cells of both hues (bluish negative, reddish positive); the legend's ramp alone
+    // has 22 of each.
+    let fills: Vec<(i32, i32)> = heatmap
+        .split("fill=\"#")
+        .skip(1)
+        .filter_map(|rest| {
+            let hex = rest.get(..6)?;
+            let channel = |i: usize| i32::from_str_radix(&hex[i..i + 2], 16).ok();
+            Some((channel(0)?, channel(4)?))
+        })
+        .collect();
+    let blue = fills.iter().filter(|(r, b)| b - r > 40).count();
+    let red = fills.iter().filter(|(r, b)| r - b > 40).count();
+    assert!(blue > 22 && red > 22, "{blue} bluish and {red} reddish fills");
+
+    // The seed's 215 multimodal features: 15 of each of the three modalities.
+    let mut input = synthetic();
+    input.png = false;
+    let dir = tempfile::tempdir().unwrap();
+    render(&input, dir.path()).unwrap();
+    let heatmap = std::fs::read_to_string(dir.path().join("pca_heatmap.svg")).unwrap();
+    assert!(heatmap.contains("the 15 strongest features of each modality, 170 of 215 hidden"));
 }
 
 #[test]
@@ -589,4 +620,45 @@ fn the_dag_is_structure_only_and_marks_the_report_node() {
         assert!(marked_svg.contains(&format!("\n{}\n", node.name)), "{} is not drawn", node.name);
         assert!(marked_svg.contains(&format!("\n{}\n", node.kind)), "{} is not drawn", node.kind);
     }
+}
+
+#[test]
+fn intervals_show_under_each_value_and_say_whether_the_sets_can_be_ranked() {
+    let interval = |low: f64, high: f64| Intervals {
+        resamples: 1000,
+        accuracy: [low, high],
+        precision: [low, high],
+        recall: [low, high],
+        f1: [low, high],
+        roc_auc: None,
+    };
+    let mut input = synthetic();
+    input.png = false;
+    let bounds = [(0.40, 0.75), (0.45, 0.80), (0.50, 0.85), (0.55, 0.90)];
+    for (set, (low, high)) in input.feature_sets.iter_mut().zip(bounds) {
+        set.model.intervals = Some(interval(low, high));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    render(&input, dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<span class=\"ci\">0.550\u{2013}0.900</span>"), "the interval under the value");
+    assert!(html.contains("With 24 test patients the 95% intervals of the accuracy"), "the table says n");
+    assert!(html.contains("cannot be ranked above"));
+    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",n,accuracy,") && csv.contains(",0.55,0.9,"), "{csv}");
+
+    // Far apart: the best set ranks first.
+    for set in input.feature_sets.iter_mut() {
+        let accuracy = set.model.accuracy;
+        if set.name == "multimodal" {
+            set.model.intervals = Some(interval(accuracy - 0.01, accuracy + 0.01));
+        } else {
+            set.model.accuracy = 0.05;
+            set.model.intervals = Some(interval(0.0, 0.1));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    render(&input, dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("on this test set it ranks first"), "{}", html.split("metrics").nth(1).unwrap_or(""));
 }

@@ -2,17 +2,17 @@
 //! columns the leading components, and a cell's value is
 //!
 //! ```text
-//! v[f][j] = (|L[j][f]| - min_f' |L[j][f']|) / (max_f' |L[j][f']| - min_f' |L[j][f']|) * evr[j]
+//! v[f][j] = sign(L[j][f]) * (|L[j][f]| - min_f' |L[j][f']|) / (max_f' |L[j][f']| - min_f' |L[j][f']|) * evr[j]
 //! ```
 //!
-//! that is, the absolute loadings min-max scaled within each component (over all features,
-//! so each column spans [0, 1] before weighting) and then multiplied by that component's
-//! explained variance ratio. A column whose loadings are all equal is 0. Scaling per component
-//! keeps the unit-norm eigenvectors comparable; the weighting makes a cell's darkness say how
-//! much of the data's variance that feature carries through that component. Cells are shaded
-//! from white to the feature's modality colour on one scale, 0 to the largest value shown.
-//! Beyond 300 features (a genome-wide panel) only the 300 with the largest values are drawn,
-//! and the title says so.
+//! that is, the seed's magnitude (the absolute loadings min-max scaled within each component,
+//! then multiplied by that component's explained variance ratio, so a cell's strength says how
+//! much of the data's variance that feature carries through that component) with the loading's
+//! sign kept: features pulling a component in opposite directions are told apart. Cells use a
+//! diverging scale (blue negative, white 0, red positive; ColorBrewer RdBu, safe for the
+//! common colour-vision deficiencies), one scale for all cells; modality is the strip and band
+//! beside the labels. Beyond `ALL_ROWS` features only the `PER_MODALITY` strongest of each
+//! modality are drawn, and the title says how many are hidden.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -30,10 +30,15 @@ const STRIP: i32 = 8;
 const RAMP: i32 = 110;
 const LABEL_SIZE: f64 = 11.0;
 const ROW: i32 = 12;
-/// More rows than this (a genome-wide panel) would not be readable; see [`shown_rows`].
-const MAX_ROWS: usize = 300;
-pub(crate) const FORMULA: &str =
-    "cell = min-max(|loading|) within the PC \u{00d7} the PC\u{2019}s explained variance ratio";
+/// Up to this many features every one is drawn; beyond, [`PER_MODALITY`] per modality.
+const ALL_ROWS: usize = 60;
+/// The strongest features of each modality drawn when there are too many to read.
+const PER_MODALITY: usize = 15;
+/// Negative and positive ends of the diverging scale (ColorBrewer RdBu).
+const NEGATIVE: RGBColor = RGBColor(0x21, 0x66, 0xac);
+const POSITIVE: RGBColor = RGBColor(0xb2, 0x18, 0x2b);
+pub(crate) const FORMULA: &str = "cell = sign(loading) \u{00d7} min-max(|loading|) within the PC \u{00d7} the PC\u{2019}s \
+     explained variance ratio";
 
 pub(crate) struct HeatmapFigure {
     set: String,
@@ -46,23 +51,39 @@ pub(crate) struct HeatmapFigure {
     ratios: Vec<f64>,
     max: f64,
     n_features: usize,
-    /// Rows drawn: all features, or the `MAX_ROWS` with the largest values.
+    /// Rows drawn: all features, or the strongest of each modality.
     n_shown: usize,
+    /// How many strongest features per modality are drawn, when not all are.
+    per_modality: Option<usize>,
     label_w: i32,
 }
 
-/// The features drawn, in input order: all of them up to `limit`, else the `limit` whose
-/// largest value is largest (ties by feature order), so the picture stays readable.
-pub(crate) fn shown_rows(values: &[Vec<f64>], limit: usize) -> Vec<usize> {
-    if values.len() <= limit {
+/// The features drawn, in input order: all of them up to `all`, else the `per_modality` of each
+/// modality whose largest |value| is largest (ties by feature order).
+pub(crate) fn shown_rows(values: &[Vec<f64>], modalities: &[&str], all: usize, per_modality: usize) -> Vec<usize> {
+    if values.len() <= all {
         return (0..values.len()).collect();
     }
-    let peak = |f: usize| values[f].iter().copied().fold(0.0, f64::max);
+    let peak = |f: usize| values[f].iter().map(|v| v.abs()).fold(0.0, f64::max);
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| peak(b).total_cmp(&peak(a)).then(a.cmp(&b)));
-    order.truncate(limit);
-    order.sort_unstable();
-    order
+    let mut taken: Vec<(&str, usize)> = Vec::new();
+    let mut shown = Vec::new();
+    for f in order {
+        let count = match taken.iter_mut().find(|(m, _)| *m == modalities[f]) {
+            Some((_, count)) => count,
+            None => {
+                taken.push((modalities[f], 0));
+                &mut taken.last_mut().expect("just pushed").1
+            }
+        };
+        if *count < per_modality {
+            *count += 1;
+            shown.push(f);
+        }
+    }
+    shown.sort_unstable();
+    shown
 }
 
 /// The heat map's values for the first `n_pcs` components: `values[f][j]`.
@@ -75,7 +96,8 @@ pub(crate) fn heat_values(pca: &PcaSummary, n_pcs: usize) -> Vec<Vec<f64>> {
         let range = max - min;
         for (f, loading) in row.iter().enumerate() {
             let scaled = if range > 0.0 { (loading.abs() - min) / range } else { 0.0 };
-            values[f][j] = scaled * pca.explained_variance_ratio[j];
+            // `signum` of +0.0 is 1: a zero stays zero whatever its sign.
+            values[f][j] = loading.signum() * scaled * pca.explained_variance_ratio[j];
         }
     }
     values
@@ -85,7 +107,8 @@ impl HeatmapFigure {
     pub(crate) fn new(set: &str, pca: &PcaSummary, n_pcs: usize, palette: &Palette) -> HeatmapFigure {
         let n_pcs = n_pcs.min(pca.n_components);
         let values = heat_values(pca, n_pcs);
-        let shown = shown_rows(&values, MAX_ROWS);
+        let modalities: Vec<&str> = pca.features.iter().map(|f| f.modality.as_str()).collect();
+        let shown = shown_rows(&values, &modalities, ALL_ROWS, PER_MODALITY);
         let mut groups: Vec<(String, RGBColor, Vec<usize>)> = Vec::new();
         for &f in &shown {
             let modality = &pca.features[f].modality;
@@ -94,7 +117,7 @@ impl HeatmapFigure {
                 None => groups.push((modality.clone(), palette.colour(modality), vec![f])),
             }
         }
-        let max = values.iter().flatten().copied().fold(0.0, f64::max);
+        let max = values.iter().flatten().map(|v| v.abs()).fold(0.0, f64::max);
         let names: Vec<String> = pca.features.iter().map(|f| f.name.clone()).collect();
         let label_w = shown.iter().map(|&f| text_width(&names[f], LABEL_SIZE, FontStyle::Normal)).max().unwrap_or(0);
         HeatmapFigure {
@@ -102,6 +125,7 @@ impl HeatmapFigure {
             k: pca.n_components,
             n_features: names.len(),
             n_shown: shown.len(),
+            per_modality: (shown.len() < pca.features.len()).then_some(PER_MODALITY),
             groups,
             names,
             values,
@@ -115,13 +139,22 @@ impl HeatmapFigure {
         self.ratios.len()
     }
 
+    /// A value's colour on the diverging scale.
+    fn shade(&self, value: f64) -> RGBColor {
+        let end = if value < 0.0 { NEGATIVE } else { POSITIVE };
+        mix(WHITE, end, (value.abs() / self.max).min(1.0))
+    }
+
     fn title(&self) -> String {
         let n = self.n_pcs();
         let of = if n < self.k { format!("first {n} of {} PCs", self.k) } else { format!("{n} PCs") };
-        let features = if self.n_shown < self.n_features {
-            format!("; the {} of {} features with the largest values", self.n_shown, self.n_features)
-        } else {
-            String::new()
+        let features = match self.per_modality {
+            Some(per) => format!(
+                "; the {per} strongest features of each modality, {} of {} hidden",
+                self.n_features - self.n_shown,
+                self.n_features
+            ),
+            None => String::new(),
         };
         format!("PC loadings of the {} PCA ({of}{features})", self.set)
     }
@@ -135,7 +168,7 @@ impl HeatmapFigure {
     }
 
     fn legend_width(&self) -> i32 {
-        self.groups.iter().map(|(name, _, _)| text_width(name, 13.0, FontStyle::Normal) + 8 + RAMP + 28).sum()
+        2 * RAMP + 120
     }
 }
 
@@ -158,24 +191,29 @@ impl Figure for HeatmapFigure {
         text(root, &self.title(), (MARGIN, MARGIN), &bold(17.0), HPos::Left, VPos::Top)?;
         text(root, FORMULA, (MARGIN, MARGIN + 24), &font(12.0).color(&MUTED), HPos::Left, VPos::Top)?;
 
-        // Legend: one white-to-colour ramp per modality, all on the same scale.
-        let mut x = MARGIN;
+        // Legend: one diverging ramp, -max (blue) to +max (red) through white at 0.
         let legend_y = MARGIN + 56;
-        for (name, colour, _) in &self.groups {
-            text(root, name, (x, legend_y), &font(13.0), HPos::Left, VPos::Center)?;
-            x += text_width(name, 13.0, FontStyle::Normal) + 8;
-            let steps = 22;
-            for s in 0..steps {
-                let x0 = x + s * RAMP / steps;
-                let x1 = x + (s + 1) * RAMP / steps;
-                let shade = mix(WHITE, *colour, (s as f64 + 0.5) / steps as f64);
-                fill_rect(root, (x0, legend_y - 7), (x1, legend_y + 7), shade)?;
-            }
-            let tick = font(10.0).color(&MUTED);
-            text(root, "0", (x, legend_y + 10), &tick, HPos::Left, VPos::Top)?;
-            text(root, &format!("{:.3}", self.max), (x + RAMP, legend_y + 10), &tick, HPos::Right, VPos::Top)?;
-            x += RAMP + 28;
+        let x = MARGIN + 34;
+        let steps = 44;
+        let width = 2 * RAMP;
+        for s in 0..steps {
+            let x0 = x + s * width / steps;
+            let x1 = x + (s + 1) * width / steps;
+            let value = ((s as f64 + 0.5) / steps as f64 * 2.0 - 1.0) * self.max;
+            fill_rect(root, (x0, legend_y - 7), (x1, legend_y + 7), self.shade(value))?;
         }
+        let tick = font(10.0).color(&MUTED);
+        text(root, &format!("{:.3}", -self.max), (x, legend_y + 10), &tick, HPos::Left, VPos::Top)?;
+        text(root, "0", (x + RAMP, legend_y + 10), &tick, HPos::Center, VPos::Top)?;
+        text(root, &format!("{:.3}", self.max), (x + width, legend_y + 10), &tick, HPos::Right, VPos::Top)?;
+        text(
+            root,
+            "sign \u{00d7} weight of the feature in the PC",
+            (x + width + 12, legend_y),
+            &tick,
+            HPos::Left,
+            VPos::Center,
+        )?;
 
         let cells_x = self.cells_x();
         let cells_y = self.cells_y();
@@ -199,8 +237,7 @@ impl Figure for HeatmapFigure {
                 text(root, &self.names[f], (strip_x - 6, y + ROW / 2), &label_style, HPos::Right, VPos::Center)?;
                 for (j, value) in self.values[f].iter().enumerate() {
                     let x0 = cells_x + j as i32 * COLUMN;
-                    let shade = mix(WHITE, *colour, value / self.max);
-                    fill_rect(root, (x0, y), (x0 + COLUMN, y + ROW), shade)?;
+                    fill_rect(root, (x0, y), (x0 + COLUMN, y + ROW), self.shade(*value))?;
                 }
                 y += ROW;
             }
@@ -227,8 +264,8 @@ mod tests {
             correlations: None,
         };
         let values = heat_values(&pca, 2);
-        // PC1: |.| = 0.6, 0.8, 0 -> min-max 0.75, 1, 0 -> x 0.5.
-        for (got, want) in [(values[0][0], 0.375), (values[1][0], 0.5), (values[2][0], 0.0)] {
+        // PC1: |.| = 0.6, 0.8, 0 -> min-max 0.75, 1, 0 -> x 0.5, with the loadings' signs.
+        for (got, want) in [(values[0][0], 0.375), (values[1][0], -0.5), (values[2][0], 0.0)] {
             assert!((got - want).abs() < 1e-12, "{got} != {want}");
         }
         // PC2: all |.| equal -> 0.
@@ -236,9 +273,12 @@ mod tests {
     }
 
     #[test]
-    fn beyond_the_limit_the_rows_with_the_largest_values_are_shown_in_input_order() {
-        let values = vec![vec![0.1, 0.0], vec![0.0, 0.5], vec![0.3, 0.2], vec![0.5, 0.0]];
-        assert_eq!(shown_rows(&values, 4), vec![0, 1, 2, 3]);
-        assert_eq!(shown_rows(&values, 2), vec![1, 3]);
+    fn beyond_the_limit_the_strongest_rows_of_each_modality_are_shown_in_input_order() {
+        let values = vec![vec![0.1, 0.0], vec![0.0, -0.5], vec![0.3, 0.2], vec![0.5, 0.0], vec![0.05, 0.0]];
+        let modalities = ["a", "a", "a", "b", "b"];
+        assert_eq!(shown_rows(&values, &modalities, 5, 1), vec![0, 1, 2, 3, 4]);
+        // The strongest of each modality, by |value|: a negative loading counts.
+        assert_eq!(shown_rows(&values, &modalities, 4, 1), vec![1, 3]);
+        assert_eq!(shown_rows(&values, &modalities, 4, 2), vec![1, 2, 3, 4]);
     }
 }
