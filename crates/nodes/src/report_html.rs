@@ -53,7 +53,8 @@ impl NodeKind for ReportHtml {
 
     fn version(&self) -> &str {
         // 2: the DAG shows the workflow's structure, no run statuses or times.
-        "2"
+        // 3: confidence intervals and the test-set size in Table 1; a signed heat map.
+        "3"
     }
 
     /// Under a cluster executor: a report takes less time than a job takes to start.
@@ -268,21 +269,17 @@ fn provenance(this: &str, run: &[WorkflowNode]) -> Dag {
 
 /// The table `flow run` prints: one row per feature set (and baseline), three decimals.
 fn metrics_text(input: &ReportInput) -> String {
-    let mut rows = vec![[
-        "feature set".to_string(),
-        "model".into(),
-        "accuracy".into(),
-        "F1".into(),
-        "precision".into(),
-        "recall".into(),
-        "AUC".into(),
-    ]];
+    let mut rows =
+        vec![["feature set", "model", "n", "accuracy", "95% CI", "F1", "precision", "recall", "AUC"].map(String::from)];
     let fmt = flow_report::format_metric;
     let mut push = |set: &str, model: &str, m: &Metrics| {
+        let interval = m.intervals.as_ref().map(|i| format!("{}-{}", fmt(i.accuracy[0]), fmt(i.accuracy[1])));
         rows.push([
             set.to_string(),
             model.to_string(),
+            m.n().to_string(),
             fmt(m.accuracy),
+            interval.unwrap_or_else(|| "-".into()),
             fmt(m.f1),
             fmt(m.precision),
             fmt(m.recall),
@@ -295,7 +292,8 @@ fn metrics_text(input: &ReportInput) -> String {
             push(&set.name, &input.baseline_label, baseline);
         }
     }
-    let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut text = String::new();
     for row in &rows {
         let cells: Vec<String> = row
@@ -308,6 +306,10 @@ fn metrics_text(input: &ReportInput) -> String {
             )
             .collect();
         text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    if let Some(note) = flow_report::ranking_note(&input.feature_sets) {
+        text.push_str(&note);
         text.push('\n');
     }
     text

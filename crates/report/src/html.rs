@@ -76,7 +76,7 @@ pub(crate) fn page(checked: &Checked, figures: &[Drawn]) -> String {
     // Table 1.
     let _ = writeln!(out, "<section id=\"metrics\">\n<h2>{}</h2>", escape(table_figure::TITLE));
     out.push_str(&metrics_html(checked));
-    if let Some(note) = ranking_note(checked) {
+    if let Some(note) = ranking_note(&input.feature_sets) {
         let _ = writeln!(out, "<p class=\"note\">{} Below each value: its 95% confidence interval.</p>", escape(&note));
     }
     let _ = writeln!(

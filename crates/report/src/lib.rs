@@ -56,6 +56,7 @@ pub use input::{
     Dag, DagEdge, DagNode, Feature, FeatureSetReport, Intervals, Metrics, PcaSummary, ReportInput, RocPoint,
 };
 pub use style::format_metric;
+pub use table::ranking_note;
 
 use figure::{Drawn, draw};
 use figures::{circle, confusion, dag, heatmap, roc, table as table_figure, variance};

@@ -2,7 +2,7 @@
 //! show the same cells.
 
 use crate::check::Checked;
-use crate::input::{Intervals, Metrics};
+use crate::input::{FeatureSetReport, Intervals, Metrics};
 use crate::style::format_metric;
 
 pub(crate) struct MetricsTable {
@@ -151,8 +151,7 @@ pub(crate) fn metrics_csv(checked: &Checked) -> String {
 
 /// What the intervals allow one to say about ranking the feature sets by accuracy (main model
 /// only), or `None` without intervals.
-pub(crate) fn ranking_note(checked: &Checked) -> Option<String> {
-    let sets = &checked.input.feature_sets;
+pub fn ranking_note(sets: &[FeatureSetReport]) -> Option<String> {
     let with: Vec<(&str, &Metrics, &Intervals)> =
         sets.iter().filter_map(|set| Some((set.name.as_str(), &set.model, set.model.intervals.as_ref()?))).collect();
     if with.len() < 2 || with.len() < sets.len() {
