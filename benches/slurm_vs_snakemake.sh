@@ -11,15 +11,20 @@
 #   eval "$(tests/slurm/cluster.sh start)"
 #   PATH=/tmp/smk-slurm/bin:$PATH N=500 POLL=5 benches/slurm_vs_snakemake.sh
 #
-# Both tools poll every POLL seconds, submit job arrays and ask for 500 MB per job (a job
-# running Snakemake holds ~150 MB). Snakemake's plugin waits 40 s
-# before its first status call and adds 10 s per call that sees nothing finish (up to 180 s);
-# here it starts at POLL like flow (`--slurm-init-seconds-before-status-checks`), and it polls
-# with `squeue` because this cluster has no slurmdbd (`--slurm-status-command squeue`; its
-# default, `sacct`, fails without accounting). Its arrays hold at most JOBS/2 tasks: the plugin
-# (2.8.0) submits an array only once a full chunk of a rule's jobs is ready, or all of them, and
-# with chunks of 1,000 (its default) and -j 100 it waits forever for the 500 `pre` jobs that -j
-# never lets become ready together (seen here: no sbatch in 4 minutes).
+# Both tools poll every POLL seconds and ask for 500 MB per job (a job running Snakemake holds
+# ~150 MB). flow submits job arrays; Snakemake one job per rule instance, its default.
+# Snakemake's plugin waits 40 s before its first status call and adds 10 s per call that sees
+# nothing finish (up to 180 s); here it starts at POLL like flow
+# (`--slurm-init-seconds-before-status-checks`), and it polls with `squeue` because this cluster
+# has no slurmdbd (`--slurm-status-command squeue`; its default, `sacct`, fails without
+# accounting). SMK_ARRAYS=1 adds `--slurm-array-jobs=all` with arrays of JOBS/2 tasks: with
+# plugin 2.8.0 on this cluster that stalled twice at N=500 (no job in the queue, the main
+# process at 64% CPU in "Select jobs to execute"): after 1 of 1,503 jobs with its default
+# 1,000-task chunks, after 100 with 50-task chunks. It submits an array only once a full chunk
+# of a rule's jobs is ready, or all of them, which -j can keep from ever happening.
+#
+# A Snakemake job costs ~7 s of CPU here (Python and Snakemake start twice: the job, then its
+# srun step), so on a 2-CPU cluster N=500 keeps Snakemake busy for well over an hour.
 set -euo pipefail
 FLOW="$(realpath "${FLOW:-target/release/flow}")"
 N="${N:-500}"
@@ -41,6 +46,8 @@ cleanup() {
     [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Wrappers that log each call, then run the real command.
 mkdir -p "$WORK/bin"
@@ -113,6 +120,8 @@ measure() {
         "$dir/cpu.txt"
 }
 
+ARRAYS=()
+[ "${SMK_ARRAYS:-0}" = 1 ] && ARRAYS=(--slurm-array-jobs=all --slurm-array-limit "$((JOBS / 2))")
 echo "# $(date -u +%FT%TZ), $(nproc) cores; flow $("$FLOW" --version); snakemake $(snakemake --version)," \
     "plugin $(pip show snakemake-executor-plugin-slurm 2>/dev/null | awk '/^Version/ {print $2}'); $N items x 3 steps"
 setup "$WORK/flow"
@@ -120,8 +129,7 @@ setup "$WORK/smk"
 measure "flow --executor slurm" "$WORK/flow" \
     "$FLOW" run flow.yaml --executor slurm -j "$JOBS" --slurm-poll "$POLL"
 measure "snakemake --executor slurm" "$WORK/smk" \
-    snakemake --executor slurm -j "$JOBS" --slurm-array-jobs=all --slurm-array-limit "$((JOBS / 2))" \
-    --slurm-status-command squeue \
+    snakemake --executor slurm -j "$JOBS" "${ARRAYS[@]}" --slurm-status-command squeue \
     --slurm-init-seconds-before-status-checks "$POLL" --seconds-between-status-checks "$POLL" \
     --default-resources mem_mb=500 --latency-wait 5 all
 cmp "$WORK/flow/results/gather.txt" "$WORK/smk/results/gather.txt" && echo "same results/gather.txt"

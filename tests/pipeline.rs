@@ -147,13 +147,14 @@ fn editing_the_sql_reruns_only_the_query() {
     );
 }
 
-/// The metrics table `flow run` prints: a header and one row per feature set and model.
+/// The metrics table `flow run` prints: a header, one row per feature set and model, then a
+/// sentence on what the intervals allow.
 fn metrics_rows(stdout: &str) -> Vec<Vec<String>> {
     let table = stdout.split("report.table\n").nth(1).unwrap_or_else(|| panic!("no metrics table in:\n{stdout}"));
     table
         .lines()
         .skip(1)
-        .take_while(|l| !l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("With ") && !l.starts_with("The "))
         .map(|l| l.split_whitespace().map(String::from).collect())
         .collect()
 }
@@ -167,10 +168,17 @@ fn the_run_ends_with_the_metrics_table_and_a_training_edit_reruns_only_the_model
     let sets: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(sets, ["genomic", "clinical", "imaging", "multimodal", "multimodal"], "{}", first.stdout);
     for row in &rows {
-        // accuracy, F1, precision, recall, AUC: probabilities with three decimals.
-        let values: Vec<f64> = row[row.len() - 5..].iter().map(|v| v.parse().unwrap()).collect();
-        assert!(values.iter().all(|v| (0.0..=1.0).contains(v)), "{row:?}");
+        // n, accuracy, its interval, F1, precision, recall, AUC.
+        let n = &row[row.len() - 7];
+        assert_eq!(n, "24", "the test set's size: {row:?}");
+        let (low, high) = row[row.len() - 5].split_once('-').unwrap_or_else(|| panic!("an interval: {row:?}"));
+        let accuracy: f64 = row[row.len() - 6].parse().unwrap();
+        let (low, high): (f64, f64) = (low.parse().unwrap(), high.parse().unwrap());
+        assert!(low <= accuracy && accuracy <= high, "{row:?}");
+        let values: Vec<f64> = row[row.len() - 4..].iter().map(|v| v.parse().unwrap()).collect();
+        assert!(values.iter().chain([&accuracy]).all(|v| (0.0..=1.0).contains(v)), "{row:?}");
     }
+    assert!(first.stdout.contains("With 24 test patients the 95% intervals"), "{}", first.stdout);
     // Cached runs print the same table.
     let cached = project.flow(&["run", WORKFLOW]);
     assert_eq!(metrics_rows(&cached.stdout), rows);

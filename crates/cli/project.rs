@@ -56,9 +56,9 @@ pub fn workflow_file(root: &Path, cwd: &Path, given: Option<&Path>, default: Opt
             listing(root)
         )));
     };
-    let typed = cwd.join(given);
-    if typed.is_file() || given.is_absolute() {
-        return Ok(Found::AsGiven(typed));
+    // As typed: messages then name the file the way the user wrote it.
+    if cwd.join(given).is_file() || given.is_absolute() {
+        return Ok(Found::AsGiven(given.to_path_buf()));
     }
     let mut names = vec![given.to_path_buf()];
     if given.extension().is_none() {
