@@ -204,3 +204,70 @@ fn plugins_are_found_through_flow_plugin_path_and_the_workflow_plugins_list() {
     project.write(WORKFLOW, &listed.replace(&elsewhere.path().display().to_string(), "no/such/dir"));
     project.run(&[]).assert_code(2).assert_stderr_contains("flow.yaml:1:").assert_stderr_contains("does not exist");
 }
+
+/// The Rust tutorial's steps in document order: files to write and shell commands to run.
+enum Step {
+    File(String, String),
+    Commands(Vec<String>),
+}
+
+fn rust_tutorial() -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut lines = TUTORIAL.lines();
+    while let Some(line) = lines.next() {
+        let file = line.strip_prefix("<!-- rust-file: ").and_then(|rest| rest.strip_suffix(" -->"));
+        if file.is_none() && line != "<!-- rust-step -->" {
+            continue;
+        }
+        let fence = lines.next().unwrap_or_default();
+        assert!(fence.starts_with("```"), "a code block must follow {line}");
+        let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        steps.push(match file {
+            Some(path) => Step::File(path.to_string(), format!("{}\n", body.join("\n"))),
+            None => Step::Commands(body.iter().map(|l| l.to_string()).collect()),
+        });
+    }
+    steps
+}
+
+#[test]
+fn the_rust_plugin_tutorial_works_as_written_without_rebuilding_flow() {
+    let steps = rust_tutorial();
+    assert_eq!(steps.len(), 4, "two command blocks and two files");
+    let project = Project::new();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_flow")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let shell = |line: &str| {
+        let out = std::process::Command::new("bash")
+            .args(["-c", line])
+            .current_dir(project.path())
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "`{line}` failed:\n{said}");
+        said
+    };
+    let mut said = String::new();
+    for step in &steps {
+        match step {
+            Step::File(path, text) => project.write(path, text),
+            Step::Commands(lines) => {
+                for line in lines {
+                    said = shell(line);
+                }
+            }
+        }
+    }
+    assert_eq!(said, "word,lines\nTODO,2\n", "cat counts.csv");
+    project.run_ok(&[]).assert_statuses(&[("count", "cached")]);
+    // Editing the program rebuilds it and reruns the node.
+    let source = project.read("plugins/text_grep/src/main.rs");
+    let edited =
+        source.replace("line.contains(&params.word)", "line.to_lowercase().contains(&params.word.to_lowercase())");
+    assert_ne!(edited, source, "the scaffold's counting line changed; update this test");
+    project.write("plugins/text_grep/src/main.rs", &edited);
+    project.write("notes.txt", "a TODO here\nnothing there\nTODO again\ntodo, lower\n");
+    project.run_ok(&[]).assert_statuses(&[("count", "ran")]);
+    assert_eq!(project.read("counts.csv"), "word,lines\nTODO,3\n");
+}

@@ -98,6 +98,9 @@ pub enum Command {
     #[command(after_help = "Examples:
   flow init my-study && cd my-study && flow run")]
     Init(InitArgs),
+    /// Make a node kind of your own (a process plugin in the project's plugins/ folder)
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Print a shell completion script: flow completions bash > ~/.local/share/bash-completion/completions/flow
     #[command(after_help = "Examples:
   flow completions bash > ~/.local/share/bash-completion/completions/flow
@@ -114,6 +117,36 @@ pub struct InitArgs {
     /// The project folder, created if missing
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// Scaffold a kind that runs as it is: plugin.yaml and a program (Rust, built by cargo on
+    /// its own, or Python)
+    #[command(after_help = "Examples:
+  flow plugin new text.grep --lang rust && cargo build --release --manifest-path plugins/text_grep/Cargo.toml
+  flow plugin new text.grep --lang python")]
+    New(PluginNewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PluginNewArgs {
+    /// The kind's name, as `uses:` names it (e.g. text.grep)
+    pub kind: String,
+
+    /// The language of the program
+    #[arg(long, value_enum, default_value = "python")]
+    pub lang: PluginLang,
+
+    /// For Rust: the folder of the flow-plugin-sdk crate [default: crates/plugin-sdk of the source flow was built from]
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PluginLang {
+    Rust,
+    Python,
 }
 
 #[derive(Args, Debug)]

@@ -117,6 +117,7 @@ pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
         Command::Path(args) => crate::artifacts::path_cmd(&ctx, args),
         Command::Cancel => cancel_cmd(&ctx),
         Command::Init(_) => Ok(()),
+        Command::Plugin(crate::args::PluginCommand::New(args)) => crate::plugin_new::plugin_new(&ctx, args),
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -12,6 +12,7 @@ mod exec_job;
 mod fs;
 mod init;
 mod logging;
+mod plugin_new;
 mod project;
 mod run;
 

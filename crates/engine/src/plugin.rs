@@ -490,15 +490,19 @@ impl NodeKind for ProcessKind {
     }
 }
 
-/// The digest of the plugin's files: relative paths and contents, sorted. Hidden files and
-/// Python's byte-code caches are left out: an interpreter writing them must not make every run
-/// look like a code change.
+/// The digest of the plugin's files: relative paths and contents, sorted. Hidden files,
+/// Python's byte-code caches and a Rust plugin's `target/` are left out: a build or an
+/// interpreter writing them must not make every run look like a code change.
 fn code_digest(dir: &Path) -> std::io::Result<Digest> {
     fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, Digest)>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') || name == "__pycache__" || name.ends_with(".pyc") {
+                continue;
+            }
+            // A Rust plugin's build output: its sources are what the digest must follow.
+            if name == "target" && dir.join("Cargo.toml").is_file() {
                 continue;
             }
             let path = entry.path();
