@@ -12,6 +12,7 @@ use flow_engine::plugin;
 use flow_engine::select::Selection;
 use flow_engine::store::runs::{NodeStatus, RunRecord, last_run_of, last_run_of_node, list_runs};
 use flow_engine::store::{StateDir, Store, StoreLock, Verdict};
+use flow_engine::workflow::cluster::ProjectConfig;
 use flow_engine::workflow::{NodeId, Workflow};
 use serde_json::json;
 
@@ -22,7 +23,6 @@ use crate::args::{
 use crate::display::seconds_text;
 use crate::project;
 use crate::{CliError, logging, out};
-use flow_engine::workflow::cluster::ProjectConfig;
 
 pub struct Context {
     pub project_dir: PathBuf,
@@ -116,6 +116,7 @@ pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
         Command::Cat(args) => crate::artifacts::cat_cmd(&ctx, args),
         Command::Path(args) => crate::artifacts::path_cmd(&ctx, args),
         Command::Cancel => cancel_cmd(&ctx),
+        // Done above, before a project was looked for.
         Command::Init(_) => Ok(()),
         Command::Plugin(crate::args::PluginCommand::New(args)) => crate::plugin_new::plugin_new(&ctx, args),
         Command::Completions(args) => {

@@ -434,7 +434,7 @@ impl Drop for Slurm {
 /// One `squeue` per interval while the run has jobs; updates every job's state at once.
 /// A job that ended more than `MinJobAge` ago (an adopted one, or after a slow poll) is no
 /// longer listed: where the cluster keeps accounting, one `sacct` for all such jobs of the poll
-/// gives their final state; where it does not, the first refusal turns `sacct` off for the run.
+/// gives their final state; where it keeps none, sacct's first refusal turns it off for the run.
 fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
     let mut last_poll: Option<Instant> = None;
     let mut accounting = true;
@@ -467,10 +467,15 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
         if accounting && !unlisted.is_empty() {
             match sacct(&unlisted) {
                 Ok(states) => accounted = states,
-                Err(problem) => {
+                // This cluster keeps no accounting: no use asking again.
+                Err(problem)
+                    if problem.contains("accounting storage is disabled") || problem.contains("No such file") =>
+                {
                     tracing::info!("no job accounting to ask about jobs gone from squeue ({problem})");
                     accounting = false;
                 }
+                // slurmdbd may be restarting: ask again at the next poll.
+                Err(problem) => tracing::warn!("sacct failed: {problem}"),
             }
         }
         let mut jobs = shared.jobs();
