@@ -31,6 +31,8 @@ pub struct Context {
     pub verbose: u8,
     /// `--quiet`: no notes, progress or summaries on the console.
     pub quiet: bool,
+    /// The project's `flow.config.yaml` (defaults when it has none).
+    pub config: ProjectConfig,
 }
 
 impl Context {
@@ -84,7 +86,10 @@ pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
         registry: registry(),
         verbose: cli.verbose,
         quiet: cli.quiet,
+        config: ProjectConfig::default(),
     };
+    // Read once, before anything else: a mistake in it is reported whatever the command.
+    let ctx = Context { config: ProjectConfig::load(&ctx.project_dir).map_err(CliError::Input)?, ..ctx };
     match &mut cli.command {
         Command::Run(args) => find_workflow(&ctx, &cwd, &mut args.workflow, Some(&mut args.select))?,
         Command::Plan(args) => find_workflow(&ctx, &cwd, &mut args.workflow, Some(&mut args.select))?,
@@ -137,7 +142,6 @@ fn find_workflow(
     workflow: &mut WorkflowArgs,
     select: Option<&mut TargetArgs>,
 ) -> Result<(), CliError> {
-    let config = ProjectConfig::load(&ctx.project_dir).map_err(CliError::Input)?;
     if let (Some(select), Some(word)) = (select, &workflow.file)
         && !cwd.join(word).exists()
         && !project::looks_like_file(word)
@@ -146,7 +150,8 @@ fn find_workflow(
         select.targets.insert(0, word.display().to_string());
         workflow.file = None;
     }
-    let found = project::workflow_file(&ctx.project_dir, cwd, workflow.file.as_deref(), config.workflow.as_deref())?;
+    let found =
+        project::workflow_file(&ctx.project_dir, cwd, workflow.file.as_deref(), ctx.config.workflow.as_deref())?;
     let shown = found.path().strip_prefix(&ctx.project_dir).unwrap_or(found.path()).display().to_string();
     match &found {
         project::Found::AsGiven(_) => {}
@@ -614,6 +619,7 @@ fn nodes_cmd(ctx: &Context, args: &NodesArgs) -> Result<(), CliError> {
         state: ctx.state.clone(),
         verbose: ctx.verbose,
         quiet: ctx.quiet,
+        config: ctx.config.clone(),
     };
     match &args.kind {
         None => {

@@ -9,7 +9,7 @@ use flow_engine::executor::{Executor, Local};
 use flow_engine::store::runs::{RunRecord, new_run_id};
 use flow_engine::store::{Store, create_private_dir, create_private_file};
 use flow_engine::workflow::cache::{self, Loaded};
-use flow_engine::workflow::cluster::{MIN_POLL_SECONDS, ProjectConfig};
+use flow_engine::workflow::cluster::MIN_POLL_SECONDS;
 use flow_engine::workflow::model::Workflow;
 use flow_engine::workflow::{ClusterDefaults, LoadOptions, Placement, parse_memory};
 
@@ -29,9 +29,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<(), CliError> {
     // Everything about the workflow is checked before the store is touched.
     let loaded = load_workflow(ctx, &args.workflow)?;
     let selection = crate::commands::selection(&loaded.workflow, &args.select)?;
-    let project = ProjectConfig::load(&ctx.project_dir).map_err(CliError::Input)?;
     // The command line over the project's flow.config.yaml over the workflow's `cluster:`.
-    let cluster = command_line_cluster(args).over(&project.cluster.over(&loaded.workflow.cluster));
+    let cluster = command_line_cluster(args).over(&ctx.config.cluster.over(&loaded.workflow.cluster));
     let executor_name = match cluster.executor.as_deref() {
         Some("slurm") => ExecutorName::Slurm,
         _ => ExecutorName::Local,
