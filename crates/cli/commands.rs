@@ -67,7 +67,7 @@ pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
         std::env::current_dir().map_err(|e| CliError::Internal(format!("cannot read the current directory: {e}")))?;
     // A new project is made where the user stands, not in an enclosing one.
     if let Command::Init(args) = &cli.command {
-        return crate::init::init_cmd(&cwd, args);
+        return crate::init::init_cmd(&cwd, args, cli.quiet);
     }
     let project_dir = match &cli.project_dir {
         Some(dir) => cwd.join(dir),

@@ -15,7 +15,7 @@ const FILES: &[(&str, &str)] = &[
     (".gitignore", include_str!("init/gitignore")),
 ];
 
-pub fn init_cmd(cwd: &Path, args: &InitArgs) -> Result<(), CliError> {
+pub fn init_cmd(cwd: &Path, args: &InitArgs, quiet: bool) -> Result<(), CliError> {
     let dir = if args.dir == Path::new(".") { cwd.to_path_buf() } else { cwd.join(&args.dir) };
     let targets: Vec<(PathBuf, &str)> = FILES.iter().map(|(rel, text)| (dir.join(rel), *text)).collect();
     // Everything or nothing: a half-written project would be worse than an error.
@@ -33,6 +33,9 @@ pub fn init_cmd(cwd: &Path, args: &InitArgs) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", parent.display())))?;
         }
         std::fs::write(path, text).map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if quiet {
+        return Ok(());
     }
     let go = if args.dir == Path::new(".") { String::new() } else { format!("cd {} && ", args.dir.display()) };
     out(&format!(

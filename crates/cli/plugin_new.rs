@@ -73,6 +73,9 @@ pub fn plugin_new(ctx: &Context, args: &PluginNewArgs) -> Result<(), CliError> {
         }
         std::fs::write(path, text).map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
+    if ctx.quiet {
+        return Ok(());
+    }
     let shown = dir.strip_prefix(&ctx.project_dir).unwrap_or(&dir).display().to_string();
     let build = match args.lang {
         PluginLang::Rust => format!("  cargo build --release --manifest-path {shown}/Cargo.toml   # its first build\n"),
