@@ -132,6 +132,12 @@ fn why_compares_with_the_run_that_last_built_the_node() {
     out.assert_ok().assert_stdout_contains("'b' will run");
     assert!(!out.stdout.contains("no earlier run"), "{}", out.stdout);
     assert!(out.stdout.contains("param"), "names what changed: {}", out.stdout);
+    let explained = project.flow(&["why", "b", "--json"]);
+    let value = explained.assert_ok().json();
+    assert_eq!(value["status"], "run");
+    assert!(value["reasons"][0].as_str().unwrap().contains("param 'run' changed"), "{value}");
+    // c reads a, which does not change: cached.
+    assert_eq!(project.flow(&["why", "c", "--json"]).json()["status"], "cached");
 }
 
 #[test]

@@ -307,6 +307,10 @@ pub struct WhyArgs {
 
     /// The node to explain (`flow why NODE` uses the project's default workflow)
     pub node: Option<String>,
+
+    /// Print the explanation as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]

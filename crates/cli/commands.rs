@@ -295,6 +295,33 @@ fn why_cmd(ctx: &Context, args: &WhyArgs) -> Result<(), CliError> {
         return Err(CliError::Internal(format!("node '{node}' was left out of its own plan")));
     };
     let name = &workflow.node(id).name;
+    if args.json {
+        let upstream: Vec<_> = match &planned.status {
+            PlanStatus::Pending(_) => root_causes(&workflow, &plan, id)
+                .into_iter()
+                .filter_map(|cause| match plan.get(cause).map(|p| &p.status) {
+                    Some(PlanStatus::Run(reasons)) => {
+                        Some(json!({ "node": workflow.node(cause).name, "reasons": reasons }))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let reasons = match &planned.status {
+            PlanStatus::Run(reasons) => reasons.clone(),
+            _ => Vec::new(),
+        };
+        let explained = json!({
+            "node": name,
+            "status": status_word(&planned.status),
+            "key": planned.key.map(|k| k.to_hex()),
+            "reasons": reasons,
+            "upstream": upstream,
+        });
+        out(&format!("{}\n", serde_json::to_string_pretty(&explained).unwrap_or_default()));
+        return Ok(());
+    }
     let mut text = String::new();
     match &planned.status {
         PlanStatus::Cached => {
