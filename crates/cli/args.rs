@@ -68,6 +68,8 @@ pub enum Command {
   flow gc --keep-runs 2")]
     Gc(GcArgs),
     /// Rehash every stored object; quarantine corrupt ones so the next run rebuilds them
+    #[command(after_help = "Examples:
+  flow verify          quarantines what changed on disk; the next flow run rebuilds it")]
     Verify(VerifyArgs),
     /// List node kinds, or show one in detail
     #[command(after_help = "Examples:
@@ -75,6 +77,12 @@ pub enum Command {
   flow nodes imaging.radiomics")]
     Nodes(NodesArgs),
     /// Inspect the feature store: list, describe GROUP, get GROUP ID, query "SQL"
+    #[command(after_help = "Examples:
+  flow fs list
+  flow fs describe clinical_s42
+  flow fs get clinical_s42 R01-001 --as-of v1
+  flow fs query \"SELECT COUNT(*) AS n FROM genomic_s42\" --csv
+  flow fs drop clinical_s7")]
     Fs(FsArgs),
     /// Print a node's log from the newest run in which it ran (NODE, or NODE[ITEM] for a map item)
     #[command(after_help = "Examples:
@@ -93,6 +101,9 @@ pub enum Command {
   python -c \"import json; print(json.load(open('$(flow path multimodal_metrics.metrics)')))\"")]
     Path(ArtifactArgs),
     /// Cancel the Slurm jobs of this store's runs (running, or killed without ending)
+    #[command(after_help = "Examples:
+  flow status          the queued Slurm jobs, by node
+  flow cancel")]
     Cancel,
     /// Make a small project that runs: a workflow, a CSV and a node kind of your own
     #[command(after_help = "Examples:
