@@ -67,16 +67,10 @@ pub(crate) fn shown_rows(values: &[Vec<f64>], modalities: &[&str], all: usize, p
     let peak = |f: usize| values[f].iter().map(|v| v.abs()).fold(0.0, f64::max);
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| peak(b).total_cmp(&peak(a)).then(a.cmp(&b)));
-    let mut taken: Vec<(&str, usize)> = Vec::new();
+    let mut taken: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut shown = Vec::new();
     for f in order {
-        let count = match taken.iter_mut().find(|(m, _)| *m == modalities[f]) {
-            Some((_, count)) => count,
-            None => {
-                taken.push((modalities[f], 0));
-                &mut taken.last_mut().expect("just pushed").1
-            }
-        };
+        let count = taken.entry(modalities[f]).or_insert(0);
         if *count < per_modality {
             *count += 1;
             shown.push(f);
