@@ -15,25 +15,36 @@ const FILES: &[(&str, &str)] = &[
     (".gitignore", include_str!("init/gitignore")),
 ];
 
-pub fn init_cmd(cwd: &Path, args: &InitArgs, quiet: bool) -> Result<(), CliError> {
-    let dir = if args.dir == Path::new(".") { cwd.to_path_buf() } else { cwd.join(&args.dir) };
-    let targets: Vec<(PathBuf, &str)> = FILES.iter().map(|(rel, text)| (dir.join(rel), *text)).collect();
-    // Everything or nothing: a half-written project would be worse than an error.
+/// Writes every file, creating folders, or none: if any exists (a half-written project would
+/// be worse than an error). A file that appears meanwhile is not overwritten either.
+pub(crate) fn write_new_files(files: &[(PathBuf, String)], command: &str, advice: &str) -> Result<(), CliError> {
     let taken: Vec<String> =
-        targets.iter().filter(|(path, _)| path.exists()).map(|(path, _)| path.display().to_string()).collect();
+        files.iter().filter(|(path, _)| path.exists()).map(|(path, _)| path.display().to_string()).collect();
     if !taken.is_empty() {
         return Err(CliError::Usage(format!(
-            "flow init writes only new files, and these exist: {}; choose an empty folder (`flow init DIR`)",
+            "{command} writes only new files, and these exist: {}; {advice}",
             taken.join(", ")
         )));
     }
-    for (path, text) in &targets {
+    for (path, text) in files {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", parent.display())))?;
         }
-        std::fs::write(path, text).map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
+            .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
+    Ok(())
+}
+
+pub fn init_cmd(cwd: &Path, args: &InitArgs, quiet: bool) -> Result<(), CliError> {
+    let dir = if args.dir == Path::new(".") { cwd.to_path_buf() } else { cwd.join(&args.dir) };
+    let files: Vec<(PathBuf, String)> = FILES.iter().map(|(rel, text)| (dir.join(rel), text.to_string())).collect();
+    write_new_files(&files, "flow init", "choose an empty folder (`flow init DIR`)")?;
     if quiet {
         return Ok(());
     }

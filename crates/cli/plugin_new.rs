@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::args::{PluginLang, PluginNewArgs};
 use crate::commands::Context;
+use crate::init::write_new_files;
 use crate::{CliError, out};
 
 /// Where flow's source was built, for the Rust plugin's path dependency on the SDK crate.
@@ -59,20 +60,7 @@ pub fn plugin_new(ctx: &Context, args: &PluginNewArgs) -> Result<(), CliError> {
             ]
         }
     };
-    let taken: Vec<String> = files.iter().filter(|(p, _)| p.exists()).map(|(p, _)| p.display().to_string()).collect();
-    if !taken.is_empty() {
-        return Err(CliError::Usage(format!(
-            "flow plugin new writes only new files, and these exist: {}; pick another kind name",
-            taken.join(", ")
-        )));
-    }
-    for (path, text) in &files {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", parent.display())))?;
-        }
-        std::fs::write(path, text).map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
-    }
+    write_new_files(&files, "flow plugin new", "pick another kind name")?;
     if ctx.quiet {
         return Ok(());
     }
