@@ -142,16 +142,16 @@ fn find_workflow(
     workflow: &mut WorkflowArgs,
     select: Option<&mut TargetArgs>,
 ) -> Result<(), CliError> {
-    if let (Some(select), Some(word)) = (select, &workflow.file)
-        && !cwd.join(word).exists()
+    let default = ctx.config.workflow.as_deref();
+    let mut found = project::workflow_file(&ctx.project_dir, cwd, workflow.file.as_deref(), default);
+    if let (Err(_), Some(select), Some(word)) = (&found, select, &workflow.file)
         && !project::looks_like_file(word)
-        && project::workflow_file(&ctx.project_dir, cwd, Some(word), None).is_err()
     {
         select.targets.insert(0, word.display().to_string());
         workflow.file = None;
+        found = project::workflow_file(&ctx.project_dir, cwd, None, default);
     }
-    let found =
-        project::workflow_file(&ctx.project_dir, cwd, workflow.file.as_deref(), ctx.config.workflow.as_deref())?;
+    let found = found?;
     let shown = found.path().strip_prefix(&ctx.project_dir).unwrap_or(found.path()).display().to_string();
     match &found {
         project::Found::AsGiven(_) => {}
