@@ -467,15 +467,12 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
         if accounting && !unlisted.is_empty() {
             match sacct(&unlisted) {
                 Ok(states) => accounted = states,
-                // This cluster keeps no accounting: no use asking again.
-                Err(problem)
-                    if problem.contains("accounting storage is disabled") || problem.contains("No such file") =>
-                {
+                Err(SacctError::NoAccounting(problem)) => {
                     tracing::info!("no job accounting to ask about jobs gone from squeue ({problem})");
                     accounting = false;
                 }
                 // slurmdbd may be restarting: ask again at the next poll.
-                Err(problem) => tracing::warn!("sacct failed: {problem}"),
+                Err(SacctError::Failed(problem)) => tracing::warn!("sacct failed: {problem}"),
             }
         }
         let mut jobs = shared.jobs();
@@ -491,16 +488,32 @@ fn poll_loop(shared: &Shared, run_name: &str, interval: Duration) {
     }
 }
 
-/// The states slurmdbd keeps for `ids`, one call for all; an error where the cluster keeps no
-/// accounting ("Slurm accounting storage is disabled").
-pub(crate) fn sacct(ids: &[String]) -> Result<HashMap<String, String>, String> {
+/// Why `sacct` gave no states.
+pub(crate) enum SacctError {
+    /// The cluster keeps no accounting ("Slurm accounting storage is disabled"), or there is no
+    /// `sacct`: asking again will not help.
+    NoAccounting(String),
+    /// Anything else (slurmdbd restarting): worth asking again.
+    Failed(String),
+}
+
+/// The states slurmdbd keeps for `ids`, one call for all.
+pub(crate) fn sacct(ids: &[String]) -> Result<HashMap<String, String>, SacctError> {
     let output = Command::new("sacct")
         .args(["--noheader", "--parsable2", "--allocations", "--format=JobID,State"])
         .arg(format!("--jobs={}", ids.join(",")))
         .output()
-        .map_err(|e| format!("sacct: {e}"))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => SacctError::NoAccounting(format!("sacct: {e}")),
+            _ => SacctError::Failed(format!("sacct: {e}")),
+        })?;
     if !output.status.success() {
-        return Err(format!("sacct: {}", String::from_utf8_lossy(&output.stderr).trim()));
+        let said = format!("sacct: {}", String::from_utf8_lossy(&output.stderr).trim());
+        return Err(if said.contains("accounting storage is disabled") {
+            SacctError::NoAccounting(said)
+        } else {
+            SacctError::Failed(said)
+        });
     }
     Ok(parse_sacct(&String::from_utf8_lossy(&output.stdout)))
 }
