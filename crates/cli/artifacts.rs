@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use flow_engine::diagnostic::suggestion;
 use flow_engine::digest::Digest;
-use flow_engine::store::runs::{NodeRecord, NodeStatus, RunRecord, list_runs};
+use flow_engine::store::runs::{NodeRecord, NodeStatus, RunRecord, list_runs, run_by_id, runs_newest_first};
 use flow_engine::store::{Store, Verdict};
 
 use crate::args::{ArtifactArgs, LogArgs};
@@ -22,19 +22,18 @@ pub fn log_cmd(ctx: &Context, args: &LogArgs) -> Result<(), CliError> {
         Some((node, rest)) => (node, Some(rest.strip_suffix(']').unwrap_or(rest))),
         None => (args.node.as_str(), None),
     };
-    let runs = runs(ctx, args.run.as_deref())?;
     // Cached nodes write no log: the newest run in which this one ran or failed.
-    let found = runs.iter().find_map(|run| {
+    let found = newest(ctx, args.run.as_deref(), |run| {
         let record = run.nodes.iter().find(|n| n.name == node)?;
-        matches!(record.status, NodeStatus::Ran | NodeStatus::Failed).then_some((run, record))
+        matches!(record.status, NodeStatus::Ran | NodeStatus::Failed).then(|| record.log.clone())
     });
-    let Some((run, record)) = found else {
-        return Err(not_found(&runs, node, "ran", args.run.as_deref()));
+    let Some((run, log)) = found else {
+        return Err(not_found(&runs(ctx, args.run.as_deref())?, node, "ran", args.run.as_deref()));
     };
     let logs = ctx.state.logs_dir().join(&run.id);
     let path = match item {
         Some(item) => logs.join(format!("{node}[{item}].log")),
-        None => record.log.as_ref().map(PathBuf::from).unwrap_or_else(|| logs.join(format!("{node}.log"))),
+        None => log.map(PathBuf::from).unwrap_or_else(|| logs.join(format!("{node}.log"))),
     };
     let bytes = std::fs::read(&path).map_err(|e| match (e.kind(), item) {
         (std::io::ErrorKind::NotFound, Some(item)) => {
@@ -80,12 +79,10 @@ fn verified_output(ctx: &Context, args: &ArtifactArgs) -> Result<PathBuf, CliErr
     let Some((node, port)) = args.output.rsplit_once('.') else {
         return Err(CliError::Usage(format!("'{}' is not NODE.PORT (e.g. train.model)", args.output)));
     };
-    let runs = runs(ctx, args.run.as_deref())?;
-    let found = runs.iter().find_map(|run| {
-        let record = run.nodes.iter().find(|n| n.name == node)?;
-        Some((run, record, record.outputs.get(port)?))
-    });
-    let Some((run, _, digest)) = found else {
+    let found =
+        newest(ctx, args.run.as_deref(), |run| run.nodes.iter().find(|n| n.name == node)?.outputs.get(port).cloned());
+    let Some((run, digest)) = found else {
+        let runs = runs(ctx, args.run.as_deref())?;
         // The node is known but has no such port: say which ports it has.
         if let Some(record) = runs.iter().flat_map(|r| r.nodes.iter()).find(|n| n.name == node && !n.outputs.is_empty())
         {
@@ -118,7 +115,24 @@ fn verified_output(ctx: &Context, args: &ArtifactArgs) -> Result<PathBuf, CliErr
     }
 }
 
-/// The run records to search, newest first: one run if `--run` names it.
+/// The newest run (of the last `RUNS_SEARCHED`, or the one `--run` names) in which `pick` finds
+/// what is asked, with what it found. Records are read one at a time: a large workflow's are
+/// megabytes each, and the newest usually answers.
+fn newest<T>(
+    ctx: &Context,
+    run: Option<&str>,
+    mut pick: impl FnMut(&RunRecord) -> Option<T>,
+) -> Option<(RunRecord, T)> {
+    match run {
+        Some(id) => run_by_id(&ctx.state, id).and_then(|record| pick(&record).map(|found| (record, found))),
+        None => runs_newest_first(&ctx.state)
+            .take(RUNS_SEARCHED)
+            .find_map(|record| pick(&record).map(|found| (record, found))),
+    }
+}
+
+/// The run records searched, newest first (one run if `--run` names it), all at once: for the
+/// messages when nothing was found.
 fn runs(ctx: &Context, run: Option<&str>) -> Result<Vec<RunRecord>, CliError> {
     let runs = list_runs(&ctx.state, RUNS_SEARCHED);
     if runs.is_empty() {

@@ -117,20 +117,34 @@ fn run_files(state: &StateDir) -> Vec<std::path::PathBuf> {
     names.iter().map(|name| state.runs_dir().join(name)).collect()
 }
 
+/// Run records, newest first, each read when the iterator gets to it.
+pub fn runs_newest_first(state: &StateDir) -> impl Iterator<Item = RunRecord> {
+    run_files(state).into_iter().filter_map(|path| read_run(&path))
+}
+
 /// Run records, newest first (at most `limit`).
 pub fn list_runs(state: &StateDir, limit: usize) -> Vec<RunRecord> {
-    run_files(state).iter().filter_map(|path| read_run(path)).take(limit).collect()
+    runs_newest_first(state).take(limit).collect()
+}
+
+/// The record of run `id`, if there is one.
+pub fn run_by_id(state: &StateDir, id: &str) -> Option<RunRecord> {
+    // An id is a file name; one with a path in it names no run.
+    if id.contains(['/', '\\']) || id.starts_with('.') {
+        return None;
+    }
+    read_run(&state.runs_dir().join(format!("{id}.json")))
 }
 
 /// The newest run of one workflow file.
 pub fn last_run_of(state: &StateDir, workflow: &str) -> Option<RunRecord> {
-    run_files(state).iter().filter_map(|path| read_run(path)).find(|r| r.workflow == workflow)
+    runs_newest_first(state).find(|r| r.workflow == workflow)
 }
 
 /// The newest run of one workflow file that built `node` or found it cached: one whose record
 /// has the node's action key.
 pub fn last_run_of_node(state: &StateDir, workflow: &str, node: &str) -> Option<RunRecord> {
-    run_files(state).iter().filter_map(|path| read_run(path)).find(|r| {
+    runs_newest_first(state).find(|r| {
         r.workflow == workflow
             && r.nodes
                 .iter()
