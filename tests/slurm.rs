@@ -36,16 +36,26 @@ fn counting_path(dir: &Path) -> String {
             Command::new("bash").args(["-c", &format!("command -v {program}")]).output().unwrap().stdout,
         )
         .unwrap();
-        let wrapper = bin.join(program);
-        std::fs::write(
-            &wrapper,
-            format!("#!/bin/bash\necho {program} \"$*\" >> '{}'\nexec {} \"$@\"\n", log.display(), real.trim()),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script =
+            format!("#!/bin/bash\necho {program} \"$*\" >> '{}'\nexec {} \"$@\"\n", log.display(), real.trim());
+        write_executable(&bin.join(program), &script);
     }
     format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+fn write_executable(path: &Path, script: &str) {
+    std::fs::write(path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Waits until none of the project's jobs is in the queue, failing after `PATIENCE`.
+fn until_no_jobs_are_left(project: &Project) {
+    let deadline = Instant::now() + PATIENCE;
+    while !jobs_named_after(project).is_empty() {
+        assert!(Instant::now() < deadline, "jobs left in squeue: {:?}", jobs_named_after(project));
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn calls(dir: &Path, program: &str) -> usize {
@@ -259,11 +269,7 @@ nodes:
     unsafe { libc::kill(running.pid() as i32, libc::SIGINT) };
     let out = running.finish();
     out.assert_code(130);
-    let deadline = Instant::now() + PATIENCE;
-    while !jobs_named_after(&project).is_empty() {
-        assert!(Instant::now() < deadline, "jobs left in squeue: {:?}", jobs_named_after(&project));
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    until_no_jobs_are_left(&project);
 }
 
 #[test]
@@ -286,11 +292,7 @@ nodes:
     assert_eq!(jobs_named_after(&project).len(), 1, "the job outlives its controller");
     std::fs::remove_file(project.join("slow")).unwrap();
     project.flow(&["run", WORKFLOW]).assert_ok().assert_stderr_contains("cancelled 1 Slurm job(s)");
-    let deadline = Instant::now() + PATIENCE;
-    while !jobs_named_after(&project).is_empty() {
-        assert!(Instant::now() < deadline, "jobs left in squeue: {:?}", jobs_named_after(&project));
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    until_no_jobs_are_left(&project);
 }
 
 /// Slurm enforces time limits in whole minutes and checks them about every 30 s: this test
@@ -555,10 +557,7 @@ exit 0
         ),
     ];
     for (program, script) in scripts {
-        let wrapper = bin.join(program);
-        std::fs::write(&wrapper, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&bin.join(program), &script);
     }
     format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
 }
