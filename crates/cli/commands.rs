@@ -299,12 +299,7 @@ fn why_cmd(ctx: &Context, args: &WhyArgs) -> Result<(), CliError> {
         let upstream: Vec<_> = match &planned.status {
             PlanStatus::Pending(_) => root_causes(&workflow, &plan, id)
                 .into_iter()
-                .filter_map(|cause| match plan.get(cause).map(|p| &p.status) {
-                    Some(PlanStatus::Run(reasons)) => {
-                        Some(json!({ "node": workflow.node(cause).name, "reasons": reasons }))
-                    }
-                    _ => None,
-                })
+                .map(|(cause, reasons)| json!({ "node": workflow.node(cause).name, "reasons": reasons }))
                 .collect(),
             _ => Vec::new(),
         };
@@ -338,12 +333,9 @@ fn why_cmd(ctx: &Context, args: &WhyArgs) -> Result<(), CliError> {
             text.push_str(&format!(
                 "'{name}' depends on nodes that will run; it reruns only if their new outputs differ from the cached ones (early cutoff).\n"
             ));
-            let causes = root_causes(&workflow, &plan, id);
             text.push_str("What will run upstream, and why:\n");
-            for cause in causes {
-                if let Some(PlanStatus::Run(reasons)) = plan.get(cause).map(|p| &p.status) {
-                    text.push_str(&format!("  {}: {}\n", workflow.node(cause).name, reasons.join("; ")));
-                }
+            for (cause, reasons) in root_causes(&workflow, &plan, id) {
+                text.push_str(&format!("  {}: {}\n", workflow.node(cause).name, reasons.join("; ")));
             }
         }
     }
@@ -351,8 +343,8 @@ fn why_cmd(ctx: &Context, args: &WhyArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The ancestors of `id` that must run (not merely pending), in topological order.
-fn root_causes(workflow: &Workflow, plan: &Plan, id: NodeId) -> Vec<NodeId> {
+/// The ancestors of `id` that must run (not merely pending), in topological order, with why.
+fn root_causes<'p>(workflow: &Workflow, plan: &'p Plan, id: NodeId) -> Vec<(NodeId, &'p [String])> {
     let mut seen = HashSet::new();
     let mut stack = vec![id];
     while let Some(current) = stack.pop() {
@@ -365,7 +357,11 @@ fn root_causes(workflow: &Workflow, plan: &Plan, id: NodeId) -> Vec<NodeId> {
     plan.order
         .iter()
         .copied()
-        .filter(|n| seen.contains(n) && plan.get(*n).is_some_and(|p| matches!(p.status, PlanStatus::Run(_))))
+        .filter(|n| seen.contains(n))
+        .filter_map(|n| match plan.get(n).map(|p| &p.status) {
+            Some(PlanStatus::Run(reasons)) => Some((n, reasons.as_slice())),
+            _ => None,
+        })
         .collect()
 }
 
