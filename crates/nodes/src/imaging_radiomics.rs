@@ -107,7 +107,9 @@ impl NodeKind for ImagingRadiomics {
         // 2: images and masks with non-finite intensities in the ROI, absurd grey-level ranges or
         // fractional labels, once measured (NaN or garbage features), are refused; cached results
         // of those must not be served.
-        "2"
+        // 3: GLRLM drops directions in which no line meets two ROI voxels, and GLCM's MCC keeps
+        // pyradiomics' epsilon, as pyradiomics does: both change features of some ROIs.
+        "3"
     }
 
     fn info(&self) -> KindInfo {

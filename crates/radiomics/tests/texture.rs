@@ -104,6 +104,28 @@ const SMALL_MASK: [u8; 60] = [
     1, 1, 0, 0, 1,
 ];
 
+/// Six scattered voxels of [`SMALL_IMAGE`]: two side by side along x, one diagonal pair, the
+/// rest alone. Along most of the 13 directions no line meets two ROI voxels, and pyradiomics
+/// drops those directions from GLRLM (its C extension counts the ROI voxels on each line).
+#[rustfmt::skip]
+const SCATTERED_MASK: [u8; 60] = [
+    // z = 0
+    1, 1, 0, 0, 0,
+    0, 0, 1, 0, 0,
+    0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0,
+    // z = 1
+    0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0,
+    0, 0, 0, 0, 1,
+    // z = 2
+    0, 0, 0, 1, 0,
+    0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0,
+    0, 1, 0, 0, 0,
+];
+
 /// IBSI-1 reference values for the digital phantom (`reference_values.csv`, data "dig. phantom")
 /// in the aggregation pyradiomics uses: "3D, averaged" for GLCM and GLRLM (one matrix per
 /// direction, features averaged), "3D" for GLSZM, NGLDM and NGTDM (one matrix for the volume).
@@ -233,9 +255,12 @@ fn value(ours: &[(String, f64)], name: &str) -> Option<f64> {
     ours.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
 }
 
-/// As `compare.py`: |a - b| / max(|a|, |b|), 0 when equal (both NaN counts as equal).
+/// As `compare.py`: |a - b| / max(|a|, |b|), 0 when equal (both NaN counts as equal) or closer
+/// than 1e-12.
 fn relative_difference(a: f64, b: f64) -> f64 {
-    if a == b || (a.is_nan() && b.is_nan()) {
+    // Sums that cancel exactly leave rounding noise (pyradiomics' Correlation 1.1e-16 where
+    // the exact value is 0), which no relative tolerance can judge.
+    if a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() < 1e-12 {
         0.0
     } else if !a.is_finite() || !b.is_finite() {
         f64::INFINITY
@@ -358,6 +383,12 @@ fn pyradiomics_isolated_voxels() {
     assert_matches_pyradiomics("small case with isolated voxels, bin width 1", &ours, &PYRADIOMICS_SMALL);
 }
 
+#[test]
+fn pyradiomics_scattered_voxels() {
+    let ours = texture(&roi([5, 4, 3], &SMALL_IMAGE, &SCATTERED_MASK), 1.0);
+    assert_matches_pyradiomics("six scattered voxels, bin width 1", &ours, &PYRADIOMICS_SCATTERED);
+}
+
 fn shared_data() -> PathBuf {
     std::env::var_os("FLOW_SHARED_DATA")
         .map(PathBuf::from)
@@ -378,6 +409,23 @@ fn pyradiomics_ct_phantom_pat1() {
     assert_eq!(roi.voxel_count, 125_256);
     let ours = texture(&roi, 25.0);
     assert_matches_pyradiomics("CT phantom PAT1, bin width 25", &ours, &PYRADIOMICS_PAT1);
+}
+
+/// MCC at a fine bin width, where grey-level probabilities are small enough for pyradiomics'
+/// epsilon in Q's denominator to show (about 1e-6 without it).
+#[test]
+fn pyradiomics_ct_phantom_pat1_glcm_bin_width_5() {
+    let dir = shared_data().join("ibsi1/ct_phantom_pat1");
+    let (image_path, mask_path) = (dir.join("phantom.nii.gz"), dir.join("mask.nii.gz"));
+    if !image_path.is_file() || !mask_path.is_file() {
+        println!("SKIPPING: IBSI-1 CT phantom PAT1 not found in {}", dir.display());
+        return;
+    }
+    let roi = Roi::new(&read_image(&image_path).unwrap(), &read_image(&mask_path).unwrap(), 1).unwrap();
+    let levels = fixed_bin_width(&roi, 5.0).unwrap();
+    let ours: Vec<(String, f64)> =
+        glcm::compute(&levels).into_iter().map(|(name, value)| (format!("glcm_{name}"), value)).collect();
+    assert_matches_pyradiomics("CT phantom PAT1, GLCM, bin width 5", &ours, &PYRADIOMICS_PAT1_GLCM_BW5);
 }
 
 /// pyradiomics 3.0.1 on the digital phantom, bin width 1.
@@ -799,3 +847,110 @@ fn ibsi_firstorder() {
     println!("firstorder: {} of {} IBSI digital phantom values match", 17 - failures.len(), 17);
     assert!(failures.is_empty(), "firstorder: IBSI mismatches:\n{}", failures.join("\n"));
 }
+
+/// pyradiomics 3.0.1 on [`SCATTERED_MASK`] of [`SMALL_IMAGE`], bin width 1.
+const PYRADIOMICS_SCATTERED: [(&str, f64); 75] = [
+    ("glcm_Autocorrelation", 12.0),
+    ("glcm_ClusterProminence", 0.0),
+    ("glcm_ClusterShade", 0.0),
+    ("glcm_ClusterTendency", 0.0),
+    ("glcm_Contrast", 2.0),
+    ("glcm_Correlation", 1.1102230246251565e-16),
+    ("glcm_DifferenceAverage", 1.0),
+    ("glcm_DifferenceEntropy", -3.203426503814917e-16),
+    ("glcm_DifferenceVariance", 0.0),
+    ("glcm_Id", 0.6666666666666666),
+    ("glcm_Idm", 0.6),
+    ("glcm_Idmn", 0.9),
+    ("glcm_Idn", 0.8333333333333333),
+    ("glcm_Imc1", -0.5),
+    ("glcm_Imc2", 0.46493674751609687),
+    ("glcm_InverseVariance", 0.125),
+    ("glcm_JointAverage", 3.5),
+    ("glcm_JointEnergy", 0.75),
+    ("glcm_JointEntropy", 0.4999999999999995),
+    ("glcm_MCC", 0.4999999999999998),
+    ("glcm_MaximumProbability", 0.75),
+    ("glcm_SumAverage", 7.0),
+    ("glcm_SumEntropy", -3.203426503814917e-16),
+    ("glcm_SumSquares", 0.5),
+    ("gldm_DependenceEntropy", 1.9182958340544882),
+    ("gldm_DependenceNonUniformity", 3.3333333333333335),
+    ("gldm_DependenceNonUniformityNormalized", 0.5555555555555556),
+    ("gldm_DependenceVariance", 0.2222222222222222),
+    ("gldm_GrayLevelNonUniformity", 1.6666666666666667),
+    ("gldm_GrayLevelVariance", 1.222222222222222),
+    ("gldm_HighGrayLevelEmphasis", 8.333333333333334),
+    ("gldm_LargeDependenceEmphasis", 2.0),
+    ("gldm_LargeDependenceHighGrayLevelEmphasis", 24.333333333333332),
+    ("gldm_LargeDependenceLowGrayLevelEmphasis", 0.35185185185185186),
+    ("gldm_LowGrayLevelEmphasis", 0.28935185185185186),
+    ("gldm_SmallDependenceEmphasis", 0.75),
+    ("gldm_SmallDependenceHighGrayLevelEmphasis", 4.333333333333333),
+    ("gldm_SmallDependenceLowGrayLevelEmphasis", 0.27372685185185186),
+    ("glrlm_GrayLevelNonUniformity", 1.5777777777777777),
+    ("glrlm_GrayLevelNonUniformityNormalized", 0.27851851851851855),
+    ("glrlm_GrayLevelVariance", 1.1614814814814816),
+    ("glrlm_HighGrayLevelRunEmphasis", 7.822222222222223),
+    ("glrlm_LongRunEmphasis", 1.2),
+    ("glrlm_LongRunHighGrayLevelEmphasis", 11.022222222222224),
+    ("glrlm_LongRunLowGrayLevelEmphasis", 0.3169753086419753),
+    ("glrlm_LowGrayLevelRunEmphasis", 0.3044753086419753),
+    ("glrlm_RunEntropy", 1.919506587665446),
+    ("glrlm_RunLengthNonUniformity", 5.133333333333334),
+    ("glrlm_RunLengthNonUniformityNormalized", 0.8933333333333334),
+    ("glrlm_RunPercentage", 0.9444444444444445),
+    ("glrlm_RunVariance", 0.05333333333333334),
+    ("glrlm_ShortRunEmphasis", 0.9500000000000001),
+    ("glrlm_ShortRunHighGrayLevelEmphasis", 7.022222222222223),
+    ("glrlm_ShortRunLowGrayLevelEmphasis", 0.3013503086419753),
+    ("glszm_GrayLevelNonUniformity", 1.4),
+    ("glszm_GrayLevelNonUniformityNormalized", 0.28),
+    ("glszm_GrayLevelVariance", 1.04),
+    ("glszm_HighGrayLevelZoneEmphasis", 6.8),
+    ("glszm_LargeAreaEmphasis", 1.6),
+    ("glszm_LargeAreaHighGrayLevelEmphasis", 16.4),
+    ("glszm_LargeAreaLowGrayLevelEmphasis", 0.37222222222222223),
+    ("glszm_LowGrayLevelZoneEmphasis", 0.33472222222222225),
+    ("glszm_SizeZoneNonUniformity", 3.4),
+    ("glszm_SizeZoneNonUniformityNormalized", 0.68),
+    ("glszm_SmallAreaEmphasis", 0.85),
+    ("glszm_SmallAreaHighGrayLevelEmphasis", 4.4),
+    ("glszm_SmallAreaLowGrayLevelEmphasis", 0.32534722222222223),
+    ("glszm_ZoneEntropy", 1.9219280948873612),
+    ("glszm_ZonePercentage", 0.8333333333333334),
+    ("glszm_ZoneVariance", 0.16),
+    ("ngtdm_Busyness", 0.13636363636363638),
+    ("ngtdm_Coarseness", 1.0),
+    ("ngtdm_Complexity", 2.7777777777777772),
+    ("ngtdm_Contrast", 0.10185185185185186),
+    ("ngtdm_Strength", 6.666666666666667),
+];
+
+/// pyradiomics 3.0.1 on the IBSI-1 CT phantom PAT1, GLCM only, bin width 5.
+const PYRADIOMICS_PAT1_GLCM_BW5: [(&str, f64); 24] = [
+    ("glcm_Autocorrelation", 39064.353712445),
+    ("glcm_ClusterProminence", 392679725.885607),
+    ("glcm_ClusterShade", -1424884.1785935985),
+    ("glcm_ClusterTendency", 7150.042621657673),
+    ("glcm_Contrast", 530.6798066300505),
+    ("glcm_Correlation", 0.8589685245612808),
+    ("glcm_DifferenceAverage", 11.986599752714017),
+    ("glcm_DifferenceEntropy", 4.812721898085544),
+    ("glcm_DifferenceVariance", 379.4389124414711),
+    ("glcm_Id", 0.2363400144266627),
+    ("glcm_Idm", 0.1542943631724856),
+    ("glcm_Idmn", 0.9957872570212948),
+    ("glcm_Idn", 0.9689372502832345),
+    ("glcm_Imc1", -0.14804662640718846),
+    ("glcm_Imc2", 0.9017495356721615),
+    ("glcm_InverseVariance", 0.16044841792645986),
+    ("glcm_JointAverage", 193.413425470729),
+    ("glcm_JointEnergy", 0.0013765326158345285),
+    ("glcm_JointEntropy", 11.153996484160048),
+    ("glcm_MCC", 0.9056779712559524),
+    ("glcm_MaximumProbability", 0.003587680581032589),
+    ("glcm_SumAverage", 386.82685094145785),
+    ("glcm_SumEntropy", 6.9298414033353515),
+    ("glcm_SumSquares", 1920.1806070719301),
+];

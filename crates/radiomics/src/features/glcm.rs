@@ -4,7 +4,7 @@
 //! is computed per direction and the values averaged, as pyradiomics does by default.
 //! Directions without any pair are left out. Grey levels absent from the ROI are dropped, and
 //! `i`, `j` are the levels' values, not their ranks.
-use nalgebra::DMatrix;
+use nalgebra::{Complex, DMatrix};
 
 use super::grid::{GreyLevels, Padded};
 use super::{ClassFeatures, EPS, entropy};
@@ -175,20 +175,25 @@ fn features(p: &[f64], g: &[f64], ng: f64) -> [f64; 24] {
 }
 
 /// The square root of the second largest eigenvalue of Q, `Q(i, j) = sum_k p(i, k) p(j, k) /
-/// (px(i) py(k))`. For a symmetric matrix Q is similar to S², with S = D^-1/2 P D^-1/2 and
-/// D = diag(px), so the symmetric eigenvalues of S, squared, are Q's.
+/// (px(i) py(k) + eps)`, as pyradiomics computes it: with its epsilon in the denominator (which
+/// keeps rows of grey levels without a pair in this direction at zero, and moves the value by
+/// about 1e-6 where some probabilities are that small), over every grey level of the ROI, and
+/// with the eigenvalues of the non-symmetric Q sorted as numpy sorts complex numbers. One grey
+/// level in the whole ROI (a flat region) gives pyradiomics' arbitrary 1.
 fn maximal_correlation_coefficient(p: &[f64], px: &[f64]) -> f64 {
     let n = px.len();
-    // Levels with no pair in this direction have an empty row: they add a zero eigenvalue.
-    let live: Vec<usize> = (0..n).filter(|&i| px[i] > 0.0).collect();
-    if live.len() < 2 {
+    if n < 2 {
         return 1.0;
     }
-    let s = DMatrix::from_fn(live.len(), live.len(), |a, b| {
+    // A level with no pair in this direction has a zero row and column in Q, hence an
+    // eigenvalue 0: only the others need the decomposition. The GLCM is symmetric: py is px.
+    let live: Vec<usize> = (0..n).filter(|&i| px[i] > 0.0).collect();
+    let q = DMatrix::from_fn(live.len(), live.len(), |a, b| {
         let (i, j) = (live[a], live[b]);
-        p[i * n + j] / (px[i] * px[j]).sqrt()
+        live.iter().map(|&k| p[i * n + k] * p[j * n + k] / (px[i] * px[k] + EPS)).sum()
     });
-    let mut eigen: Vec<f64> = s.symmetric_eigenvalues().iter().map(|l| l * l).collect();
-    eigen.sort_unstable_by(f64::total_cmp);
-    eigen[eigen.len() - 2].max(0.0).sqrt()
+    let mut eigen: Vec<Complex<f64>> = q.complex_eigenvalues().iter().copied().collect();
+    eigen.resize(n, Complex::new(0.0, 0.0));
+    eigen.sort_unstable_by(|a, b| a.re.total_cmp(&b.re).then(a.im.total_cmp(&b.im)));
+    eigen[n - 2].sqrt().re
 }

@@ -42,9 +42,10 @@ pub fn compute(levels: &Discretised, voxel_count: usize) -> ClassFeatures {
     let mut sums = [0.0f64; 16];
     let mut directions = 0usize;
     for (d, offset) in DIRECTIONS.iter().zip(grid.directions()) {
-        // pyradiomics leaves out directions that step across an axis the ROI is one voxel thick
-        // in: they would only hold runs of length 1.
-        if (0..3).any(|axis| d[axis] != 0 && levels.size[axis] == 1) {
+        // pyradiomics (its C extension) zeroes, then drops, a direction in which no line meets
+        // more than one ROI voxel, contiguous or not: a flat ROI seen edge-on, or a scatter of
+        // voxels no two of which line up along it.
+        if !some_line_meets_two(levels, *d) {
             continue;
         }
         let runs = run_lengths(&grid.levels, &roi, grey.values.len(), longest, offset);
@@ -56,6 +57,40 @@ pub fn compute(levels: &Discretised, voxel_count: usize) -> ClassFeatures {
     }
     let mean = |sum: f64| if directions == 0 { f64::NAN } else { sum / directions as f64 };
     NAMES.iter().zip(sums).map(|(name, sum)| (*name, mean(sum))).collect()
+}
+
+/// Whether some line of the bounding box along direction `d` meets two or more ROI voxels.
+/// Each voxel is traced back along `-d` to where its line enters the box, and that entry
+/// voxel names the line; a ROI that lines up at all usually answers within a few voxels.
+fn some_line_meets_two(levels: &Discretised, d: [isize; 3]) -> bool {
+    let size = levels.size;
+    let mut lines = std::collections::HashSet::new();
+    let (mut x, mut y, mut z) = (0usize, 0usize, 0usize);
+    for &level in &levels.levels {
+        if level != 0 {
+            let at = [x, y, z];
+            // Steps back to the box's edge: the fewest any moving axis allows.
+            let back = (0..3)
+                .filter(|&axis| d[axis] != 0)
+                .map(|axis| if d[axis] > 0 { at[axis] } else { size[axis] - 1 - at[axis] })
+                .min()
+                .unwrap_or(0);
+            let entry: [usize; 3] = std::array::from_fn(|axis| at[axis].wrapping_add_signed(-d[axis] * back as isize));
+            if !lines.insert(entry) {
+                return true;
+            }
+        }
+        x += 1;
+        if x == size[0] {
+            x = 0;
+            y += 1;
+            if y == size[1] {
+                y = 0;
+                z += 1;
+            }
+        }
+    }
+    false
 }
 
 /// Counts runs along `offset` in a padded grid of ranks + 1 whose ROI voxels are at `roi`:
