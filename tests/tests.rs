@@ -7,6 +7,7 @@ mod bad_data;
 mod cache;
 mod commands;
 mod concurrency;
+mod dicom;
 mod errors;
 mod exec_job;
 mod failures;

@@ -229,7 +229,7 @@ impl NodeKind for ImagingRadiomics {
 
 /// Bad data is the user's to fix ([`NodeError::BadInput`], exit 2); anything else (a file
 /// that cannot be read for permissions, a bug) is a failure of the run.
-fn classify(bad_data: bool, message: String) -> NodeError {
+pub(crate) fn classify(bad_data: bool, message: String) -> NodeError {
     if bad_data { NodeError::BadInput(message) } else { NodeError::Failed(message) }
 }
 

@@ -9,6 +9,7 @@ pub mod clinical_preprocess;
 pub mod featurestore_query;
 pub mod featurestore_write;
 pub mod genomic_preprocess;
+pub mod imaging_dicom_index;
 pub mod imaging_radiomics;
 pub mod ml_evaluate;
 pub mod ml_pca;
@@ -31,6 +32,7 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(synth_nsclc_cohort::SynthNsclcCohort));
     registry.register(Arc::new(genomic_preprocess::GenomicPreprocess));
     registry.register(Arc::new(clinical_preprocess::ClinicalPreprocess));
+    registry.register(Arc::new(imaging_dicom_index::ImagingDicomIndex));
     registry.register(Arc::new(imaging_radiomics::ImagingRadiomics));
     registry.register(Arc::new(ml_split::MlSplit));
     registry.register(Arc::new(ml_scale::MlScale));

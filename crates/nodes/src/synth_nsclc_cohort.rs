@@ -44,6 +44,27 @@ struct Params {
     image_size: [usize; 3],
     #[serde(default = "default_imaging")]
     imaging: bool,
+    /// Left out of the canonical parameters when NIfTI, so cohorts cached before the DICOM
+    /// format existed keep their keys.
+    #[serde(default, skip_serializing_if = "ImagingFormat::is_nifti")]
+    imaging_format: ImagingFormat,
+}
+
+/// How the `imaging` output holds the volumes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum ImagingFormat {
+    /// A folder per patient: image.nii.gz, mask.nii.gz, manifest.csv.
+    #[default]
+    Nifti,
+    /// A DICOM collection as TCIA delivers it (`flow_synth::dicom`).
+    Dicom,
+}
+
+impl ImagingFormat {
+    fn is_nifti(&self) -> bool {
+        *self == ImagingFormat::Nifti
+    }
 }
 
 fn default_seed() -> u64 {
@@ -98,7 +119,7 @@ impl Params {
         Ok(spec)
     }
 
-    fn canonical(spec: &CohortSpec) -> Params {
+    fn canonical(spec: &CohortSpec, imaging_format: ImagingFormat) -> Params {
         Params {
             seed: spec.seed,
             patients: Some(spec.r01 + spec.amc),
@@ -107,19 +128,28 @@ impl Params {
             genes: spec.genes,
             image_size: spec.image_size,
             imaging: spec.imaging,
+            imaging_format,
         }
     }
 }
 
-fn output_ports() -> Vec<PortSpec> {
-    vec![
-        PortSpec::new("clinical", PortType::file("csv"), "TCIA clinical table: 40 columns, one row per patient"),
-        PortSpec::new("genomic", PortType::file("tsv"), "GEO-style expression: genes as rows, R01 case ids as columns"),
-        PortSpec::new(
+fn output_ports(format: ImagingFormat) -> Vec<PortSpec> {
+    let imaging = match format {
+        ImagingFormat::Nifti => PortSpec::new(
             "imaging",
             PortType::dir("nifti-cohort"),
             "a folder ID/ per patient with imaging: image.nii.gz (CT, HU), mask.nii.gz, manifest.csv (subject,image,mask; one row)",
         ),
+        ImagingFormat::Dicom => PortSpec::new(
+            "imaging",
+            PortType::dir("dicom"),
+            "a DICOM collection, ID/STUDY/SERIES/1-NNN.dcm: per patient a CT series and a SEG or RTSTRUCT of the tumour",
+        ),
+    };
+    vec![
+        PortSpec::new("clinical", PortType::file("csv"), "TCIA clinical table: 40 columns, one row per patient"),
+        PortSpec::new("genomic", PortType::file("tsv"), "GEO-style expression: genes as rows, R01 case ids as columns"),
+        imaging,
     ]
 }
 
@@ -147,7 +177,7 @@ impl NodeKind for SynthNsclcCohort {
             summary: "Deterministic synthetic NSCLC radiogenomics cohort (clinical CSV, expression TSV, CT NIfTI)"
                 .into(),
             inputs: Inputs::Fixed(Vec::new()),
-            outputs: Outputs::Fixed(output_ports()),
+            outputs: Outputs::Fixed(output_ports(ImagingFormat::Nifti)),
             params: vec![
                 ParamDoc::optional("seed", "integer", "42", "the same seed and params give the same bytes"),
                 ParamDoc::optional("patients", "integer", "211", "total patients, split 162:49 between R01 and AMC"),
@@ -156,6 +186,12 @@ impl NodeKind for SynthNsclcCohort {
                 ParamDoc::optional("genes", "integer", "1000", "expression rows, the 21 panel genes included"),
                 ParamDoc::optional("image_size", "[x, y, z]", "[64, 64, 40]", "CT voxels at 0.7 x 0.7 x 2.5 mm"),
                 ParamDoc::optional("imaging", "bool", "true", "write CT volumes (false: an empty manifest only)"),
+                ParamDoc::optional(
+                    "imaging_format",
+                    "nifti | dicom",
+                    "nifti",
+                    "NIfTI folders with manifests, or a DICOM collection (CT series + SEG/RTSTRUCT) to index",
+                ),
             ],
         }
     }
@@ -163,9 +199,13 @@ impl NodeKind for SynthNsclcCohort {
     fn configure(&self, params: &Value, _bound_inputs: &[&str]) -> Result<Configured, ParamError> {
         let (typed, _) = typed_params::<Params>(params)?;
         let spec = typed.spec()?;
-        let canonical = serde_json::to_value(Params::canonical(&spec))
+        let canonical = serde_json::to_value(Params::canonical(&spec, typed.imaging_format))
             .map_err(|e| ParamError::new(None, format!("cannot encode parameters: {e}")))?;
-        Ok(Configured { params: canonical, inputs: Inputs::Fixed(Vec::new()), outputs: output_ports() })
+        Ok(Configured {
+            params: canonical,
+            inputs: Inputs::Fixed(Vec::new()),
+            outputs: output_ports(typed.imaging_format),
+        })
     }
 
     fn run(&self, ctx: &NodeContext<'_>) -> Result<(), NodeError> {
@@ -174,8 +214,12 @@ impl NodeKind for SynthNsclcCohort {
         let cohort = Cohort::generate(spec).map_err(failed)?;
         cohort.write_clinical(ctx.output("clinical")?).map_err(failed)?;
         cohort.write_genomic(ctx.output("genomic")?).map_err(failed)?;
-        let records =
-            cohort.write_imaging(ctx.output("imaging")?, ctx.threads, &|| ctx.cancel.is_cancelled()).map_err(failed)?;
+        let (dir, cancelled) = (ctx.output("imaging")?, || ctx.cancel.is_cancelled());
+        let records = match params.imaging_format {
+            ImagingFormat::Nifti => cohort.write_imaging(dir, ctx.threads, &cancelled),
+            ImagingFormat::Dicom => cohort.write_imaging_dicom(dir, ctx.threads, &cancelled),
+        }
+        .map_err(failed)?;
         let s = cohort.summary();
         ctx.log(&format!(
             "{} patients ({} R01, {} AMC), {} dead; RNA-seq {}, weight and pack years collected {}, imaging {} \

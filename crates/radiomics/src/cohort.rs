@@ -71,16 +71,45 @@ pub fn read_case_threads(
     mask_path: &Path,
     threads: usize,
 ) -> Result<(Image<f64>, Image<f64>), ImageError> {
+    read_case_roi(image_path, mask_path, None, threads)
+}
+
+/// [`read_case_threads`] with one segment or ROI of a DICOM mask picked by `roi` as
+/// `(which, value)`: its voxels get `value` (the label the ROI is then measured at), all others
+/// 0. A `roi` with a mask that is not DICOM is an error: a label map's label is the node's.
+pub fn read_case_roi(
+    image_path: &Path,
+    mask_path: &Path,
+    roi: Option<(&Label, f64)>,
+    threads: usize,
+) -> Result<(Image<f64>, Image<f64>), ImageError> {
     if is_dicom_file(mask_path) {
         // A DICOM series knows its frame of reference, which the mask must share.
+        let is_list =
+            image_path.extension().is_some_and(|e| e.eq_ignore_ascii_case(crate::dicom::SERIES_LIST_EXTENSION));
         let (image, frame) = if image_path.is_dir() {
             crate::dicom::read_series_with_frame(image_path)?
+        } else if is_list {
+            crate::dicom::read_series_list(image_path)?
         } else {
             (crate::read_image(image_path)?, None)
         };
         let reference = Reference { geometry: &image.geometry, path: image_path, frame_of_reference: frame.as_deref() };
-        let mask = crate::dicom::read_mask_on(mask_path, &reference, &Label::All)?;
+        let which = roi.map_or(&Label::All, |(which, _)| which);
+        let mut mask = crate::dicom::read_mask_on(mask_path, &reference, which)?;
+        if let Some((_, value)) = roi {
+            mask.data.iter_mut().filter(|v| **v != 0.0).for_each(|v| *v = value);
+        }
         return Ok((image, mask));
+    }
+    if let Some((which, _)) = roi {
+        return Err(ImageError::Format {
+            path: mask_path.to_path_buf(),
+            msg: format!(
+                "the manifest picks ROI {which:?} of this mask, but only a DICOM SEG or RTSTRUCT has named ROIs; \
+                 leave the roi column empty and set the node's label"
+            ),
+        });
     }
     let (image, mask) = if threads > 1 {
         std::thread::scope(|scope| {
@@ -117,7 +146,8 @@ pub type CaseResult = Result<Vec<Feature>, CaseError>;
 /// caught and returned as [`CaseError::Panicked`].
 pub fn extract_case(case: &Case, settings: &Settings, threads: usize) -> CaseResult {
     let measure = || {
-        let (image, mask) = read_case_threads(&case.image, &case.mask, threads)?;
+        let roi = case.roi.as_ref().map(|which| (which, settings.label as f64));
+        let (image, mask) = read_case_roi(&case.image, &case.mask, roi, threads)?;
         extract_threads(&image, &mask, settings, threads).map_err(|source| CaseError::Roi {
             image: case.image.clone(),
             mask: case.mask.clone(),

@@ -32,20 +32,24 @@ pub use manifest::{Case, read_manifest};
 pub use roi::{Roi, RoiError};
 
 /// Reads an image: a folder as a DICOM series ([`dicom::read_series`]), otherwise by extension,
-/// `.nrrd`/`.nhdr` with [`nrrd::read_nrrd`], `.nii`/`.nii.gz` with [`nifti::read_nifti`].
+/// `.dcmlist` as the DICOM series it lists ([`dicom::read_series_list`]), `.nrrd`/`.nhdr` with
+/// [`nrrd::read_nrrd`], `.nii`/`.nii.gz` with [`nifti::read_nifti`].
 pub fn read_image(path: &std::path::Path) -> Result<Image<f64>, ImageError> {
     if path.is_dir() {
         return dicom::read_series(path);
     }
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    if name.ends_with(".nrrd") || name.ends_with(".nhdr") {
+    if name.ends_with(&format!(".{}", dicom::SERIES_LIST_EXTENSION)) {
+        dicom::read_series_list(path).map(|(image, _)| image)
+    } else if name.ends_with(".nrrd") || name.ends_with(".nhdr") {
         nrrd::read_nrrd(path)
     } else if name.ends_with(".nii") || name.ends_with(".nii.gz") {
         nifti::read_nifti(path)
     } else {
         Err(ImageError::Format {
             path: path.to_path_buf(),
-            msg: "unknown image format (expected .nrrd, .nhdr, .nii, .nii.gz or a folder of DICOM slices)".into(),
+            msg: "unknown image format (expected .nrrd, .nhdr, .nii, .nii.gz, a folder of DICOM slices or a .dcmlist)"
+                .into(),
         })
     }
 }

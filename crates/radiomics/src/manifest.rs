@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::dicom::Label;
 use crate::error::ImageError;
 
 /// One patient's image and mask, with paths resolved against the manifest's folder.
@@ -10,14 +11,18 @@ pub struct Case {
     pub subject: String,
     pub image: PathBuf,
     pub mask: PathBuf,
+    /// The segment or ROI of a DICOM SEG or RTSTRUCT mask to measure (the optional `roi`
+    /// column: a number, else a label or name); `None` measures the node's label.
+    pub roi: Option<Label>,
 }
 
 /// The name a cohort folder's manifest has.
 pub const MANIFEST_NAME: &str = "manifest.csv";
 
 /// Reads `subject,image,mask` rows from a manifest CSV, or from `manifest.csv` inside a folder.
-/// Relative paths resolve against the manifest's folder; columns may come in any order and
-/// extra columns are ignored. Whether the listed files exist is not checked here: that is each
+/// Relative paths resolve against the manifest's folder; columns may come in any order, an
+/// optional `roi` column picks the segment or ROI of DICOM masks, and other columns are
+/// ignored. Whether the listed files exist is not checked here: that is each
 /// patient's own problem (so `on_error: skip` can leave out just that patient).
 ///
 /// A folder without `manifest.csv` may instead hold one folder per patient, each with its own
@@ -107,6 +112,7 @@ fn read_manifest_file(file: &Path) -> Result<Vec<Case>, ImageError> {
         })
     };
     let (subject_col, image_col, mask_col) = (column("subject")?, column("image")?, column("mask")?);
+    let roi_col = headers.iter().position(|h| h.trim() == "roi");
     let mut cases: Vec<Case> = Vec::new();
     let mut seen = std::collections::HashMap::new();
     for (index, record) in reader.records().enumerate() {
@@ -120,10 +126,17 @@ fn read_manifest_file(file: &Path) -> Result<Vec<Case>, ImageError> {
         if let Some(first) = seen.insert(subject.clone(), line) {
             return Err(format(format!("line {line}: subject `{subject}` is listed twice (first on line {first})")));
         }
+        let roi = roi_col.and_then(|col| record.get(col)).map(str::trim).filter(|r| !r.is_empty()).map(|r| {
+            match r.parse::<u32>() {
+                Ok(number) => Label::Number(number),
+                Err(_) => Label::Name(r.to_string()),
+            }
+        });
         cases.push(Case {
             subject,
             image: base.join(field(image_col, "image")?),
             mask: base.join(field(mask_col, "mask")?),
+            roi,
         });
     }
     if cases.is_empty() {
@@ -149,7 +162,12 @@ mod tests {
         let cases = read_manifest(dir.path()).unwrap();
         assert_eq!(
             cases[0],
-            Case { subject: "A".into(), image: dir.path().join("i/a.nii.gz"), mask: dir.path().join("m/a.nii.gz") }
+            Case {
+                subject: "A".into(),
+                image: dir.path().join("i/a.nii.gz"),
+                mask: dir.path().join("m/a.nii.gz"),
+                roi: None
+            }
         );
         assert_eq!(cases[1].image, PathBuf::from("/abs/i.nrrd"));
     }

@@ -48,7 +48,7 @@ fn patient(dir: &Path, name: &str, image: &[f64], mask: &[f64]) -> Case {
     let (image_path, mask_path) = (dir.join(format!("{name}-ct.nrrd")), dir.join(format!("{name}-mask.nrrd")));
     write_nrrd(&image_path, image);
     write_nrrd(&mask_path, mask);
-    Case { subject: name.into(), image: image_path, mask: mask_path }
+    Case { subject: name.into(), image: image_path, mask: mask_path, roi: None }
 }
 
 fn with_value(at: usize, value: f64) -> Vec<f64> {

@@ -509,6 +509,31 @@ pub fn write_imaging(
     threads: usize,
     cancelled: &(dyn Fn() -> bool + Sync),
 ) -> Result<Vec<ImagingRecord>, SynthError> {
+    write_each(spec, patients, dir, threads, cancelled, write_subject)
+}
+
+/// The same volumes as [`write_imaging`] as a DICOM collection (see [`crate::dicom`]): no
+/// manifest, since finding the series and their segmentations is the reader's job.
+pub fn write_imaging_dicom(
+    spec: &CohortSpec,
+    patients: &[Patient],
+    dir: &Path,
+    threads: usize,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<ImagingRecord>, SynthError> {
+    write_each(spec, patients, dir, threads, cancelled, crate::dicom::write_subject)
+}
+
+type WriteSubject = fn(&CohortSpec, &Patient, &Path) -> Result<ImagingRecord, SynthError>;
+
+fn write_each(
+    spec: &CohortSpec,
+    patients: &[Patient],
+    dir: &Path,
+    threads: usize,
+    cancelled: &(dyn Fn() -> bool + Sync),
+    write_subject: WriteSubject,
+) -> Result<Vec<ImagingRecord>, SynthError> {
     let subjects: Vec<&Patient> =
         if spec.imaging { patients.iter().filter(|p| p.has_imaging).collect() } else { vec![] };
     let records: Vec<Mutex<Option<ImagingRecord>>> = subjects.iter().map(|_| Mutex::new(None)).collect();

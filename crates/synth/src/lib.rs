@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 pub mod clinical;
 pub mod cohort;
 pub mod date;
+pub mod dicom;
 pub mod genomic;
 pub mod imaging;
 mod rng;
@@ -209,5 +210,16 @@ impl Cohort {
         cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<Vec<ImagingRecord>, SynthError> {
         imaging::write_imaging(&self.spec, &self.patients, dir, threads, cancelled)
+    }
+
+    /// The same imaging as a DICOM collection in the existing directory `dir`:
+    /// `ID/STUDY/SERIES/1-NNN.dcm`, a CT series and a SEG or RTSTRUCT per patient.
+    pub fn write_imaging_dicom(
+        &self,
+        dir: &Path,
+        threads: usize,
+        cancelled: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Vec<ImagingRecord>, SynthError> {
+        imaging::write_imaging_dicom(&self.spec, &self.patients, dir, threads, cancelled)
     }
 }

@@ -19,6 +19,7 @@
 //! coordinates belong to another scan or registration even if they happen to fall on the grid.
 //! A NIfTI or NRRD reference has no frame of reference, so nothing is compared then.
 
+pub mod index;
 mod pixels;
 mod rtstruct;
 mod seg;
@@ -35,7 +36,9 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use crate::error::ImageError;
 use crate::image::{Geometry, Image};
 
-pub use series::{read_series, read_series_with_frame};
+pub use series::{
+    SERIES_LIST_EXTENSION, SERIES_LIST_HEADER, read_series, read_series_list, read_series_with_frame, write_series_list,
+};
 
 /// How far (as a fraction of the voxel spacing) a SEG frame position, or a series slice, may
 /// be from the grid and still count as on it. Positions in both are copies of the CT's

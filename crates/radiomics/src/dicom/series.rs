@@ -58,15 +58,64 @@ pub fn read_series(dir: &Path) -> Result<Image<f64>, ImageError> {
 /// [`read_series`], with the series' FrameOfReferenceUID (0020,0052) when the slices have one.
 /// Slices that name different frames of reference are an error that names two of them.
 pub fn read_series_with_frame(dir: &Path) -> Result<(Image<f64>, Option<String>), ImageError> {
+    read_files(dir, &files_in(dir)?, "in this folder")
+}
+
+/// First line of a series list ([`write_series_list`]).
+pub const SERIES_LIST_HEADER: &str = "# flow DICOM series list 1";
+
+/// The file name extension of a series list.
+pub const SERIES_LIST_EXTENSION: &str = "dcmlist";
+
+/// Writes a series list: the header line, then one line per file, `SIZE MTIME_NS CTIME_NS
+/// INODE PATH` separated by tabs (the path last, so it may hold tabs). The numbers make the
+/// list change whenever a file of the series changes, so whatever keys on the list's bytes
+/// (a mapped node's item) sees the change. Paths with a line break cannot be listed.
+pub fn write_series_list(path: &Path, files: &[(PathBuf, super::index::Stamp)]) -> Result<(), ImageError> {
+    let mut text = format!("{SERIES_LIST_HEADER}\n");
+    for (file, stamp) in files {
+        let name = file.to_str().filter(|n| !n.contains(['\n', '\r'])).ok_or_else(|| {
+            format_err(file, "cannot be listed: the path is not UTF-8 or holds a line break; rename it".into())
+        })?;
+        text.push_str(&format!("{}\t{}\t{}\t{}\t{name}\n", stamp.size, stamp.mtime_ns, stamp.ctime_ns, stamp.inode));
+    }
+    std::fs::write(path, text).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })
+}
+
+/// Reads the series a list names ([`write_series_list`]) as [`read_series_with_frame`] reads
+/// a folder: for collections whose series share folders, which a list can still name alone.
+pub fn read_series_list(list: &Path) -> Result<(Image<f64>, Option<String>), ImageError> {
+    let text = std::fs::read_to_string(list).map_err(|source| ImageError::Io { path: list.to_path_buf(), source })?;
+    let mut lines = text.lines();
+    if lines.next() != Some(SERIES_LIST_HEADER) {
+        return Err(format_err(list, format!("line 1: not a series list (expected {SERIES_LIST_HEADER:?})")));
+    }
+    let mut files = Vec::new();
+    for (index, line) in lines.enumerate() {
+        let path = line.splitn(5, '\t').nth(4).filter(|p| !p.is_empty()).ok_or_else(|| {
+            format_err(
+                list,
+                format!("line {}: expected SIZE, MTIME, CTIME, INODE and PATH separated by tabs", index + 2),
+            )
+        })?;
+        files.push(PathBuf::from(path));
+    }
+    read_files(list, &files, "in this list")
+}
+
+/// The image files among `files` (others are skipped, as in a folder) as one series; `source`
+/// (the folder or list) and `place` name where they came from in errors.
+fn read_files(source: &Path, files: &[PathBuf], place: &str) -> Result<(Image<f64>, Option<String>), ImageError> {
     let mut slices = Vec::new();
-    for path in files_in(dir)? {
-        if let Some(slice) = read_header(&path)? {
+    for path in files {
+        if let Some(slice) = read_header(path)? {
             slices.push(slice);
         }
     }
     if slices.is_empty() {
-        return Err(format_err(dir, "no DICOM image file in this folder".into()));
+        return Err(format_err(source, format!("no DICOM image file {place}")));
     }
+    let dir = source;
     check_one_series(dir, &slices)?;
     let first = &slices[0];
     for s in &slices[1..] {
@@ -205,7 +254,8 @@ fn check_one_series(dir: &Path, slices: &[Slice]) -> Result<(), ImageError> {
     Err(format_err(
         dir,
         format!(
-            "the folder holds {} series (Series Instance UID): {}; put each series in its own folder",
+            "{} series (Series Instance UID) are mixed here: {}; put each series in its own folder, or index the \
+         collection with imaging.dicom_index",
             series.len(),
             list.join(", ")
         ),
