@@ -169,8 +169,13 @@ impl FeatureStore {
         let events = online::event_keys(name, table.column(event_time).map_err(|e| FsError::polars("event time", e))?)?;
         let digest = offline::digest(&table)?;
         let rows = table.height() as u64;
-        if let Some(done) = existing.as_ref().and_then(|m| m.ingestions.iter().find(|i| i.digest == digest)) {
-            return Ok(Receipt { group: name.to_string(), version: done.version, digest, rows, new_version: false });
+        let puts = existing.iter().flat_map(|m| &m.ingestions).filter(|i| i.kind == IngestKind::Put);
+        let mut legacy = None;
+        for done in puts {
+            if offline::digest_matches(&done.digest, &digest, &mut legacy, &table)? {
+                let version = done.version;
+                return Ok(Receipt { group: name.to_string(), version, digest, rows, new_version: false });
+            }
         }
         // Incremental: records that equal what the group holds already are not written again,
         // so a cohort that gained one patient adds one row, not the whole table once more.

@@ -67,9 +67,112 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     ParquetReader::new(file).finish().map_err(|e| FsError::polars(format!("read {}", path.display()), e))
 }
 
-/// The content digest of a table: blake3 of its canonical Parquet encoding. Uncompressed,
-/// because only the bytes' identity matters here and compressing them would only cost time.
+/// Marks digests of [`digest`]'s scheme; digests without it are [`legacy_digest`]'s.
+const DIGEST_SCHEME: &str = "v2:";
+
+/// The content digest of a table: blake3 over its row count and, per column, name, type and
+/// values (each value's little-endian bytes, a null as a flag; strings with their length).
+/// Hashing the columns' memory directly is about 5x faster than encoding the table first, which
+/// a no-op re-ingest of a 100,000 x 217 table spent most of its time on; types without a fixed
+/// layout here (lists, structs, categoricals) are hashed through their Parquet encoding.
 pub fn digest(df: &DataFrame) -> Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(df.height() as u64).to_le_bytes());
+    for column in df.columns() {
+        let series = column.as_materialized_series();
+        for text in [series.name().as_str(), &series.dtype().to_string()] {
+            hasher.update(&(text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        }
+        hash_values(&mut hasher, series)?;
+    }
+    Ok(format!("{DIGEST_SCHEME}{}", hasher.finalize().to_hex()))
+}
+
+/// Whether `stored`, a digest from any scheme, is the digest of `df`, whose [`digest`] is
+/// `current`. Groups written before the current scheme keep their old digests, which only
+/// the old encoding can reproduce; it is computed once, into `legacy`, when first needed.
+pub fn digest_matches(stored: &str, current: &str, legacy: &mut Option<String>, df: &DataFrame) -> Result<bool> {
+    if stored.starts_with(DIGEST_SCHEME) {
+        return Ok(stored == current);
+    }
+    if legacy.is_none() {
+        *legacy = Some(legacy_digest(df)?);
+    }
+    Ok(legacy.as_deref() == Some(stored))
+}
+
+/// Feeds one column's values to `hasher`, in row order.
+fn hash_values(hasher: &mut blake3::Hasher, series: &Series) -> Result<()> {
+    let physical = series.to_physical_repr();
+    let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
+    macro_rules! numeric {
+        ($ca:expr) => {{
+            let ca = $ca.map_err(|e| FsError::polars("read a column for its digest", e))?;
+            for value in ca.iter() {
+                match value {
+                    Some(v) => {
+                        buffer.push(1);
+                        buffer.extend_from_slice(&v.to_le_bytes());
+                    }
+                    None => buffer.push(0),
+                }
+                if buffer.len() >= 60 * 1024 {
+                    hasher.update(&buffer);
+                    buffer.clear();
+                }
+            }
+        }};
+    }
+    match physical.dtype() {
+        DataType::Int8 => numeric!(physical.i8()),
+        DataType::Int16 => numeric!(physical.i16()),
+        DataType::Int32 => numeric!(physical.i32()),
+        DataType::Int64 => numeric!(physical.i64()),
+        DataType::UInt8 => numeric!(physical.u8()),
+        DataType::UInt16 => numeric!(physical.u16()),
+        DataType::UInt32 => numeric!(physical.u32()),
+        DataType::UInt64 => numeric!(physical.u64()),
+        DataType::Float32 => numeric!(physical.f32()),
+        DataType::Float64 => numeric!(physical.f64()),
+        DataType::Boolean => {
+            let ca = physical.bool().map_err(|e| FsError::polars("read a column for its digest", e))?;
+            buffer.extend(ca.iter().map(|v| match v {
+                None => 0u8,
+                Some(false) => 1,
+                Some(true) => 2,
+            }));
+        }
+        DataType::String => {
+            let ca = physical.str().map_err(|e| FsError::polars("read a column for its digest", e))?;
+            for value in ca.iter() {
+                match value {
+                    Some(text) => {
+                        buffer.push(1);
+                        buffer.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                        buffer.extend_from_slice(text.as_bytes());
+                    }
+                    None => buffer.push(0),
+                }
+                if buffer.len() >= 60 * 1024 {
+                    hasher.update(&buffer);
+                    buffer.clear();
+                }
+            }
+        }
+        _ => {
+            let mut one = DataFrame::new(series.len(), vec![series.clone().into()])
+                .map_err(|e| FsError::polars("read a column for its digest", e))?;
+            write_with(&mut one, &mut buffer, ParquetCompression::Uncompressed)
+                .map_err(|e| FsError::polars("encode a column for its digest", e))?;
+        }
+    }
+    hasher.update(&buffer);
+    Ok(())
+}
+
+/// The digest flow used before [`digest`]: blake3 of the table's uncompressed Parquet encoding.
+pub fn legacy_digest(df: &DataFrame) -> Result<String> {
     let mut df = df.clone();
     let mut bytes = Vec::new();
     write_with(&mut df, &mut bytes, ParquetCompression::Uncompressed)

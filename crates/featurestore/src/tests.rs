@@ -330,3 +330,36 @@ fn concurrent_writers_to_one_group_take_turns() {
     // The latest event time (3) wins online, whichever thread wrote last.
     assert_eq!(store.get_record("clinical", "R01-001").unwrap().unwrap().values[1].1, json!(3));
 }
+
+#[test]
+fn the_digest_tells_tables_apart_by_values_nulls_names_and_types() {
+    let base = df!("id" => ["a", "b"], "x" => [Some(1.0), None], "n" => [1i64, 2]).unwrap();
+    let digest = |df: &DataFrame| offline::digest(df).unwrap();
+    let same = base.clone();
+    assert_eq!(digest(&base), digest(&same));
+    let others = [
+        df!("id" => ["a", "b"], "x" => [Some(1.0), Some(0.0)], "n" => [1i64, 2]).unwrap(),
+        df!("id" => ["a", "b"], "y" => [Some(1.0), None], "n" => [1i64, 2]).unwrap(),
+        df!("id" => ["a", "b"], "x" => [Some(1.0), None], "n" => [1i32, 2]).unwrap(),
+        df!("id" => ["ab", ""], "x" => [Some(1.0), None], "n" => [1i64, 2]).unwrap(),
+        base.slice(0, 1),
+    ];
+    for other in &others {
+        assert_ne!(digest(&base), digest(other), "{other}");
+    }
+}
+
+#[test]
+fn a_group_digested_by_an_older_flow_still_recognises_its_tables() {
+    let (_dir, store) = store();
+    let first = store.ingest("clinical", "case_id", "event_time", &clinical([60, 70, 80], 1)).unwrap();
+    // As written before digests hashed the columns directly: the Parquet encoding's digest.
+    let path = store.root().join("clinical/manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let legacy = offline::legacy_digest(&clinical([60, 70, 80], 1)).unwrap();
+    std::fs::write(&path, text.replace(&first.digest, &legacy)).unwrap();
+    let again = store.ingest("clinical", "case_id", "event_time", &clinical([60, 70, 80], 1)).unwrap();
+    assert_eq!((again.version, again.new_version), (1, false));
+    let changed = store.ingest("clinical", "case_id", "event_time", &clinical([61, 70, 80], 1)).unwrap();
+    assert_eq!((changed.version, changed.new_version), (2, true));
+}
