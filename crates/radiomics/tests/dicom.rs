@@ -149,6 +149,12 @@ const NORMAL: [f64; 3] = [0.0, 1.0, 0.0];
 const SERIES_UID: &str = "1.2.826.0.1.3680043.8.498.1";
 const FRAME_UID: &str = "1.2.826.0.1.3680043.8.498.7";
 const OTHER_FRAME_UID: &str = "1.2.826.0.1.3680043.8.498.8";
+const STUDY_UID: &str = "1.2.826.0.1.3680043.8.498.9";
+
+/// A UID under `root` for one patient (UIDs hold digits and dots only).
+fn numbered(root: &str, patient: &str) -> String {
+    format!("{root}.{}", patient.bytes().map(u32::from).sum::<u32>())
+}
 
 fn ds(values: &[f64]) -> PrimitiveValue {
     PrimitiveValue::from(values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\\"))
@@ -189,7 +195,13 @@ fn write_ct_slice(path: &Path, series: &str, z: usize, position: [f64; 3]) {
 }
 
 fn write_ct_slice_in(path: &Path, series: &str, z: usize, position: [f64; 3], frame: &str) {
+    write_ct_slice_of("P1", path, series, z, position, frame);
+}
+
+fn write_ct_slice_of(patient: &str, path: &Path, series: &str, z: usize, position: [f64; 3], frame: &str) {
     let mut obj = InMemDicomObject::new_empty();
+    put(&mut obj, tags::PATIENT_ID, VR::LO, patient);
+    put(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, numbered(STUDY_UID, patient));
     put(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, frame);
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, format!("{series}.{}", z + 1));
@@ -235,6 +247,9 @@ fn pattern(s: u16, z: usize, x: usize, y: usize) -> bool {
 const FRAMES: [(u16, usize); 5] = [(2, 1), (1, 0), (2, 3), (1, 2), (1, 1)];
 
 struct SegSpec {
+    patient: &'static str,
+    /// The series its Referenced Series Sequence names, if any.
+    references: Option<&'static str>,
     frame: &'static str,
     orientation: [f64; 6],
     /// Added to the position of frame 3 (0-based 2).
@@ -245,6 +260,8 @@ struct SegSpec {
 impl Default for SegSpec {
     fn default() -> Self {
         SegSpec {
+            patient: "P1",
+            references: Some(SERIES_UID),
             frame: FRAME_UID,
             orientation: [ROW_DIR, COL_DIR].concat().try_into().unwrap(),
             shift: [0.0; 3],
@@ -261,8 +278,17 @@ fn write_seg(path: &Path, spec: &SegSpec) {
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, uids::SEGMENTATION_STORAGE);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.8.498.2.1");
     put(&mut obj, tags::MODALITY, VR::CS, "SEG");
-    put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.8.498.2");
+    put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, numbered("1.2.826.0.1.3680043.8.498.2", spec.patient));
+    put(&mut obj, tags::PATIENT_ID, VR::LO, spec.patient);
+    put(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, numbered(STUDY_UID, spec.patient));
     put(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, spec.frame);
+    if let Some(series) = spec.references {
+        put_seq(
+            &mut obj,
+            tags::REFERENCED_SERIES_SEQUENCE,
+            vec![item(|r| put(r, tags::SERIES_INSTANCE_UID, VR::UI, series))],
+        );
+    }
     put(&mut obj, tags::ROWS, VR::US, ROWS as u16);
     put(&mut obj, tags::COLUMNS, VR::US, COLS as u16);
     put(&mut obj, tags::NUMBER_OF_FRAMES, VR::IS, FRAMES.len().to_string());
@@ -593,4 +619,163 @@ fn pat1_rtstruct_in_another_frame_of_reference_is_refused() {
     let msg = err.to_string();
     assert!(msg.contains("rs-other-frame.dcm") && msg.contains(OTHER_FRAME_UID), "{msg}");
     assert!(msg.contains("ReferencedFrameOfReferenceUID") && msg.contains("GTV-1"), "{msg}");
+}
+
+// --- Indexing a collection -----------------------------------------------------------------
+
+use flow_radiomics::dicom::index::{HeaderCache, IndexedCase, Problem, RoiRule, SegmentationKind, cases, scan};
+
+const SERIES_P2: &str = "1.2.826.0.1.3680043.8.498.21";
+const SERIES_P3: &str = "1.2.826.0.1.3680043.8.498.31";
+const FRAME_P2: &str = "1.2.826.0.1.3680043.8.498.27";
+
+/// A flat folder, files named by a counter as some downloads do: P1 (the synthetic CT and its
+/// SEG), P2 (the same with its own UIDs), P3 (a CT series, no segmentation), a README.
+fn write_collection(dir: &Path) {
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        dir.join(format!("{n:04}"))
+    };
+    for (patient, series, frame) in
+        [("P1", SERIES_UID, FRAME_UID), ("P2", SERIES_P2, FRAME_P2), ("P3", SERIES_P3, FRAME_UID)]
+    {
+        for z in 0..SLICES {
+            write_ct_slice_of(patient, &next(), series, z, slice_position(z), frame);
+        }
+    }
+    write_seg(&next(), &SegSpec::default());
+    write_seg(&next(), &SegSpec { patient: "P2", references: Some(SERIES_P2), frame: FRAME_P2, ..SegSpec::default() });
+    std::fs::write(dir.join("README.txt"), "a collection").unwrap();
+}
+
+fn index(dir: &Path, pattern: Option<&str>) -> (Vec<IndexedCase>, Vec<Problem>) {
+    let cache = HeaderCache::load(&dir.join("no-cache.jsonl"));
+    let scanned = scan(dir, &cache, 2, &Default::default()).unwrap();
+    let rule = RoiRule {
+        pattern: pattern.map(|p| regex::RegexBuilder::new(p).case_insensitive(true).build().unwrap()),
+        kind: SegmentationKind::Any,
+        modality: Some("CT".into()),
+    };
+    cases(&scanned, &rule)
+}
+
+#[test]
+fn index_pairs_each_series_with_its_seg_and_picks_the_roi() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_collection(tmp.path());
+    let (found, problems) = index(tmp.path(), Some("TUMOUR"));
+    let summary: Vec<(&str, &str, usize, u32, &str)> = found
+        .iter()
+        .map(|c| (c.subject.as_str(), c.image_series.as_str(), c.image_files.len(), c.roi_number, c.roi_name.as_str()))
+        .collect();
+    assert_eq!(summary, [("P1", SERIES_UID, SLICES, 1, "tumour"), ("P2", SERIES_P2, SLICES, 1, "tumour")]);
+    assert_eq!(found[0].segmentation_kind, "SEG");
+    // P3 simply has no segmentation: listed, not an error.
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(!problems[0].is_error && problems[0].subject.as_deref() == Some("P3"), "{problems:?}");
+
+    // What the index found reads as the case: the series list, then the chosen segment.
+    let list = tmp.path().join("p1.dcmlist");
+    flow_radiomics::dicom::write_series_list(&list, &found[0].image_files).unwrap();
+    let roi = Label::Number(found[0].roi_number);
+    let (image, mask) =
+        flow_radiomics::cohort::read_case_roi(&list, &found[0].segmentation, Some((&roi, 1.0)), 1).unwrap();
+    assert_eq!(image.geometry.size, [COLS, ROWS, SLICES]);
+    let expected: Vec<f64> = expected_mask(Some(1)).iter().map(|v| if *v != 0.0 { 1.0 } else { 0.0 }).collect();
+    assert_eq!(mask.data, expected);
+}
+
+#[test]
+fn index_names_what_makes_a_roi_ambiguous() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_collection(tmp.path());
+    // No pattern, three segments: each SEG patient is a problem that lists them.
+    let (found, problems) = index(tmp.path(), None);
+    assert!(found.is_empty());
+    let p1 = problems.iter().find(|p| p.subject.as_deref() == Some("P1")).unwrap();
+    assert!(p1.is_error && p1.message.contains("3 segments") && p1.message.contains("\"vessel\""), "{p1:?}");
+    assert!(p1.message.contains("set `roi`"), "{p1:?}");
+    // A pattern that two segments match ("tumour", "node"), and one that none does.
+    let (_, problems) = index(tmp.path(), Some("o"));
+    let p1 = problems.iter().find(|p| p.subject.as_deref() == Some("P1")).unwrap();
+    assert!(p1.message.contains("2 segments match") && p1.message.contains("\"node\""), "{p1:?}");
+    let (_, problems) = index(tmp.path(), Some("^gtv"));
+    let p1 = problems.iter().find(|p| p.subject.as_deref() == Some("P1")).unwrap();
+    assert!(p1.message.contains("no segment matches") && p1.message.contains("1 \"tumour\""), "{p1:?}");
+}
+
+#[test]
+fn index_refuses_a_seg_in_another_frame_of_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_collection(tmp.path());
+    // P2's SEG still references P2's series, but was drawn in P1's frame of reference.
+    write_seg(
+        &tmp.path().join("0014"),
+        &SegSpec { patient: "P2", references: Some(SERIES_P2), frame: FRAME_UID, ..SegSpec::default() },
+    );
+    let (found, problems) = index(tmp.path(), Some("tumour"));
+    assert_eq!(found.iter().map(|c| c.subject.as_str()).collect::<Vec<_>>(), ["P1"]);
+    let p2 = problems.iter().find(|p| p.subject.as_deref() == Some("P2")).unwrap();
+    assert!(p2.is_error, "{p2:?}");
+    for part in ["0014", "FrameOfReferenceUID", FRAME_UID, FRAME_P2, SERIES_P2] {
+        assert!(p2.message.contains(part), "{part} missing: {}", p2.message);
+    }
+}
+
+#[test]
+fn index_pairs_by_frame_of_reference_when_the_seg_names_no_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_collection(tmp.path());
+    write_seg(
+        &tmp.path().join("0014"),
+        &SegSpec { patient: "P2", references: None, frame: FRAME_P2, ..SegSpec::default() },
+    );
+    let (found, _) = index(tmp.path(), Some("tumour"));
+    let p2 = found.iter().find(|c| c.subject == "P2").unwrap();
+    assert_eq!(p2.image_series, SERIES_P2);
+}
+
+#[test]
+fn index_names_an_unreadable_file_and_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_collection(tmp.path());
+    let victim = tmp.path().join("0001");
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..200]).unwrap();
+    let (found, problems) = index(tmp.path(), Some("tumour"));
+    let unreadable = problems.iter().find(|p| p.subject.is_none()).unwrap();
+    assert!(unreadable.is_error && unreadable.message.contains("0001"), "{unreadable:?}");
+    assert!(unreadable.message.contains("truncated"), "{unreadable:?}");
+    // P1 lost a slice (the reader will say so when it reads the series); P2 is whole.
+    assert_eq!(found.iter().find(|c| c.subject == "P2").unwrap().image_files.len(), SLICES);
+}
+
+#[test]
+fn the_header_cache_reads_only_changed_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let collection = tmp.path().join("collection");
+    std::fs::create_dir(&collection).unwrap();
+    write_collection(&collection);
+    let cache_path = tmp.path().join("cache.jsonl");
+    let cancel = Default::default();
+    let mut cache = HeaderCache::load(&cache_path);
+    let first = scan(&collection, &cache, 2, &cancel).unwrap();
+    assert_eq!(first.headers_read, first.files.len());
+    cache.save(&first.files).unwrap();
+
+    let cache = HeaderCache::load(&cache_path);
+    let again = scan(&collection, &cache, 2, &cancel).unwrap();
+    assert_eq!(again.headers_read, 0);
+    assert_eq!(
+        again.files.iter().map(|f| &f.header).collect::<Vec<_>>(),
+        first.files.iter().map(|f| &f.header).collect::<Vec<_>>()
+    );
+
+    // Rewritten (new stamp): read again. A damaged cache is an empty one.
+    write_ct_slice_of("P3", &collection.join("0009"), SERIES_P3, 0, slice_position(0), FRAME_UID);
+    assert_eq!(scan(&collection, &cache, 2, &cancel).unwrap().headers_read, 1);
+    std::fs::write(&cache_path, "garbage").unwrap();
+    let cache = HeaderCache::load(&cache_path);
+    assert_eq!(scan(&collection, &cache, 2, &cancel).unwrap().headers_read, first.files.len());
 }
