@@ -9,9 +9,9 @@
 //!   number or ROI Number; where several segments or ROIs overlap, the largest number wins, so
 //!   pick one with [`Label`] when they nest (GTV inside PTV). An empty result is an error.
 //!
-//! Only native (uncompressed), deflated and RLE transfer syntaxes are decoded; JPEG family
-//! codecs are left out to keep the build small, and such files get an error saying to
-//! decompress them first (e.g. `gdcmconv --raw` or `dcmdjpeg`).
+//! Native (uncompressed), deflated, RLE, JPEG (baseline and lossless) and JPEG 2000 transfer
+//! syntaxes are decoded, all by pure-Rust crates; JPEG-LS would need CharLS (C++), so such
+//! files get an error saying to decompress them first (e.g. `gdcmconv --raw`).
 //!
 //! The reference is any [`Geometry`] (a DICOM series, a NIfTI or NRRD image). When the
 //! reference is a DICOM series its FrameOfReferenceUID is known ([`read_series_with_frame`]),

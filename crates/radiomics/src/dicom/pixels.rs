@@ -93,8 +93,8 @@ impl<'a> Pixels<'a> {
                     a.err(
                         tags::PIXEL_DATA,
                         &format!(
-                            "cannot decode transfer syntax {ts} ({e}); only uncompressed, deflated and RLE data are \
-                             supported: decompress the files first, e.g. with `gdcmconv --raw` or `dcmdjpeg`"
+                            "cannot decode transfer syntax {ts} ({e}); uncompressed, deflated, RLE, JPEG and JPEG 2000 \
+                             data are supported (not JPEG-LS): decompress the files first, e.g. with `gdcmconv --raw`"
                         ),
                     )
                 })?;
