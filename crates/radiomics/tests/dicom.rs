@@ -511,6 +511,9 @@ fn missing_and_duplicate_slices_are_named() {
     std::fs::remove_file(tmp.path().join("a.dcm")).unwrap();
     let msg = read_series(tmp.path()).unwrap_err().to_string();
     assert!(msg.contains("non-uniform slice spacing") && msg.contains("c.dcm"), "{msg}");
+    // The series and both positions around the gap, as a user would look them up.
+    let gap = [slice_position(0), slice_position(2)].map(|p| format!("{p:?}"));
+    assert!(msg.contains(SERIES_UID) && msg.contains(&gap[0]) && msg.contains(&gap[1]), "{msg}");
 
     write_ct_slice(&tmp.path().join("a.dcm"), SERIES_UID, 1, slice_position(1));
     write_ct_slice(&tmp.path().join("e.dcm"), SERIES_UID, 3, slice_position(3));

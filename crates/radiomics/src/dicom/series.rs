@@ -337,10 +337,14 @@ fn slice_spacing(order: &[(f64, &Slice)], normal: [f64; 3]) -> Result<f64, Image
             return Err(format_err(
                 &b.path,
                 format!(
-                    "non-uniform slice spacing: {:.4} mm from {} to this slice, where the other slices are {typical:.4} \
-                     mm apart ({:.4} mm on average over {} slices); a slice is missing or the folder mixes acquisitions",
+                    "non-uniform slice spacing in series {}: {:.4} mm from {} (ImagePositionPatient {:?}) to this \
+                     slice ({:?}), where the other slices are {typical:.4} mm apart ({:.4} mm on average over {} \
+                     slices); a slice is missing or the series mixes acquisitions",
+                    b.series,
                     db - da,
                     a.path.display(),
+                    a.position,
+                    b.position,
                     spacing,
                     order.len()
                 ),
