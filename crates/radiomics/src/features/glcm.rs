@@ -4,7 +4,7 @@
 //! is computed per direction and the values averaged, as pyradiomics does by default.
 //! Directions without any pair are left out. Grey levels absent from the ROI are dropped, and
 //! `i`, `j` are the levels' values, not their ranks.
-use nalgebra::{Complex, DMatrix};
+use nalgebra::{Complex, DMatrix, Schur};
 
 use super::grid::{GreyLevels, Padded};
 use super::{ClassFeatures, EPS, entropy};
@@ -176,10 +176,15 @@ fn features(p: &[f64], g: &[f64], ng: f64) -> [f64; 24] {
 
 /// The square root of the second largest eigenvalue of Q, `Q(i, j) = sum_k p(i, k) p(j, k) /
 /// (px(i) py(k) + eps)`, as pyradiomics computes it: with its epsilon in the denominator (which
-/// keeps rows of grey levels without a pair in this direction at zero, and moves the value by
-/// about 1e-6 where some probabilities are that small), over every grey level of the ROI, and
-/// with the eigenvalues of the non-symmetric Q sorted as numpy sorts complex numbers. One grey
-/// level in the whole ROI (a flat region) gives pyradiomics' arbitrary 1.
+/// moves the value by about 1e-6 where some probabilities are that small), over every grey
+/// level of the ROI, and with the eigenvalues of the non-symmetric Q sorted as numpy sorts
+/// complex numbers. One grey level in the whole ROI (a flat region) gives pyradiomics'
+/// arbitrary 1.
+///
+/// nalgebra's shifted QR iteration does not converge on every Q (some scattered ROIs give
+/// matrices it cycles on), so it runs with an iteration budget, then once more on a balanced
+/// Q; should both fail, the eigenvalues come from the symmetric form of the epsilon-free Q
+/// (similar to `S²`, `S = D^-1/2 P D^-1/2`, `D = diag(px)`), which differs by the epsilon only.
 fn maximal_correlation_coefficient(p: &[f64], px: &[f64]) -> f64 {
     let n = px.len();
     if n < 2 {
@@ -192,8 +197,121 @@ fn maximal_correlation_coefficient(p: &[f64], px: &[f64]) -> f64 {
         let (i, j) = (live[a], live[b]);
         live.iter().map(|&k| p[i * n + k] * p[j * n + k] / (px[i] * px[k] + EPS)).sum()
     });
-    let mut eigen: Vec<Complex<f64>> = q.complex_eigenvalues().iter().copied().collect();
+    let mut eigen: Vec<Complex<f64>> = match schur_eigenvalues(q) {
+        Some(values) => values,
+        None => symmetric_eigenvalues(p, px, &live).into_iter().map(|l| Complex::new(l, 0.0)).collect(),
+    };
     eigen.resize(n, Complex::new(0.0, 0.0));
     eigen.sort_unstable_by(|a, b| a.re.total_cmp(&b.re).then(a.im.total_cmp(&b.im)));
     eigen[n - 2].sqrt().re
+}
+
+/// The eigenvalues of `q` by a real Schur decomposition within an iteration budget, retried
+/// on `q` balanced by a diagonal similarity (rows and columns scaled to comparable norms,
+/// which changes no eigenvalue); `None` when neither converges.
+fn schur_eigenvalues(q: DMatrix<f64>) -> Option<Vec<Complex<f64>>> {
+    let budget = 60 * q.nrows().max(4);
+    if let Some(schur) = Schur::try_new(q.clone(), f64::EPSILON, budget) {
+        return Some(schur.complex_eigenvalues().iter().copied().collect());
+    }
+    let n = q.nrows();
+    let mut balanced = q;
+    for _ in 0..8 {
+        for i in 0..n {
+            let row: f64 = (0..n).filter(|&j| j != i).map(|j| balanced[(i, j)].abs()).sum();
+            let col: f64 = (0..n).filter(|&j| j != i).map(|j| balanced[(j, i)].abs()).sum();
+            if row > 0.0 && col > 0.0 {
+                let f = (col / row).sqrt();
+                balanced.row_mut(i).scale_mut(f);
+                balanced.column_mut(i).scale_mut(1.0 / f);
+            }
+        }
+    }
+    Schur::try_new(balanced, f64::EPSILON, budget).map(|schur| schur.complex_eigenvalues().iter().copied().collect())
+}
+
+/// The eigenvalues of the epsilon-free Q over the `live` levels: the squares of those of the
+/// symmetric `S = D^-1/2 P D^-1/2`.
+fn symmetric_eigenvalues(p: &[f64], px: &[f64], live: &[usize]) -> Vec<f64> {
+    let n = px.len();
+    let s = DMatrix::from_fn(live.len(), live.len(), |a, b| {
+        let (i, j) = (live[a], live[b]);
+        p[i * n + j] / (px[i] * px[j]).sqrt()
+    });
+    s.symmetric_eigenvalues().iter().map(|l| l * l).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One direction's GLCM of label 1 of pyradiomics' prostate phantom (scattered voxels, 24
+    /// pairs over 27 grey levels), as (i, j, pairs of 48): nalgebra's QR iteration cycles on
+    /// its Q without an iteration budget, which hung the whole extraction.
+    const SCATTERED_PAIRS: [(usize, usize, f64); 42] = [
+        (2, 19, 1.0),
+        (3, 13, 1.0),
+        (6, 7, 1.0),
+        (7, 6, 1.0),
+        (7, 8, 1.0),
+        (7, 24, 1.0),
+        (8, 7, 1.0),
+        (9, 10, 1.0),
+        (10, 9, 1.0),
+        (10, 11, 1.0),
+        (11, 10, 1.0),
+        (12, 13, 1.0),
+        (12, 20, 1.0),
+        (12, 24, 1.0),
+        (13, 3, 1.0),
+        (13, 12, 1.0),
+        (13, 13, 2.0),
+        (14, 14, 2.0),
+        (16, 17, 1.0),
+        (17, 16, 1.0),
+        (17, 20, 2.0),
+        (17, 23, 2.0),
+        (18, 20, 1.0),
+        (18, 23, 1.0),
+        (19, 2, 1.0),
+        (19, 22, 1.0),
+        (19, 24, 1.0),
+        (20, 12, 1.0),
+        (20, 17, 2.0),
+        (20, 18, 1.0),
+        (20, 21, 1.0),
+        (20, 24, 1.0),
+        (21, 20, 1.0),
+        (21, 26, 1.0),
+        (22, 19, 1.0),
+        (23, 17, 2.0),
+        (23, 18, 1.0),
+        (24, 7, 1.0),
+        (24, 12, 1.0),
+        (24, 19, 1.0),
+        (24, 20, 1.0),
+        (26, 21, 1.0),
+    ];
+
+    #[test]
+    fn mcc_of_a_matrix_the_qr_iteration_cycles_on_still_ends() {
+        let n = 27;
+        let mut p = vec![0.0; n * n];
+        for (i, j, count) in SCATTERED_PAIRS {
+            p[i * n + j] = count / 48.0;
+        }
+        let px: Vec<f64> = (0..n).map(|i| (0..n).map(|j| p[i * n + j]).sum()).collect();
+        let live: Vec<usize> = (0..n).filter(|&i| px[i] > 0.0).collect();
+        let q = DMatrix::from_fn(live.len(), live.len(), |a, b| {
+            let (i, j) = (live[a], live[b]);
+            live.iter().map(|&k| p[i * n + k] * p[j * n + k] / (px[i] * px[k] + EPS)).sum()
+        });
+        assert!(schur_eigenvalues(q).is_none(), "nalgebra converges now: the fallback may be unneeded");
+        let mcc = maximal_correlation_coefficient(&p, &px);
+        let mut symmetric = symmetric_eigenvalues(&p, &px, &live);
+        symmetric.resize(n, 0.0);
+        symmetric.sort_unstable_by(f64::total_cmp);
+        assert!((mcc - symmetric[n - 2].sqrt()).abs() < 1e-9, "{mcc}");
+        assert!((0.0..=1.0 + 1e-12).contains(&mcc), "{mcc}");
+    }
 }
