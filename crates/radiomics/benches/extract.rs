@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use flow_radiomics::Settings;
-use flow_radiomics::cohort::read_case_threads;
+use flow_radiomics::cohort::read_case_volumes;
 use flow_radiomics::features::extract_threads;
+use flow_radiomics::image::Voxels;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
@@ -51,12 +52,13 @@ fn main() {
             let mut voxels = 0;
             for _ in 0..runs {
                 let start = Instant::now();
-                let (img, msk) = read_case_threads(image, mask, threads).unwrap_or_else(|e| usage(&e.to_string()));
+                let (img, msk) =
+                    read_case_volumes(image, mask, None, threads).unwrap_or_else(|e| usage(&e.to_string()));
                 reads.push(start.elapsed());
                 let features =
                     extract_threads(&img, &msk, &settings, threads).unwrap_or_else(|e| usage(&e.to_string()));
                 totals.push(start.elapsed());
-                voxels = msk.data.iter().filter(|&&v| v == settings.label as f64).count();
+                voxels = label_voxels(&msk, settings.label as f64);
                 std::hint::black_box(features);
             }
             let (read, total) = (median(&mut reads), median(&mut totals));
@@ -71,6 +73,18 @@ fn main() {
             );
         }
     }
+}
+
+/// Mask voxels holding `label`, outside the timed part.
+fn label_voxels(mask: &impl Voxels, label: f64) -> usize {
+    let [nx, ny, nz] = mask.geometry().size;
+    let mut row = vec![0.0; nx];
+    (0..ny * nz)
+        .map(|r| {
+            mask.values(r * nx, &mut row);
+            row.iter().filter(|&&v| v == label).count()
+        })
+        .sum()
 }
 
 fn median(times: &mut [Duration]) -> Duration {

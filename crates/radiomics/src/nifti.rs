@@ -13,7 +13,7 @@ use std::path::Path;
 use ::nifti::{Endianness, NiftiHeader, NiftiType};
 
 use crate::error::ImageError;
-use crate::image::{Geometry, Image, ras_to_lps_direction, ras_to_lps_point};
+use crate::image::{Geometry, Image, Sample, StoredVolume, ras_to_lps_direction, ras_to_lps_point};
 
 /// Size of a NIfTI-1 header; the data of a single-file `.nii` cannot start before it.
 const HEADER_BYTES: usize = 348;
@@ -27,6 +27,12 @@ const HEADER_BYTES: usize = 348;
 /// truncated or corrupt gzip data, fewer voxel bytes than the header promises, and a
 /// non-finite voxel-to-world transform.
 pub fn read_nifti(path: &Path) -> Result<Image<f64>, ImageError> {
+    read_nifti_stored(path).map(|volume| volume.to_image())
+}
+
+/// Reads a NIfTI-1 file keeping its voxels as stored (see [`StoredVolume`]); `scl_slope` and
+/// `scl_inter` are applied as each voxel is read.
+pub fn read_nifti_stored(path: &Path) -> Result<StoredVolume, ImageError> {
     let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
     let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })?;
     let raw = if crate::gzip::is_gzip(&bytes) {
@@ -40,15 +46,13 @@ pub fn read_nifti(path: &Path) -> Result<Image<f64>, ImageError> {
         .data_type()
         .map_err(|_| format(format!("header field datatype is {}, which is not a NIfTI data type", header.datatype)))?;
     let offset = data_offset(&header).map_err(format)?;
-    let voxels = raw.get(offset..).unwrap_or_default();
     // NIfTI stores x fastest, as `Image` does: the voxels convert in order, with no reordering.
-    let mut data = to_f64(voxels, data_type, header.endianness == Endianness::Big, nx * ny * nz)
+    let sample = sample_of(data_type, raw.len().saturating_sub(offset), nx * ny * nz)
         .map_err(|msg| format(format!("{msg} (data from byte {offset} on)")))?;
     // As the standard says: a slope of 0 means no scaling.
     let (slope, intercept) = (f64::from(header.scl_slope), f64::from(header.scl_inter));
-    if slope != 0.0 && slope.is_finite() && intercept.is_finite() && (slope, intercept) != (1.0, 0.0) {
-        data.iter_mut().for_each(|v| *v = *v * slope + intercept);
-    }
+    let scaling =
+        if slope != 0.0 && slope.is_finite() && intercept.is_finite() { (slope, intercept) } else { (1.0, 0.0) };
     let (spacing, origin_ras, direction_ras) = ras_transform(&header).ok_or_else(|| {
         format(
             "the header's voxel-to-world transform (sform, qform or pixdim, whichever is in use) is degenerate or \
@@ -56,15 +60,14 @@ pub fn read_nifti(path: &Path) -> Result<Image<f64>, ImageError> {
                 .into(),
         )
     })?;
-    Ok(Image {
-        geometry: Geometry {
-            size: [nx, ny, nz],
-            spacing,
-            origin: ras_to_lps_point(origin_ras),
-            direction: ras_to_lps_direction(direction_ras),
-        },
-        data,
-    })
+    let geometry = Geometry {
+        size: [nx, ny, nz],
+        spacing,
+        origin: ras_to_lps_point(origin_ras),
+        direction: ras_to_lps_direction(direction_ras),
+    };
+    let little = header.endianness != Endianness::Big;
+    Ok(StoredVolume::new(geometry, raw, offset, sample, little, 1, scaling))
 }
 
 /// The header of a single-file NIfTI-1 image, with a message for anything else.
@@ -135,41 +138,31 @@ fn data_offset(header: &NiftiHeader) -> Result<usize, String> {
 }
 
 /// Decodes `count` voxels of `data_type` from `raw`.
-fn to_f64(raw: &[u8], data_type: NiftiType, big_endian: bool, count: usize) -> Result<Vec<f64>, String> {
-    let type_name = format!("{data_type:?}").to_ascii_lowercase();
-    macro_rules! decode {
-        ($t:ty) => {{
-            const WIDTH: usize = std::mem::size_of::<$t>();
-            let needed = count.checked_mul(WIDTH).filter(|&n| n <= raw.len()).ok_or_else(|| {
-                format!(
-                    "truncated: the header says {count} voxels of {type_name}, which take {} bytes, but the file \
-                     holds {} bytes of voxel data",
-                    count as u128 * WIDTH as u128,
-                    raw.len()
-                )
-            })?;
-            raw[..needed]
-                .chunks_exact(WIDTH)
-                .map(|b| {
-                    let bytes: [u8; WIDTH] = b.try_into().unwrap_or([0; WIDTH]);
-                    (if big_endian { <$t>::from_be_bytes(bytes) } else { <$t>::from_le_bytes(bytes) }) as f64
-                })
-                .collect()
-        }};
-    }
-    Ok(match data_type {
-        NiftiType::Uint8 => decode!(u8),
-        NiftiType::Int8 => decode!(i8),
-        NiftiType::Int16 => decode!(i16),
-        NiftiType::Uint16 => decode!(u16),
-        NiftiType::Int32 => decode!(i32),
-        NiftiType::Uint32 => decode!(u32),
-        NiftiType::Int64 => decode!(i64),
-        NiftiType::Uint64 => decode!(u64),
-        NiftiType::Float32 => decode!(f32),
-        NiftiType::Float64 => decode!(f64),
+/// The sample type of `data_type`, once `held` bytes of voxel data are known to hold `count`
+/// voxels of it.
+fn sample_of(data_type: NiftiType, held: usize, count: usize) -> Result<Sample, String> {
+    let sample = match data_type {
+        NiftiType::Uint8 => Sample::U8,
+        NiftiType::Int8 => Sample::I8,
+        NiftiType::Int16 => Sample::I16,
+        NiftiType::Uint16 => Sample::U16,
+        NiftiType::Int32 => Sample::I32,
+        NiftiType::Uint32 => Sample::U32,
+        NiftiType::Int64 => Sample::I64,
+        NiftiType::Uint64 => Sample::U64,
+        NiftiType::Float32 => Sample::F32,
+        NiftiType::Float64 => Sample::F64,
         other => return Err(format!("NIfTI data type {other:?} is not a scalar image type")),
-    })
+    };
+    let type_name = format!("{data_type:?}").to_ascii_lowercase();
+    if count.checked_mul(sample.bytes()).is_none_or(|needed| needed > held) {
+        return Err(format!(
+            "truncated: the header says {count} voxels of {type_name}, which take {} bytes, but the file holds {held} \
+             bytes of voxel data",
+            count as u128 * sample.bytes() as u128,
+        ));
+    }
+    Ok(sample)
 }
 
 type Transform = ([f64; 3], [f64; 3], [[f64; 3]; 3]);

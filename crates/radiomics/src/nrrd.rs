@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use crate::error::ImageError;
-use crate::image::{Geometry, Image, ras_to_lps_direction, ras_to_lps_point};
+use crate::image::{Geometry, Image, Sample, StoredVolume, ras_to_lps_direction, ras_to_lps_point};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scalar {
@@ -51,24 +51,16 @@ impl Scalar {
         }
     }
 
-    /// Decodes one value from exactly `self.bytes()` bytes.
-    fn decode(self, b: &[u8], little: bool) -> f64 {
-        macro_rules! num {
-            ($t:ty, $n:literal) => {{
-                let mut a = [0u8; $n];
-                a.copy_from_slice(b);
-                if little { <$t>::from_le_bytes(a) } else { <$t>::from_be_bytes(a) }
-            }};
-        }
+    fn sample(self) -> Sample {
         match self {
-            Scalar::I8 => f64::from(num!(i8, 1)),
-            Scalar::U8 => f64::from(b[0]),
-            Scalar::I16 => f64::from(num!(i16, 2)),
-            Scalar::U16 => f64::from(num!(u16, 2)),
-            Scalar::I32 => f64::from(num!(i32, 4)),
-            Scalar::U32 => f64::from(num!(u32, 4)),
-            Scalar::F32 => f64::from(num!(f32, 4)),
-            Scalar::F64 => num!(f64, 8),
+            Scalar::I8 => Sample::I8,
+            Scalar::U8 => Sample::U8,
+            Scalar::I16 => Sample::I16,
+            Scalar::U16 => Sample::U16,
+            Scalar::I32 => Sample::I32,
+            Scalar::U32 => Sample::U32,
+            Scalar::F32 => Sample::F32,
+            Scalar::F64 => Sample::F64,
         }
     }
 }
@@ -89,12 +81,21 @@ struct Field<'a> {
 /// Reads a NRRD file (`.nrrd` or Slicer `.seg.nrrd`) into an image of `f64` voxels in LPS.
 /// Every stored type converts to `f64` exactly.
 pub fn read_nrrd(path: &Path) -> Result<Image<f64>, ImageError> {
+    read_nrrd_stored(path).map(|volume| volume.to_image())
+}
+
+/// Reads a NRRD file keeping its voxels as stored (see [`StoredVolume`]).
+pub fn read_nrrd_stored(path: &Path) -> Result<StoredVolume, ImageError> {
     let bytes = std::fs::read(path).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })?;
-    parse_nrrd(&bytes, path)
+    parse_nrrd_stored(bytes, path)
 }
 
 /// Parses NRRD bytes; `path` only names the file in errors.
 pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<Image<f64>, ImageError> {
+    parse_nrrd_stored(bytes.to_vec(), path).map(|volume| volume.to_image())
+}
+
+fn parse_nrrd_stored(bytes: Vec<u8>, path: &Path) -> Result<StoredVolume, ImageError> {
     let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
     let bad = |f: &Field, msg: String| ImageError::NrrdHeader {
         path: path.to_path_buf(),
@@ -308,41 +309,42 @@ pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<Image<f64>, ImageError> {
     };
 
     let f = required("encoding")?;
-    let data_start =
-        data_start.ok_or_else(|| format("NRRD header is not followed by an empty line and data".into()))?;
-    let body = &bytes[data_start..];
-    let decoded;
-    let payload: &[u8] = match f.value {
-        "raw" => body,
-        "gzip" | "gz" => {
-            decoded = crate::gzip::gunzip(body).map_err(|e| format(crate::gzip::describe_gunzip_error(&e)))?;
-            &decoded
-        }
+    let gzip = match f.value {
+        "raw" => false,
+        "gzip" | "gz" => true,
         v => return Err(bad(f, format!("encoding `{v}` is not supported (raw or gzip)"))),
     };
-
+    let data_start =
+        data_start.ok_or_else(|| format("NRRD header is not followed by an empty line and data".into()))?;
+    let type_name = type_name.to_string();
     let width = scalar.bytes();
     let too_large = || format(format!("header field `sizes` {sizes:?} describes more voxels than memory can hold"));
     let count = size.iter().try_fold(layers, |acc, &n| acc.checked_mul(n)).ok_or_else(too_large)?;
     let needed = count.checked_mul(width).ok_or_else(too_large)?;
-    if payload.len() < needed {
+    let (payload, offset) = if gzip {
+        let decoded =
+            crate::gzip::gunzip(&bytes[data_start..]).map_err(|e| format(crate::gzip::describe_gunzip_error(&e)))?;
+        (decoded, 0)
+    } else {
+        (bytes, data_start)
+    };
+    let held = payload.len() - offset;
+    if held < needed {
         return Err(format(format!(
             "truncated: the header says {count} voxels of {type_name}, which take {needed} bytes, but the {} data \
-             holds {} bytes",
-            if payload.len() == body.len() { "file's" } else { "decompressed" },
-            payload.len()
+             holds {held} bytes",
+            if gzip { "decompressed" } else { "file's" },
         )));
     }
-    if payload.len() > needed {
+    if held > needed {
         return Err(format(format!(
-            "the data holds {} bytes, more than the {needed} bytes of {count} voxels of {type_name} that the header's \
-             `sizes` and `type` describe: the header does not match the data",
-            payload.len()
+            "the data holds {held} bytes, more than the {needed} bytes of {count} voxels of {type_name} that the \
+             header's `sizes` and `type` describe: the header does not match the data",
         )));
     }
     // Layers vary fastest: voxel v of layer 0 is element v * layers.
-    let data = payload.chunks_exact(width * layers).map(|c| scalar.decode(&c[..width], little)).collect();
-    Ok(Image { geometry: Geometry { size, spacing, origin, direction }, data })
+    let geometry = Geometry { size, spacing, origin, direction };
+    Ok(StoredVolume::new(geometry, payload, offset, scalar.sample(), little, layers, (1.0, 0.0)))
 }
 
 fn parse_vector(s: &str) -> Option<[f64; 3]> {

@@ -1,7 +1,7 @@
 //! The region of interest: the image cropped to the bounding box of one mask label, as every
 //! feature class sees it.
 
-use crate::image::Image;
+use crate::image::Voxels;
 
 /// The image inside the bounding box of the voxels whose mask value is the label.
 ///
@@ -78,25 +78,31 @@ fn describe_labels(present: &[i64]) -> String {
 impl Roi {
     /// Crops `image` to the voxels of `mask` equal to `label`. The caller has checked that both
     /// share one geometry. The mask must hold whole numbers only, and the image's voxels inside
-    /// the ROI must be finite (outside it they are never looked at).
-    pub fn new(image: &Image<f64>, mask: &Image<f64>, label: i64) -> Result<Roi, RoiError> {
-        if image.data.len() != mask.data.len() {
-            return Err(RoiError::SizeMismatch { image: image.data.len(), mask: mask.data.len() });
+    /// the ROI must be finite (outside it they are never looked at). The mask is read a row at a
+    /// time and the image only inside the bounding box, so volumes kept as stored
+    /// ([`crate::image::StoredVolume`]) are never converted whole.
+    pub fn new(image: &impl Voxels, mask: &impl Voxels, label: i64) -> Result<Roi, RoiError> {
+        let (image_voxels, mask_voxels) = (image.geometry().voxel_count(), mask.geometry().voxel_count());
+        if image_voxels != mask_voxels {
+            return Err(RoiError::SizeMismatch { image: image_voxels, mask: mask_voxels });
         }
-        let [nx, ny, nz] = image.geometry.size;
-        let whole = |v: &f64| v.fract() == 0.0;
-        if let Some(first) = mask.data.iter().position(|v| !whole(v)) {
-            let count = mask.data.iter().filter(|v| !whole(v)).count();
-            let voxel = [first % nx.max(1), (first / nx.max(1)) % ny.max(1), first / (nx * ny).max(1)];
-            return Err(RoiError::MaskNotIntegral { voxel, value: mask.data[first], count });
-        }
+        let [nx, ny, nz] = image.geometry().size;
         let wanted = label as f64;
+        let mut row = vec![0.0; nx];
         let mut lo = [usize::MAX; 3];
         let mut hi = [0usize; 3];
         let mut voxel_count = 0;
+        let mut fractional: Option<([usize; 3], f64)> = None;
+        let mut fractional_count = 0;
         for z in 0..nz {
             for y in 0..ny {
-                let row = &mask.data[nx * (y + ny * z)..nx * (y + 1 + ny * z)];
+                mask.values(nx * (y + ny * z), &mut row);
+                for (x, v) in row.iter().enumerate() {
+                    if v.fract() != 0.0 {
+                        fractional_count += 1;
+                        fractional.get_or_insert(([x, y, z], *v));
+                    }
+                }
                 let (Some(first), Some(last)) =
                     (row.iter().position(|&m| m == wanted), row.iter().rposition(|&m| m == wanted))
                 else {
@@ -109,13 +115,22 @@ impl Roi {
                 }
             }
         }
+        if let Some((voxel, value)) = fractional {
+            return Err(RoiError::MaskNotIntegral { voxel, value, count: fractional_count });
+        }
         if voxel_count == 0 {
-            let mut present: Vec<i64> =
-                mask.data.iter().filter(|v| **v != 0.0 && v.is_finite()).map(|v| v.round() as i64).collect();
-            present.sort_unstable();
-            present.dedup();
-            present.truncate(20);
-            return Err(RoiError::LabelMissing { label, present });
+            // The 20 smallest labels present, for the message.
+            let mut present = std::collections::BTreeSet::new();
+            for start in (0..mask_voxels).step_by(nx.max(1)) {
+                mask.values(start, &mut row);
+                for v in row.iter().filter(|v| **v != 0.0 && v.is_finite()) {
+                    present.insert(v.round() as i64);
+                    if present.len() > 20 {
+                        present.pop_last();
+                    }
+                }
+            }
+            return Err(RoiError::LabelMissing { label, present: present.into_iter().collect() });
         }
         let size = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
         // pyradiomics' default `minimumROIDimensions: 2`.
@@ -124,29 +139,28 @@ impl Roi {
             return Err(RoiError::TooSmall { label, dimensions, voxels: voxel_count });
         }
         let total = size[0] * size[1] * size[2];
-        let mut values = Vec::with_capacity(total);
+        let mut values = vec![0.0; total];
         let mut roi_mask = Vec::with_capacity(total);
+        let mut mask_row = vec![0.0; size[0]];
         let mut non_finite: Option<([usize; 3], f64)> = None;
         let mut non_finite_count = 0;
-        for z in lo[2]..=hi[2] {
-            for y in lo[1]..=hi[1] {
-                let row = nx * (y + ny * z);
-                let (row_values, row_mask) =
-                    (&image.data[row + lo[0]..=row + hi[0]], &mask.data[row + lo[0]..=row + hi[0]]);
-                for (x, (v, m)) in row_values.iter().zip(row_mask).enumerate() {
-                    if *m == wanted && !v.is_finite() {
-                        non_finite_count += 1;
-                        non_finite.get_or_insert(([lo[0] + x, y, z], *v));
-                    }
+        for (r, (z, y)) in (lo[2]..=hi[2]).flat_map(|z| (lo[1]..=hi[1]).map(move |y| (z, y))).enumerate() {
+            let start = nx * (y + ny * z) + lo[0];
+            let row_values = &mut values[r * size[0]..(r + 1) * size[0]];
+            image.values(start, row_values);
+            mask.values(start, &mut mask_row);
+            for (x, (v, m)) in row_values.iter().zip(&mask_row).enumerate() {
+                if *m == wanted && !v.is_finite() {
+                    non_finite_count += 1;
+                    non_finite.get_or_insert(([lo[0] + x, y, z], *v));
                 }
-                values.extend_from_slice(row_values);
-                roi_mask.extend(row_mask.iter().map(|&m| m == wanted));
             }
+            roi_mask.extend(mask_row.iter().map(|&m| m == wanted));
         }
         if let Some((voxel, value)) = non_finite {
             return Err(RoiError::NonFiniteIntensity { voxel, value, count: non_finite_count });
         }
-        Ok(Roi { size, spacing: image.geometry.spacing, values, mask: roi_mask, voxel_count })
+        Ok(Roi { size, spacing: image.geometry().spacing, values, mask: roi_mask, voxel_count })
     }
 
     /// The values of the ROI voxels, in x-fastest order.
@@ -158,7 +172,7 @@ impl Roi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::Geometry;
+    use crate::image::{Geometry, Image};
 
     fn image(data: Vec<f64>) -> Image<f64> {
         let geometry = Geometry {

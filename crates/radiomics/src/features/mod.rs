@@ -13,7 +13,7 @@ pub mod ngtdm;
 pub mod shape;
 
 use crate::discretise::{Discretised, check_range, fixed_bin_width};
-use crate::image::Image;
+use crate::image::{Image, Voxels};
 use crate::roi::{Roi, RoiError};
 
 /// A computed feature: pyradiomics' feature name within its class (`ClusterShade`) and value.
@@ -101,8 +101,8 @@ pub fn extract(image: &Image<f64>, mask: &Image<f64>, settings: &Settings) -> Re
 
 /// [`extract`] with the feature classes spread over up to `threads` threads.
 pub fn extract_threads(
-    image: &Image<f64>,
-    mask: &Image<f64>,
+    image: &impl Voxels,
+    mask: &impl Voxels,
     settings: &Settings,
     threads: usize,
 ) -> Result<Vec<Feature>, RoiError> {
