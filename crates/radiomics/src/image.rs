@@ -299,33 +299,80 @@ impl Voxels for StoredVolume {
     }
 
     fn values(&self, start: usize, out: &mut [f64]) {
-        macro_rules! convert {
-            ($t:ty) => {{
-                const WIDTH: usize = std::mem::size_of::<$t>();
-                let step = WIDTH * self.stride;
-                let from = self.offset + start * step;
-                let samples = self.bytes[from..from + out.len() * step].chunks_exact(step);
-                for (value, sample) in out.iter_mut().zip(samples) {
-                    let mut b = [0u8; WIDTH];
-                    b.copy_from_slice(&sample[..WIDTH]);
-                    *value = (if self.little_endian { <$t>::from_le_bytes(b) } else { <$t>::from_be_bytes(b) }) as f64;
-                }
-            }};
-        }
-        match self.sample {
-            Sample::I8 => convert!(i8),
-            Sample::U8 => convert!(u8),
-            Sample::I16 => convert!(i16),
-            Sample::U16 => convert!(u16),
-            Sample::I32 => convert!(i32),
-            Sample::U32 => convert!(u32),
-            Sample::I64 => convert!(i64),
-            Sample::U64 => convert!(u64),
-            Sample::F32 => convert!(f32),
-            Sample::F64 => convert!(f64),
-        }
+        let step = self.sample.bytes() * self.stride;
+        let from = self.offset + start * step;
+        decode(&self.bytes[from..from + out.len() * step], self.sample, self.little_endian, self.stride, out);
         if (self.slope, self.intercept) != (1.0, 0.0) {
             out.iter_mut().for_each(|v| *v = *v * self.slope + self.intercept);
+        }
+    }
+}
+
+/// Converts stored samples to `f64`: `out[i]` from the sample at `bytes[i * stride * width..]`.
+pub(crate) fn decode(bytes: &[u8], sample: Sample, little_endian: bool, stride: usize, out: &mut [f64]) {
+    macro_rules! convert {
+        ($t:ty) => {{
+            const WIDTH: usize = std::mem::size_of::<$t>();
+            for (value, sample) in out.iter_mut().zip(bytes.chunks_exact(WIDTH * stride)) {
+                let mut b = [0u8; WIDTH];
+                b.copy_from_slice(&sample[..WIDTH]);
+                *value = (if little_endian { <$t>::from_le_bytes(b) } else { <$t>::from_be_bytes(b) }) as f64;
+            }
+        }};
+    }
+    match sample {
+        Sample::I8 => convert!(i8),
+        Sample::U8 => convert!(u8),
+        Sample::I16 => convert!(i16),
+        Sample::U16 => convert!(u16),
+        Sample::I32 => convert!(i32),
+        Sample::U32 => convert!(u32),
+        Sample::I64 => convert!(i64),
+        Sample::U64 => convert!(u64),
+        Sample::F32 => convert!(f32),
+        Sample::F64 => convert!(f64),
+    }
+}
+
+/// The voxels of one box of a grid, as `f64`: what reading an image around a ROI keeps
+/// ([`crate::nrrd::read_nrrd_box`]). Voxels outside the box read as NaN.
+#[derive(Debug, Clone)]
+pub struct BoxedVolume {
+    pub geometry: Geometry,
+    /// The box's first voxel and its size, (x, y, z).
+    lo: [usize; 3],
+    size: [usize; 3],
+    data: Vec<f64>,
+}
+
+impl BoxedVolume {
+    pub(crate) fn new(geometry: Geometry, lo: [usize; 3], size: [usize; 3], data: Vec<f64>) -> BoxedVolume {
+        debug_assert_eq!(data.len(), size.iter().product::<usize>());
+        BoxedVolume { geometry, lo, size, data }
+    }
+}
+
+impl Voxels for BoxedVolume {
+    fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    fn values(&self, start: usize, out: &mut [f64]) {
+        let [nx, ny, _] = self.geometry.size;
+        let local = |at: usize| {
+            let (x, y, z) = (at % nx, (at / nx) % ny, at / (nx * ny));
+            let inside = (0..3).all(|a| [x, y, z][a] >= self.lo[a] && [x, y, z][a] < self.lo[a] + self.size[a]);
+            inside.then(|| (x - self.lo[0]) + self.size[0] * ((y - self.lo[1]) + self.size[1] * (z - self.lo[2])))
+        };
+        // The usual call: a run of one row inside the box.
+        if let (Some(first), Some(last)) = (local(start), local(start + out.len().max(1) - 1))
+            && last + 1 - first == out.len()
+        {
+            out.copy_from_slice(&self.data[first..=last]);
+            return;
+        }
+        for (i, value) in out.iter_mut().enumerate() {
+            *value = local(start + i).map_or(f64::NAN, |at| self.data[at]);
         }
     }
 }

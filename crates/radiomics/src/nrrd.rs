@@ -13,7 +13,9 @@
 use std::path::Path;
 
 use crate::error::ImageError;
-use crate::image::{Geometry, Image, Sample, StoredVolume, ras_to_lps_direction, ras_to_lps_point};
+use crate::image::{
+    BoxedVolume, Geometry, Image, Sample, StoredVolume, decode, ras_to_lps_direction, ras_to_lps_point,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scalar {
@@ -90,12 +92,138 @@ pub fn read_nrrd_stored(path: &Path) -> Result<StoredVolume, ImageError> {
     parse_nrrd_stored(bytes, path)
 }
 
+/// The grid of a NRRD file, from its header alone.
+pub fn read_nrrd_geometry(path: &Path) -> Result<Geometry, ImageError> {
+    let (head, _) = read_head(path)?;
+    parse_layout(&head, path).map(|layout| layout.geometry)
+}
+
+/// Reads only the box `lo..=hi` (voxel indices, x, y, z) of a NRRD file's voxels: the data is
+/// decompressed as a stream up to the box's last slice and only the box is kept, so memory
+/// holds the box, not the volume, and the slices after the box are never inflated. The box
+/// must lie inside the grid. Truncated data up to the box is an error naming the file; what
+/// follows the box is not read, hence not checked.
+pub fn read_nrrd_box(path: &Path, lo: [usize; 3], hi: [usize; 3]) -> Result<BoxedVolume, ImageError> {
+    use std::io::Read;
+    let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
+    let (head, file) = read_head(path)?;
+    let layout = parse_layout(&head, path)?;
+    let [nx, ny, nz] = layout.geometry.size;
+    if (0..3).any(|a| lo[a] > hi[a] || hi[a] >= [nx, ny, nz][a]) {
+        return Err(format(format!("box {lo:?}..={hi:?} is outside the grid {:?}", layout.geometry.size)));
+    }
+    let data = head.get(layout.data_start..).unwrap_or_default().to_vec();
+    let stream = std::io::Cursor::new(data).chain(std::io::BufReader::with_capacity(1 << 16, file));
+    // Rows are taken from a large buffer of decompressed data: asking the decoder for one row at
+    // a time made it several times slower.
+    let mut reader: Box<dyn Read> = if layout.gzip {
+        Box::new(std::io::BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(stream)))
+    } else {
+        Box::new(stream)
+    };
+    let row_bytes = nx * layout.sample.bytes() * layout.layers;
+    let size = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
+    let mut boxed = vec![0.0; size.iter().product()];
+    let mut row = vec![0u8; row_bytes];
+    let mut next = 0;
+    let from = lo[0] * layout.sample.bytes() * layout.layers;
+    for z in 0..=hi[2] {
+        for y in 0..ny {
+            reader.read_exact(&mut row).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    format(format!(
+                        "truncated: the data ends before voxel row y = {y} of slice z = {z}, which the header's `sizes` \
+                         {:?} promise",
+                        layout.geometry.size
+                    ))
+                } else if layout.gzip {
+                    format(crate::gzip::describe_gunzip_error(&e))
+                } else {
+                    ImageError::Io { path: path.to_path_buf(), source: e }
+                }
+            })?;
+            if z >= lo[2] && (lo[1]..=hi[1]).contains(&y) {
+                let out = &mut boxed[next..next + size[0]];
+                decode(&row[from..], layout.sample, layout.little, layout.layers, out);
+                next += size[0];
+            }
+        }
+    }
+    Ok(BoxedVolume::new(layout.geometry, lo, size, boxed))
+}
+
+/// The first bytes of a file, through the blank line that ends a NRRD header (at most 1 MiB;
+/// the parser names a header without its end), and the file positioned after them.
+fn read_head(path: &Path) -> Result<(Vec<u8>, std::fs::File), ImageError> {
+    use std::io::Read;
+    let io = |source| ImageError::Io { path: path.to_path_buf(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 8 * 1024];
+    while head.len() < 1 << 20 {
+        let n = file.read(&mut chunk).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..n]);
+        if head.windows(2).any(|w| w == b"\n\n") || head.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    Ok((head, file))
+}
+
 /// Parses NRRD bytes; `path` only names the file in errors.
 pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<Image<f64>, ImageError> {
     parse_nrrd_stored(bytes.to_vec(), path).map(|volume| volume.to_image())
 }
 
+/// Where and how a NRRD file holds its voxels, from its header.
+struct Layout {
+    geometry: Geometry,
+    sample: Sample,
+    little: bool,
+    /// Samples per voxel (Slicer's layers; voxel v of layer 0 is sample v * layers).
+    layers: usize,
+    gzip: bool,
+    /// Where the data starts in the file.
+    data_start: usize,
+    count: usize,
+    /// Bytes of (decompressed) data the header describes.
+    needed: usize,
+    type_name: String,
+}
+
 fn parse_nrrd_stored(bytes: Vec<u8>, path: &Path) -> Result<StoredVolume, ImageError> {
+    let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
+    let Layout { geometry, sample, little, layers, gzip, data_start, count, needed, type_name } =
+        parse_layout(&bytes, path)?;
+    let (payload, offset) = if gzip {
+        let decoded =
+            crate::gzip::gunzip(&bytes[data_start..]).map_err(|e| format(crate::gzip::describe_gunzip_error(&e)))?;
+        (decoded, 0)
+    } else {
+        (bytes, data_start)
+    };
+    let held = payload.len() - offset;
+    if held < needed {
+        return Err(format(format!(
+            "truncated: the header says {count} voxels of {type_name}, which take {needed} bytes, but the {} data \
+             holds {held} bytes",
+            if gzip { "decompressed" } else { "file's" },
+        )));
+    }
+    if held > needed {
+        return Err(format(format!(
+            "the data holds {held} bytes, more than the {needed} bytes of {count} voxels of {type_name} that the \
+             header's `sizes` and `type` describe: the header does not match the data",
+        )));
+    }
+    Ok(StoredVolume::new(geometry, payload, offset, sample, little, layers, (1.0, 0.0)))
+}
+
+/// Parses the header at the start of `bytes` (which may end anywhere after it).
+fn parse_layout(bytes: &[u8], path: &Path) -> Result<Layout, ImageError> {
     let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
     let bad = |f: &Field, msg: String| ImageError::NrrdHeader {
         path: path.to_path_buf(),
@@ -321,30 +449,8 @@ fn parse_nrrd_stored(bytes: Vec<u8>, path: &Path) -> Result<StoredVolume, ImageE
     let too_large = || format(format!("header field `sizes` {sizes:?} describes more voxels than memory can hold"));
     let count = size.iter().try_fold(layers, |acc, &n| acc.checked_mul(n)).ok_or_else(too_large)?;
     let needed = count.checked_mul(width).ok_or_else(too_large)?;
-    let (payload, offset) = if gzip {
-        let decoded =
-            crate::gzip::gunzip(&bytes[data_start..]).map_err(|e| format(crate::gzip::describe_gunzip_error(&e)))?;
-        (decoded, 0)
-    } else {
-        (bytes, data_start)
-    };
-    let held = payload.len() - offset;
-    if held < needed {
-        return Err(format(format!(
-            "truncated: the header says {count} voxels of {type_name}, which take {needed} bytes, but the {} data \
-             holds {held} bytes",
-            if gzip { "decompressed" } else { "file's" },
-        )));
-    }
-    if held > needed {
-        return Err(format(format!(
-            "the data holds {held} bytes, more than the {needed} bytes of {count} voxels of {type_name} that the \
-             header's `sizes` and `type` describe: the header does not match the data",
-        )));
-    }
-    // Layers vary fastest: voxel v of layer 0 is element v * layers.
     let geometry = Geometry { size, spacing, origin, direction };
-    Ok(StoredVolume::new(geometry, payload, offset, scalar.sample(), little, layers, (1.0, 0.0)))
+    Ok(Layout { geometry, sample: scalar.sample(), little, layers, gzip, data_start, count, needed, type_name })
 }
 
 fn parse_vector(s: &str) -> Option<[f64; 3]> {

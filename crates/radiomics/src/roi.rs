@@ -86,7 +86,33 @@ impl Roi {
         if image_voxels != mask_voxels {
             return Err(RoiError::SizeMismatch { image: image_voxels, mask: mask_voxels });
         }
-        let [nx, ny, nz] = image.geometry().size;
+        RoiMask::scan(mask, label)?.crop(image)
+    }
+
+    /// The values of the ROI voxels, in x-fastest order.
+    pub fn roi_values(&self) -> Vec<f64> {
+        self.values.iter().zip(&self.mask).filter(|(_, m)| **m).map(|(v, _)| *v).collect()
+    }
+}
+
+/// Which voxels of a bounding box are the ROI: the mask's half of [`Roi::new`], so that the
+/// image can be read after the mask and only inside [`RoiMask::lo`]..=[`RoiMask::hi`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoiMask {
+    /// The bounding box's first and last voxel, (x, y, z) in the mask's grid.
+    pub lo: [usize; 3],
+    pub hi: [usize; 3],
+    /// The grid the box lies in.
+    grid: [usize; 3],
+    mask: Vec<bool>,
+    voxel_count: usize,
+}
+
+impl RoiMask {
+    /// Finds the voxels of `mask` equal to `label`, reading it a row at a time. The mask must
+    /// hold whole numbers only, and the ROI must span two dimensions at least.
+    pub fn scan(mask: &impl Voxels, label: i64) -> Result<RoiMask, RoiError> {
+        let [nx, ny, nz] = mask.geometry().size;
         let wanted = label as f64;
         let mut row = vec![0.0; nx];
         let mut lo = [usize::MAX; 3];
@@ -121,7 +147,7 @@ impl Roi {
         if voxel_count == 0 {
             // The 20 smallest labels present, for the message.
             let mut present = std::collections::BTreeSet::new();
-            for start in (0..mask_voxels).step_by(nx.max(1)) {
+            for start in (0..nx * ny * nz).step_by(nx.max(1)) {
                 mask.values(start, &mut row);
                 for v in row.iter().filter(|v| **v != 0.0 && v.is_finite()) {
                     present.insert(v.round() as i64);
@@ -138,34 +164,39 @@ impl Roi {
         if dimensions < 2 {
             return Err(RoiError::TooSmall { label, dimensions, voxels: voxel_count });
         }
-        let total = size[0] * size[1] * size[2];
-        let mut values = vec![0.0; total];
-        let mut roi_mask = Vec::with_capacity(total);
-        let mut mask_row = vec![0.0; size[0]];
+        let mut in_roi = Vec::with_capacity(size[0] * size[1] * size[2]);
+        for z in lo[2]..=hi[2] {
+            for y in lo[1]..=hi[1] {
+                let mut part = vec![0.0; size[0]];
+                mask.values(nx * (y + ny * z) + lo[0], &mut part);
+                in_roi.extend(part.iter().map(|&m| m == wanted));
+            }
+        }
+        Ok(RoiMask { lo, hi, grid: [nx, ny, nz], mask: in_roi, voxel_count })
+    }
+
+    /// The image inside the box; its voxels inside the ROI must be finite.
+    /// `image` is only asked for voxels of the box.
+    pub fn crop(self, image: &impl Voxels) -> Result<Roi, RoiError> {
+        let RoiMask { lo, hi, grid: [nx, ny, _], mask, voxel_count } = self;
+        let size = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
+        let mut values = vec![0.0; mask.len()];
         let mut non_finite: Option<([usize; 3], f64)> = None;
         let mut non_finite_count = 0;
         for (r, (z, y)) in (lo[2]..=hi[2]).flat_map(|z| (lo[1]..=hi[1]).map(move |y| (z, y))).enumerate() {
-            let start = nx * (y + ny * z) + lo[0];
-            let row_values = &mut values[r * size[0]..(r + 1) * size[0]];
-            image.values(start, row_values);
-            mask.values(start, &mut mask_row);
-            for (x, (v, m)) in row_values.iter().zip(&mask_row).enumerate() {
-                if *m == wanted && !v.is_finite() {
+            let row = r * size[0]..(r + 1) * size[0];
+            image.values(nx * (y + ny * z) + lo[0], &mut values[row.clone()]);
+            for (x, (v, m)) in values[row.clone()].iter().zip(&mask[row]).enumerate() {
+                if *m && !v.is_finite() {
                     non_finite_count += 1;
                     non_finite.get_or_insert(([lo[0] + x, y, z], *v));
                 }
             }
-            roi_mask.extend(mask_row.iter().map(|&m| m == wanted));
         }
         if let Some((voxel, value)) = non_finite {
             return Err(RoiError::NonFiniteIntensity { voxel, value, count: non_finite_count });
         }
-        Ok(Roi { size, spacing: image.geometry().spacing, values, mask: roi_mask, voxel_count })
-    }
-
-    /// The values of the ROI voxels, in x-fastest order.
-    pub fn roi_values(&self) -> Vec<f64> {
-        self.values.iter().zip(&self.mask).filter(|(_, m)| **m).map(|(v, _)| *v).collect()
+        Ok(Roi { size, spacing: image.geometry().spacing, values, mask, voxel_count })
     }
 }
 
