@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::dicom::{Label, Reference};
 use crate::error::ImageError;
 use crate::features::{Feature, Settings, extract_roi};
-use crate::image::{Geometry, Image, StoredVolume, Tolerance, Voxels};
+use crate::image::{BoxedVolume, Geometry, Image, StoredVolume, Tolerance, Voxels};
 use crate::manifest::Case;
 use crate::roi::{Roi, RoiError, RoiMask};
 
@@ -198,7 +198,10 @@ pub const BOX_READ_ABOVE: u64 = 16 << 20;
 /// [`BOX_READ_ABOVE`] bytes is read after its mask and only inside the ROI's bounding box
 /// ([`crate::nrrd::read_nrrd_box`]): its data is inflated as a stream up to the box's last
 /// slice and only the box is kept, so a 512 x 512 x 300 CT costs its tumour, not its volume,
-/// in memory (peak 81 MB against 250 MB) and partly in time.
+/// in memory (peak 81 MB against 250 MB) and partly in time. Likewise a DICOM series with a
+/// SEG or RTSTRUCT: the slices' headers give the grid the mask is drawn on, and only the slices
+/// of the ROI's bounding box are decoded (a damaged slice outside it goes unnoticed, and does
+/// not change a feature).
 pub fn read_roi(
     image_path: &Path,
     mask_path: &Path,
@@ -218,6 +221,30 @@ fn read_roi_boxed_above(
     box_read_above: u64,
 ) -> Result<Roi, CaseError> {
     let roi_error = |source| CaseError::Roi { image: image_path.to_path_buf(), mask: mask_path.to_path_buf(), source };
+    let is_series = image_path.is_dir()
+        || image_path.extension().is_some_and(|e| e.eq_ignore_ascii_case(crate::dicom::SERIES_LIST_EXTENSION));
+    if is_series && is_dicom_file(mask_path) {
+        // The mask is drawn on the series' grid, known from the slices' headers; then only the
+        // slices of the ROI's bounding box are decoded.
+        let layout = crate::dicom::series_layout(image_path)?;
+        let reference = Reference {
+            geometry: &layout.geometry,
+            path: image_path,
+            frame_of_reference: layout.frame_of_reference.as_deref(),
+        };
+        let which = roi.map_or(&Label::All, |(which, _)| which);
+        let mut mask = crate::dicom::read_mask_on(mask_path, &reference, which)?;
+        if let Some((_, value)) = roi {
+            mask.data.iter_mut().filter(|v| **v != 0.0).for_each(|v| *v = value);
+        }
+        let roi_mask = RoiMask::scan(&mask, label).map_err(roi_error)?;
+        drop(mask);
+        let (lo, hi) = (roi_mask.lo, roi_mask.hi);
+        let data = layout.slices_in(lo, hi)?;
+        let size = [hi[0] + 1 - lo[0], hi[1] + 1 - lo[1], hi[2] + 1 - lo[2]];
+        let image = BoxedVolume::new(layout.geometry, lo, size, data);
+        return roi_mask.crop(&image).map_err(roi_error);
+    }
     // Small files inflate faster whole (libdeflate) than as a stream, and fit in memory anyway.
     let large_nrrd = image_path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nrrd"))
         && std::fs::metadata(image_path).is_ok_and(|m| m.is_file() && m.len() > box_read_above);

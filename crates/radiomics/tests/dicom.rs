@@ -804,3 +804,37 @@ fn jpeg_lossless_and_jpeg_2000_decode_to_the_native_voxels() {
         assert_eq!(decoded.data, native.data, "{name}: voxels differ");
     }
 }
+
+// --- Reading only the ROI's slices ------------------------------------------------------------
+
+#[test]
+fn a_series_read_around_its_roi_gives_the_roi_of_the_whole_series() {
+    use flow_radiomics::cohort::read_roi;
+    use flow_radiomics::roi::Roi;
+    let tmp = tempfile::tempdir().unwrap();
+    let ct = tmp.path().join("ct");
+    std::fs::create_dir(&ct).unwrap();
+    write_series(&ct);
+    let seg = tmp.path().join("seg.dcm");
+    write_seg(&seg, &SegSpec::default());
+    for label in [1, 2] {
+        let (image, mask) = read_case(&ct, &seg).unwrap();
+        let whole = Roi::new(&image, &mask, label).unwrap();
+        let boxed = read_roi(&ct, &seg, None, label, 1).unwrap();
+        assert_eq!(boxed, whole, "segment {label}");
+    }
+    // Segment 2 has frames on slices 1 and 3 only: the pixels of slice 0 (c.dcm) are never
+    // decoded, so cutting them short only fails a whole read.
+    let bytes = std::fs::read(ct.join("c.dcm")).unwrap();
+    std::fs::write(ct.join("c.dcm"), &bytes[..bytes.len() - 10]).unwrap();
+    assert!(read_case(&ct, &seg).unwrap_err().to_string().contains("c.dcm"));
+    assert_eq!(
+        read_roi(&ct, &seg, None, 2, 1).unwrap().voxel_count,
+        expected_mask(Some(2)).iter().filter(|v| **v != 0.0).count()
+    );
+
+    let Some(dir) = shared("ibsi1/ct_phantom_pat1_dicom/image") else { return };
+    let Some(rs) = shared("ibsi1/ct_phantom_pat1_dicom/mask/DCM_RS_00060.dcm") else { return };
+    let (image, mask) = read_case(&dir, &rs).unwrap();
+    assert_eq!(read_roi(&dir, &rs, None, 1, 1).unwrap(), Roi::new(&image, &mask, 1).unwrap());
+}

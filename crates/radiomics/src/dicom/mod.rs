@@ -37,7 +37,8 @@ use crate::error::ImageError;
 use crate::image::{Geometry, Image};
 
 pub use series::{
-    SERIES_LIST_EXTENSION, SERIES_LIST_HEADER, read_series, read_series_list, read_series_with_frame, write_series_list,
+    SERIES_LIST_EXTENSION, SERIES_LIST_HEADER, SeriesLayout, read_series, read_series_list, read_series_with_frame,
+    series_layout, write_series_list,
 };
 
 /// How far (as a fraction of the voxel spacing) a SEG frame position, or a series slice, may

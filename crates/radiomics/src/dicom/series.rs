@@ -85,6 +85,11 @@ pub fn write_series_list(path: &Path, files: &[(PathBuf, super::index::Stamp)]) 
 /// Reads the series a list names ([`write_series_list`]) as [`read_series_with_frame`] reads
 /// a folder: for collections whose series share folders, which a list can still name alone.
 pub fn read_series_list(list: &Path) -> Result<(Image<f64>, Option<String>), ImageError> {
+    read_files(list, &list_files(list)?, "in this list")
+}
+
+/// The files a series list names.
+fn list_files(list: &Path) -> Result<Vec<PathBuf>, ImageError> {
     let text = std::fs::read_to_string(list).map_err(|source| ImageError::Io { path: list.to_path_buf(), source })?;
     let mut lines = text.lines();
     if lines.next() != Some(SERIES_LIST_HEADER) {
@@ -100,12 +105,59 @@ pub fn read_series_list(list: &Path) -> Result<(Image<f64>, Option<String>), Ima
         })?;
         files.push(PathBuf::from(path));
     }
-    read_files(list, &files, "in this list")
+    Ok(files)
 }
 
 /// The image files among `files` (others are skipped, as in a folder) as one series; `source`
 /// (the folder or list) and `place` name where they came from in errors.
 fn read_files(source: &Path, files: &[PathBuf], place: &str) -> Result<(Image<f64>, Option<String>), ImageError> {
+    let layout = layout_files(source, files, place)?;
+    let [nx, ny, nz] = layout.geometry.size;
+    let data = layout.slices_in([0, 0, 0], [nx - 1, ny - 1, nz - 1])?;
+    Ok((Image { geometry: layout.geometry, data }, layout.frame_of_reference))
+}
+
+/// A series from its slices' headers: its grid, frame of reference and slice files in order
+/// along the normal, with no pixel data read yet.
+pub struct SeriesLayout {
+    pub geometry: Geometry,
+    pub frame_of_reference: Option<String>,
+    slices: Vec<PathBuf>,
+}
+
+impl SeriesLayout {
+    /// The values of the box `lo..=hi` (x, y, z), x fastest: only the slices of the box are
+    /// decoded, which is most of the cost of reading a series.
+    pub fn slices_in(&self, lo: [usize; 3], hi: [usize; 3]) -> Result<Vec<f64>, ImageError> {
+        let [nx, ny, _] = self.geometry.size;
+        let mut data = Vec::with_capacity((hi[0] + 1 - lo[0]) * (hi[1] + 1 - lo[1]) * (hi[2] + 1 - lo[2]));
+        for path in &self.slices[lo[2]..=hi[2]] {
+            let obj = open(path, false)?;
+            let pixels = Pixels::new(&obj, path)?;
+            if (pixels.cols, pixels.rows) != (nx, ny) {
+                return Err(format_err(path, "rows or columns changed while reading the series".into()));
+            }
+            let attrs = Attrs::new(&obj, path);
+            let slope = attrs.opt_float(tags::RESCALE_SLOPE)?.unwrap_or(1.0);
+            let intercept = attrs.opt_float(tags::RESCALE_INTERCEPT)?.unwrap_or(0.0);
+            let frame = pixels.frame(0);
+            for y in lo[1]..=hi[1] {
+                data.extend(frame[nx * y + lo[0]..=nx * y + hi[0]].iter().map(|&v| v as f64 * slope + intercept));
+            }
+        }
+        Ok(data)
+    }
+}
+
+/// The [`SeriesLayout`] of a folder ([`read_series`]) or a series list ([`read_series_list`]).
+pub fn series_layout(source: &Path) -> Result<SeriesLayout, ImageError> {
+    if source.is_dir() {
+        return layout_files(source, &files_in(source)?, "in this folder");
+    }
+    layout_files(source, &list_files(source)?, "in this list")
+}
+
+fn layout_files(source: &Path, files: &[PathBuf], place: &str) -> Result<SeriesLayout, ImageError> {
     let mut slices = Vec::new();
     for path in files {
         if let Some(slice) = read_header(path)? {
@@ -115,8 +167,7 @@ fn read_files(source: &Path, files: &[PathBuf], place: &str) -> Result<(Image<f6
     if slices.is_empty() {
         return Err(format_err(source, format!("no DICOM image file {place}")));
     }
-    let dir = source;
-    check_one_series(dir, &slices)?;
+    check_one_series(source, &slices)?;
     let first = &slices[0];
     for s in &slices[1..] {
         check_same_frame(first, s)?;
@@ -130,20 +181,6 @@ fn read_files(source: &Path, files: &[PathBuf], place: &str) -> Result<(Image<f6
     order.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.path.cmp(&b.1.path)));
     let slice_spacing = slice_spacing(&order, normal)?;
 
-    let (nx, ny, nz) = (first.cols as usize, first.rows as usize, order.len());
-    let mut data = Vec::new();
-    for (_, slice) in &order {
-        let obj = open(&slice.path, false)?;
-        let pixels = Pixels::new(&obj, &slice.path)?;
-        if (pixels.cols, pixels.rows) != (nx, ny) {
-            return Err(format_err(&slice.path, "rows or columns changed while reading the folder".into()));
-        }
-        let attrs = Attrs::new(&obj, &slice.path);
-        let slope = attrs.opt_float(tags::RESCALE_SLOPE)?.unwrap_or(1.0);
-        let intercept = attrs.opt_float(tags::RESCALE_INTERCEPT)?.unwrap_or(0.0);
-        data.extend(pixels.frame(0).into_iter().map(|v| v as f64 * slope + intercept));
-    }
-
     let origin = order[0].1.position;
     let columns = [row_axis, col_axis, normal];
     let mut direction = [[0.0; 3]; 3];
@@ -152,16 +189,14 @@ fn read_files(source: &Path, files: &[PathBuf], place: &str) -> Result<(Image<f6
             row[c] = axis[r];
         }
     }
-    let image = Image {
-        geometry: Geometry {
-            size: [nx, ny, nz],
-            spacing: [first.pixel_spacing[1], first.pixel_spacing[0], slice_spacing],
-            origin,
-            direction,
-        },
-        data,
+    let geometry = Geometry {
+        size: [first.cols as usize, first.rows as usize, order.len()],
+        spacing: [first.pixel_spacing[1], first.pixel_spacing[0], slice_spacing],
+        origin,
+        direction,
     };
-    Ok((image, frame_of_reference))
+    let slices = order.iter().map(|(_, s)| s.path.clone()).collect();
+    Ok(SeriesLayout { geometry, frame_of_reference, slices })
 }
 
 /// The frame of reference the slices share, if they name one.
