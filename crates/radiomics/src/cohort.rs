@@ -95,11 +95,7 @@ pub fn read_case_roi(
             (crate::read_image(image_path)?, None)
         };
         let reference = Reference { geometry: &image.geometry, path: image_path, frame_of_reference: frame.as_deref() };
-        let which = roi.map_or(&Label::All, |(which, _)| which);
-        let mut mask = crate::dicom::read_mask_on(mask_path, &reference, which)?;
-        if let Some((_, value)) = roi {
-            mask.data.iter_mut().filter(|v| **v != 0.0).for_each(|v| *v = value);
-        }
+        let mask = read_dicom_mask(mask_path, &reference, roi)?;
         return Ok((image, mask));
     }
     if let Some((which, _)) = roi {
@@ -124,6 +120,21 @@ pub fn read_case_roi(
     let (image, mask) = (image?, mask?);
     image.geometry.check_same(&mask.geometry, Tolerance::default(), image_path, mask_path)?;
     Ok((image, mask))
+}
+
+/// A DICOM SEG or RTSTRUCT on `reference`'s grid: every segment or ROI, or the one `roi` picks
+/// with its voxels set to the given value.
+fn read_dicom_mask(
+    mask_path: &Path,
+    reference: &Reference<'_>,
+    roi: Option<(&Label, f64)>,
+) -> Result<Image<f64>, ImageError> {
+    let which = roi.map_or(&Label::All, |(which, _)| which);
+    let mut mask = crate::dicom::read_mask_on(mask_path, reference, which)?;
+    if let Some((_, value)) = roi {
+        mask.data.iter_mut().filter(|v| **v != 0.0).for_each(|v| *v = value);
+    }
+    Ok(mask)
 }
 
 /// A volume read for measuring: NRRD and NIfTI stay as stored (converted voxel by voxel where
@@ -232,11 +243,7 @@ fn read_roi_boxed_above(
             path: image_path,
             frame_of_reference: layout.frame_of_reference.as_deref(),
         };
-        let which = roi.map_or(&Label::All, |(which, _)| which);
-        let mut mask = crate::dicom::read_mask_on(mask_path, &reference, which)?;
-        if let Some((_, value)) = roi {
-            mask.data.iter_mut().filter(|v| **v != 0.0).for_each(|v| *v = value);
-        }
+        let mask = read_dicom_mask(mask_path, &reference, roi)?;
         let roi_mask = RoiMask::scan(&mask, label).map_err(roi_error)?;
         drop(mask);
         let (lo, hi) = (roi_mask.lo, roi_mask.hi);

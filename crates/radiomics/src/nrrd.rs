@@ -17,54 +17,19 @@ use crate::image::{
     BoxedVolume, Geometry, Image, Sample, StoredVolume, decode, ras_to_lps_direction, ras_to_lps_point,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scalar {
-    I8,
-    U8,
-    I16,
-    U16,
-    I32,
-    U32,
-    F32,
-    F64,
-}
-
-impl Scalar {
-    fn parse(s: &str) -> Option<Scalar> {
-        Some(match s {
-            "signed char" | "int8" | "int8_t" => Scalar::I8,
-            "uchar" | "unsigned char" | "uint8" | "uint8_t" => Scalar::U8,
-            "short" | "short int" | "signed short" | "signed short int" | "int16" | "int16_t" => Scalar::I16,
-            "ushort" | "unsigned short" | "unsigned short int" | "uint16" | "uint16_t" => Scalar::U16,
-            "int" | "signed int" | "int32" | "int32_t" => Scalar::I32,
-            "uint" | "unsigned int" | "uint32" | "uint32_t" => Scalar::U32,
-            "float" => Scalar::F32,
-            "double" => Scalar::F64,
-            _ => return None,
-        })
-    }
-
-    fn bytes(self) -> usize {
-        match self {
-            Scalar::I8 | Scalar::U8 => 1,
-            Scalar::I16 | Scalar::U16 => 2,
-            Scalar::I32 | Scalar::U32 | Scalar::F32 => 4,
-            Scalar::F64 => 8,
-        }
-    }
-
-    fn sample(self) -> Sample {
-        match self {
-            Scalar::I8 => Sample::I8,
-            Scalar::U8 => Sample::U8,
-            Scalar::I16 => Sample::I16,
-            Scalar::U16 => Sample::U16,
-            Scalar::I32 => Sample::I32,
-            Scalar::U32 => Sample::U32,
-            Scalar::F32 => Sample::F32,
-            Scalar::F64 => Sample::F64,
-        }
-    }
+/// The sample type a NRRD `type` field names (every spelling the format allows).
+fn parse_type(s: &str) -> Option<Sample> {
+    Some(match s {
+        "signed char" | "int8" | "int8_t" => Sample::I8,
+        "uchar" | "unsigned char" | "uint8" | "uint8_t" => Sample::U8,
+        "short" | "short int" | "signed short" | "signed short int" | "int16" | "int16_t" => Sample::I16,
+        "ushort" | "unsigned short" | "unsigned short int" | "uint16" | "uint16_t" => Sample::U16,
+        "int" | "signed int" | "int32" | "int32_t" => Sample::I32,
+        "uint" | "unsigned int" | "uint32" | "uint32_t" => Sample::U32,
+        "float" => Sample::F32,
+        "double" => Sample::F64,
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,7 +271,7 @@ fn parse_layout(bytes: &[u8], path: &Path) -> Result<Layout, ImageError> {
 
     let f = required("type")?;
     let type_name = f.value;
-    let scalar = Scalar::parse(f.value).ok_or_else(|| bad(f, format!("unsupported type `{}`", f.value)))?;
+    let scalar = parse_type(f.value).ok_or_else(|| bad(f, format!("unsupported type `{}`", f.value)))?;
 
     let f = required("dimension")?;
     let dim: usize = match f.value {
@@ -450,7 +415,7 @@ fn parse_layout(bytes: &[u8], path: &Path) -> Result<Layout, ImageError> {
     let count = size.iter().try_fold(layers, |acc, &n| acc.checked_mul(n)).ok_or_else(too_large)?;
     let needed = count.checked_mul(width).ok_or_else(too_large)?;
     let geometry = Geometry { size, spacing, origin, direction };
-    Ok(Layout { geometry, sample: scalar.sample(), little, layers, gzip, data_start, count, needed, type_name })
+    Ok(Layout { geometry, sample: scalar, little, layers, gzip, data_start, count, needed, type_name })
 }
 
 fn parse_vector(s: &str) -> Option<[f64; 3]> {

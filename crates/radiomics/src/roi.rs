@@ -165,10 +165,10 @@ impl RoiMask {
             return Err(RoiError::TooSmall { label, dimensions, voxels: voxel_count });
         }
         let mut in_roi = Vec::with_capacity(size[0] * size[1] * size[2]);
+        let part = &mut row[..size[0]];
         for z in lo[2]..=hi[2] {
             for y in lo[1]..=hi[1] {
-                let mut part = vec![0.0; size[0]];
-                mask.values(nx * (y + ny * z) + lo[0], &mut part);
+                mask.values(nx * (y + ny * z) + lo[0], part);
                 in_roi.extend(part.iter().map(|&m| m == wanted));
             }
         }
