@@ -140,7 +140,7 @@ impl NodeKind for ImagingDicomIndex {
         // One cache per index node: a collection that moves (a new synthetic cohort is a new
         // store object) is re-read once, and no cache outlives its node's name.
         let cache_path = ctx.state_dir.join("cache/dicom-index").join(format!("{}.jsonl", ctx.node));
-        let mut cache = HeaderCache::load(&cache_path);
+        let cache = HeaderCache::load(&cache_path);
         let scanned = scan(collection, &cache, ctx.threads, ctx.cancel.flag())
             .map_err(|e| classify(e.is_bad_data(), e.to_string()))?;
         if ctx.cancel.is_cancelled() {

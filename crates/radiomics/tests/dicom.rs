@@ -762,7 +762,7 @@ fn the_header_cache_reads_only_changed_files() {
     write_collection(&collection);
     let cache_path = tmp.path().join("cache.jsonl");
     let cancel = Default::default();
-    let mut cache = HeaderCache::load(&cache_path);
+    let cache = HeaderCache::load(&cache_path);
     let first = scan(&collection, &cache, 2, &cancel).unwrap();
     assert_eq!(first.headers_read, first.files.len());
     cache.save(&first.files).unwrap();

@@ -159,11 +159,19 @@ pub struct HeaderCache {
     entries: HashMap<PathBuf, (Stamp, Option<Header>)>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct CacheLine {
     path: PathBuf,
     stamp: Stamp,
     header: Option<Header>,
+}
+
+/// A [`CacheLine`] as written, borrowing from the scan.
+#[derive(Serialize)]
+struct CacheLineRef<'a> {
+    path: &'a Path,
+    stamp: Stamp,
+    header: &'a Option<Header>,
 }
 
 const CACHE_VERSION: &str = "flow dicom header cache 1";
@@ -200,25 +208,30 @@ impl HeaderCache {
 
     /// Writes the cache with the entries of `files` only (files gone from the collection drop
     /// out), atomically: a temporary file renamed over the old one, private to the user.
-    pub fn save(&mut self, files: &[IndexedFile]) -> std::io::Result<()> {
+    pub fn save(&self, files: &[IndexedFile]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = self.path.with_extension(format!("tmp-{}", std::process::id()));
-        let mut out = std::io::BufWriter::new(
-            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?,
-        );
-        writeln!(out, "{CACHE_VERSION}")?;
-        self.entries.clear();
-        for file in files {
-            let line = CacheLine { path: file.path.clone(), stamp: file.stamp, header: file.header.clone() };
-            serde_json::to_writer(&mut out, &line)?;
-            out.write_all(b"\n")?;
-            self.entries.insert(file.path.clone(), (file.stamp, file.header.clone()));
+        let write = || -> std::io::Result<()> {
+            let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+            let mut out = std::io::BufWriter::new(file);
+            writeln!(out, "{CACHE_VERSION}")?;
+            for file in files {
+                let line = CacheLineRef { path: &file.path, stamp: file.stamp, header: &file.header };
+                serde_json::to_writer(&mut out, &line)?;
+                out.write_all(b"\n")?;
+            }
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        let result = write();
+        if result.is_err() {
+            // Only the temporary file this call created; the cache it was to replace stays.
+            let _ = std::fs::remove_file(&tmp);
         }
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
+        result
     }
 }
 
