@@ -84,6 +84,12 @@ pub enum Command {
   flow fs query \"SELECT COUNT(*) AS n FROM genomic_s42\" --csv
   flow fs drop clinical_s7")]
     Fs(FsArgs),
+    /// Serve the online feature store over HTTP/JSON, behind a bearer token
+    #[command(after_help = "Examples:
+  flow serve                               127.0.0.1:8377, token in .flow/serve/token
+  flow serve --port 9000
+  curl -H \"Authorization: Bearer $(cat .flow/serve/token)\" localhost:8377/v1/groups/clinical_s42/records/R01-001")]
+    Serve(crate::serve::ServeArgs),
     /// Print a node's log from the newest run in which it ran (NODE, or NODE[ITEM] for a map item)
     #[command(after_help = "Examples:
   flow log multimodal_model

@@ -116,6 +116,7 @@ pub fn dispatch(mut cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify_cmd(&ctx, args),
         Command::Nodes(args) => nodes_cmd(&ctx, args),
         Command::Fs(args) => crate::fs::fs_cmd(&ctx, args),
+        Command::Serve(args) => crate::serve::serve_cmd(&ctx, args),
         Command::ExecJob(args) => crate::exec_job::exec_job(&ctx, args),
         Command::Log(args) => crate::artifacts::log_cmd(&ctx, args),
         Command::Cat(args) => crate::artifacts::cat_cmd(&ctx, args),

@@ -15,6 +15,7 @@ mod logging;
 mod plugin_new;
 mod project;
 mod run;
+mod serve;
 
 use std::io::Write;
 use std::process::ExitCode;

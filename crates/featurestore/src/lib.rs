@@ -323,10 +323,58 @@ impl FeatureStore {
         Ok(OnlineHandle { _lock: lock, reader, group: name.to_string(), columns: manifest.column_names() })
     }
 
+    /// The whole online store of group `name` at one moment, for a server that answers from
+    /// memory: read under the group's shared lock (a writer in progress is waited for, and
+    /// waits only while this reads), so the records and the schema belong together.
+    pub fn online_snapshot(&self, name: &str) -> Result<OnlineSnapshot> {
+        // Known before locking: taking the lock would create the folder of an unknown group.
+        self.manifest(name)?;
+        let dir = self.group_dir(name);
+        let lock = GroupLock::acquire(&dir, false)?;
+        let manifest = self.manifest(name)?;
+        let records = match online::all_records(name, &dir) {
+            Ok(records) => records,
+            // A file left needing recovery by a crash: the exclusive open repairs it.
+            Err(_) => {
+                drop(lock);
+                let _lock = GroupLock::acquire(&dir, true)?;
+                drop(online::Reader::open(name, &dir, true)?);
+                online::all_records(name, &dir)?
+            }
+        };
+        Ok(OnlineSnapshot { group: name.to_string(), manifest, records })
+    }
+
     /// GetRecord: the latest record of `id` in group `name`, `None` if there is none (or it
     /// was deleted).
     pub fn get_record(&self, name: &str, id: &str) -> Result<Option<Record>> {
         self.online(name)?.get(id)
+    }
+}
+
+/// A group's online records held in memory (see [`FeatureStore::online_snapshot`]), encoded
+/// as stored and decoded only when asked for.
+pub struct OnlineSnapshot {
+    pub group: String,
+    pub manifest: Manifest,
+    records: std::collections::HashMap<Box<str>, Box<[u8]>>,
+}
+
+impl OnlineSnapshot {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The latest record of `id`, `None` if there is none or it was deleted.
+    pub fn get(&self, id: &str) -> Result<Option<Record>> {
+        let Some(stored) = self.records.get(id) else { return Ok(None) };
+        let stored = online::decode(&self.group, stored)?;
+        let values = self.manifest.schema.iter().map(|c| c.name.clone()).zip(stored.values).collect();
+        Ok(Some(Record { group: self.group.clone(), id: id.to_string(), version: stored.version, values }))
     }
 }
 

@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::Value;
 
 use crate::error::{FsError, Result};
@@ -239,6 +239,38 @@ pub fn unchanged_rows(
         unchanged[row] = header.cells() == encoded.as_slice();
     }
     Ok(unchanged)
+}
+
+/// Every live record of a group as stored (header and cells, undecoded), read in one
+/// transaction: a consistent picture of the group at one moment. Tombstones are left out.
+pub fn all_records(group: &str, group_dir: &Path) -> Result<HashMap<Box<str>, Box<[u8]>>> {
+    let reader = Reader::open(group, group_dir, false)?;
+    let txn = match &reader {
+        Reader::ReadOnly(db) => db.begin_read(),
+        Reader::Writable(db) => db.begin_read(),
+        Reader::Empty => return Ok(HashMap::new()),
+    }
+    .map_err(|e| FsError::online(group, e))?;
+    let table = match txn.open_table(RECORDS) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(HashMap::new()),
+        Err(e) => return Err(FsError::online(group, e)),
+    };
+    let mut records = HashMap::with_capacity(table.len().map_err(|e| FsError::online(group, e))? as usize);
+    for entry in table.iter().map_err(|e| FsError::online(group, e))? {
+        let (id, value) = entry.map_err(|e| FsError::online(group, e))?;
+        if !read_header(group, value.value())?.deleted {
+            records.insert(Box::from(id.value()), Box::from(value.value()));
+        }
+    }
+    Ok(records)
+}
+
+/// Decodes a value of [`all_records`]: its version and cells as JSON.
+pub fn decode(group: &str, stored: &[u8]) -> Result<StoredRecord> {
+    let header = read_header(group, stored)?;
+    let values = if header.deleted { Vec::new() } else { read_cells(group, &header)? };
+    Ok(StoredRecord { version: header.version, deleted: header.deleted, values })
 }
 
 /// A read handle on a group's online store, for repeated lookups.

@@ -1,0 +1,92 @@
+//! `flow serve`: the project's online feature store over HTTP (see the flow-serve crate).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::Args;
+use flow_featurestore::FeatureStore;
+use flow_serve::{Config, Limits, ServeError, Server, Token};
+
+use crate::CliError;
+use crate::commands::Context;
+
+/// The environment variable that carries the token, before any file.
+const TOKEN_ENV: &str = "FLOW_SERVE_TOKEN";
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; anything but loopback makes the store reachable from the network
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub bind: IpAddr,
+    /// Port to listen on (0: any free port, printed at start)
+    #[arg(long, default_value_t = 8377)]
+    pub port: u16,
+    /// File holding the bearer token (mode 0600); default: $FLOW_SERVE_TOKEN, else
+    /// STATE/serve/token, created on first start
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// How often to look for new feature versions, in milliseconds
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    pub refresh_ms: u64,
+    /// Largest request body accepted, in bytes
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_body: usize,
+}
+
+pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
+    let token_file = args.token_file.as_ref().map(|f| ctx.project_dir.join(f));
+    let default_file = ctx.state.root.join("serve").join("token");
+    let (token, source) = Token::resolve(TOKEN_ENV, token_file.as_deref(), &default_file).map_err(serve_error)?;
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "warning: listening on {} without TLS: the token and every answer cross the network in clear text",
+            args.bind
+        );
+    }
+    let config = Config {
+        featurestore: FeatureStore::new(ctx.state.root.join("featurestore")),
+        addr: SocketAddr::new(args.bind, args.port),
+        token,
+        refresh: Duration::from_millis(args.refresh_ms.max(10)),
+        limits: Limits { max_body_bytes: args.max_body, ..Limits::default() },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let server = Server::bind(config).await.map_err(serve_error)?;
+        let addr = server.local_addr().map_err(serve_error)?;
+        let groups = server.groups();
+        ctx.note(&format!(
+            "serving {} feature group(s){} on http://{addr} (token {source}); GET /healthz needs no token",
+            groups.len(),
+            if groups.is_empty() { String::new() } else { format!(" ({})", groups.join(", ")) }
+        ));
+        server.run(shutdown_signal(), Duration::from_secs(30)).await.map_err(serve_error)
+    })?;
+    ctx.note("stopped; requests in flight were answered");
+    Ok(())
+}
+
+fn serve_error(e: ServeError) -> CliError {
+    match e {
+        ServeError::Token(_) | ServeError::Bind { .. } => CliError::Usage(e.to_string()),
+        ServeError::Io(_) => CliError::Internal(e.to_string()),
+    }
+}
+
+/// SIGTERM (a service manager) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
