@@ -7,7 +7,7 @@ use crate::util::{Project, WORKFLOW};
 const MULTIMODAL: &str = include_str!("../workflows/multimodal.yaml");
 
 /// Everything after the join: the four feature sets' chains, the tree baseline and the report.
-const MODEL_NODES: [&str; 32] = [
+const MODEL_NODES: [&str; 36] = [
     "genomic_set",
     "genomic_split",
     "genomic_scaled",
@@ -15,6 +15,7 @@ const MODEL_NODES: [&str; 32] = [
     "genomic_model",
     "genomic_predicted",
     "genomic_metrics",
+    "genomic_bundle",
     "clinical_set",
     "clinical_split",
     "clinical_scaled",
@@ -22,6 +23,7 @@ const MODEL_NODES: [&str; 32] = [
     "clinical_model",
     "clinical_predicted",
     "clinical_metrics",
+    "clinical_bundle",
     "imaging_set",
     "imaging_split",
     "imaging_scaled",
@@ -29,6 +31,7 @@ const MODEL_NODES: [&str; 32] = [
     "imaging_model",
     "imaging_predicted",
     "imaging_metrics",
+    "imaging_bundle",
     "multimodal_set",
     "multimodal_split",
     "multimodal_scaled",
@@ -36,6 +39,7 @@ const MODEL_NODES: [&str; 32] = [
     "multimodal_model",
     "multimodal_predicted",
     "multimodal_metrics",
+    "multimodal_bundle",
     "tree_model",
     "tree_predicted",
     "tree_metrics",
@@ -189,12 +193,12 @@ fn the_run_ends_with_the_metrics_table_and_a_training_edit_reruns_only_the_model
     let run = project.run_ok(&[]);
     let statuses = run.statuses();
     for (node, status) in &statuses {
-        let retrained =
-            ["_model", "_predicted", "_metrics"].iter().any(|s| node.ends_with(s)) && !node.starts_with("tree_");
+        let retrained = ["_model", "_predicted", "_metrics", "_bundle"].iter().any(|s| node.ends_with(s))
+            && !node.starts_with("tree_");
         let expected = if retrained || node == "report" { "ran" } else { "cached" };
         assert_eq!(status, expected, "{node}\n{}", run.context());
     }
-    assert_eq!(statuses.values().filter(|s| *s == "ran").count(), 13);
+    assert_eq!(statuses.values().filter(|s| *s == "ran").count(), 17);
 }
 
 /// (ran, cached, failed) items of a mapped node.

@@ -21,5 +21,6 @@ mod project;
 mod radiomics;
 mod readme;
 mod safety;
+mod serve;
 mod slurm;
 mod templates;

@@ -187,15 +187,16 @@ impl Running {
         }
     }
 
-    /// Reads stderr until a line containing `needle`; panics if flow exits first.
+    /// Reads stderr until a line containing `needle`, and returns that line; panics if flow
+    /// exits first.
     #[track_caller]
-    pub fn wait_for_stderr(&mut self, needle: &str) {
+    pub fn wait_for_stderr(&mut self, needle: &str) -> String {
         loop {
             let mut line = String::new();
             let read = self.stderr.read_line(&mut line).unwrap_or(0);
             self.seen.push_str(&line);
             if line.contains(needle) {
-                return;
+                return line;
             }
             if read == 0 {
                 let output = self.finish();

@@ -84,7 +84,7 @@ pub enum Command {
   flow fs query \"SELECT COUNT(*) AS n FROM genomic_s42\" --csv
   flow fs drop clinical_s7")]
     Fs(FsArgs),
-    /// Serve the online feature store over HTTP/JSON, behind a bearer token
+    /// Serve the online feature store and the models runs bundled over HTTP/JSON, behind a bearer token
     #[command(after_help = "Examples:
   flow serve                               127.0.0.1:8377, token in .flow/serve/token
   flow serve --port 9000

@@ -1,10 +1,9 @@
-//! `flow serve`: the project's online feature store over HTTP (see the flow-serve crate).
+//! `flow serve`: the project's online feature store and models over HTTP (see the flow-serve crate).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Args;
-use flow_featurestore::FeatureStore;
 use flow_serve::{Config, Limits, ServeError, Server, Token};
 
 use crate::CliError;
@@ -44,7 +43,7 @@ pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
         );
     }
     let config = Config {
-        featurestore: FeatureStore::new(ctx.state.root.join("featurestore")),
+        state: ctx.state.clone(),
         addr: SocketAddr::new(args.bind, args.port),
         token,
         refresh: Duration::from_millis(args.refresh_ms.max(10)),
@@ -64,6 +63,9 @@ pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
             groups.len(),
             if groups.is_empty() { String::new() } else { format!(" ({})", groups.join(", ")) }
         ));
+        for (model, run, digest) in server.models() {
+            ctx.note(&format!("model {model}: bundle {} from run {run}", &digest[..12.min(digest.len())]));
+        }
         server.run(shutdown_signal(), Duration::from_secs(30)).await.map_err(serve_error)
     })?;
     ctx.note("stopped; requests in flight were answered");

@@ -6,6 +6,7 @@
 //! Everything works on [`Dataset`]: a dense matrix of samples x features with ids and labels.
 
 pub mod bootstrap;
+pub mod bundle;
 pub mod dataset;
 pub mod gbdt;
 pub mod metrics;

@@ -11,6 +11,7 @@ pub mod featurestore_write;
 pub mod genomic_preprocess;
 pub mod imaging_dicom_index;
 pub mod imaging_radiomics;
+pub mod ml_bundle;
 pub mod ml_evaluate;
 pub mod ml_pca;
 pub mod ml_predict;
@@ -37,6 +38,7 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(ml_split::MlSplit));
     registry.register(Arc::new(ml_scale::MlScale));
     registry.register(Arc::new(ml_pca::MlPca));
+    registry.register(Arc::new(ml_bundle::MlBundle));
     registry.register(Arc::new(ml_train_gbdt::MlTrainGbdt));
     registry.register(Arc::new(ml_train_tree::MlTrainTree));
     registry.register(Arc::new(ml_predict::MlPredict));

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod metrics;
+pub mod models;
 pub mod online;
 mod routes;
 
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use flow_engine::store::StateDir;
 use flow_featurestore::FeatureStore;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -24,6 +26,7 @@ use tokio::net::TcpListener;
 
 pub use crate::auth::{Token, TokenSource};
 use crate::metrics::Metrics;
+use crate::models::Models;
 use crate::online::Groups;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,16 +55,18 @@ impl Default for Limits {
 }
 
 pub struct Config {
-    pub featurestore: FeatureStore,
+    /// The project's state directory: its feature store, run records and stored objects.
+    pub state: StateDir,
     pub addr: SocketAddr,
     pub token: Token,
-    /// How often the server looks for new feature versions.
+    /// How often the server looks for new feature versions and models.
     pub refresh: Duration,
     pub limits: Limits,
 }
 
 pub(crate) struct State {
     pub groups: Groups,
+    pub models: Models,
     pub token: Token,
     pub metrics: Metrics,
     pub limits: Limits,
@@ -80,13 +85,14 @@ impl Server {
         let listener =
             TcpListener::bind(config.addr).await.map_err(|source| ServeError::Bind { addr: config.addr, source })?;
         let state = Arc::new(State {
-            groups: Groups::new(config.featurestore),
+            groups: Groups::new(FeatureStore::new(config.state.root.join("featurestore"))),
+            models: Models::new(config.state),
             token: config.token,
             metrics: Metrics::default(),
             limits: config.limits,
         });
         let first = Arc::clone(&state);
-        let refreshed = tokio::task::spawn_blocking(move || first.groups.refresh())
+        let refreshed = tokio::task::spawn_blocking(move || (first.groups.refresh(), first.models.refresh()))
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
         log_refresh(&refreshed);
@@ -100,6 +106,11 @@ impl Server {
     /// The groups loaded at start.
     pub fn groups(&self) -> Vec<String> {
         self.state.groups.names()
+    }
+
+    /// The models loaded at start: name, run, digest.
+    pub fn models(&self) -> Vec<(String, String, String)> {
+        self.state.models.all().iter().map(|m| (m.bundle.name().to_string(), m.run.clone(), m.digest.clone())).collect()
     }
 
     /// Answers until `shutdown` completes, then stops accepting and lets the requests in
@@ -150,13 +161,16 @@ async fn refresh_loop(state: Arc<State>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         let state = Arc::clone(&state);
-        if let Ok(refreshed) = tokio::task::spawn_blocking(move || state.groups.refresh()).await {
+        if let Ok(refreshed) =
+            tokio::task::spawn_blocking(move || (state.groups.refresh(), state.models.refresh())).await
+        {
             log_refresh(&refreshed);
         }
     }
 }
 
-fn log_refresh(refreshed: &online::Refreshed) {
+fn log_refresh((groups, models): &(online::Refreshed, models::Refreshed)) {
+    let refreshed = groups;
     for (group, version, records) in &refreshed.loaded {
         tracing::info!(group, version, records, "group loaded");
     }
@@ -165,5 +179,11 @@ fn log_refresh(refreshed: &online::Refreshed) {
     }
     for (group, error) in &refreshed.failed {
         tracing::warn!(group, "group not (re)loaded: {error}");
+    }
+    for (model, run, digest) in &models.served {
+        tracing::info!(model, run, digest, "model served");
+    }
+    for (digest, why) in &models.refused {
+        tracing::warn!(digest, "model bundle not served: {why}");
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::State;
 use crate::metrics::Route;
+use crate::models::Served;
 
 type Answer = Response<Full<Bytes>>;
 
@@ -60,6 +61,8 @@ async fn answer(state: &State, request: Request<Incoming>) -> (Route, Result<Ans
         ["v1", "groups"] => (Route::Groups, Method::GET),
         ["v1", "groups", _, "records", _] => (Route::GetRecord, Method::GET),
         ["v1", "groups", _, "records:batchGet"] => (Route::BatchGet, Method::POST),
+        ["v1", "models"] => (Route::Models, Method::GET),
+        ["v1", "models", _, "predict"] => (Route::Predict, Method::POST),
         _ => (Route::Other, Method::GET),
     };
     if route == Route::Health {
@@ -88,6 +91,11 @@ async fn answer(state: &State, request: Request<Incoming>) -> (Route, Result<Ans
         (Route::GetRecord, [_, _, group, _, id]) => get_record(state, group, id, request.uri().query()),
         (Route::BatchGet, [_, _, group, _]) => match read_json::<BatchGet>(state, request).await {
             Ok(body) => batch_get(state, group, body),
+            Err(e) => Err(e),
+        },
+        (Route::Models, _) => Ok(models(state)),
+        (Route::Predict, [_, _, name, _]) => match read_json::<Predict>(state, request).await {
+            Ok(body) => predict(state, name, body),
             Err(e) => Err(e),
         },
         _ => Err(ApiError::not_found("no_such_endpoint", format!("no endpoint at {path}"))),
@@ -342,4 +350,212 @@ async fn read_json<T: for<'de> Deserialize<'de>>(state: &State, request: Request
         let code = if e.is_syntax() || e.is_eof() { "malformed_json" } else { "bad_request" };
         ApiError::bad_request(code, format!("the body: {e}"))
     })
+}
+
+fn models(state: &State) -> Answer {
+    let models: Vec<Value> = state
+        .models
+        .all()
+        .iter()
+        .map(|m| {
+            let mut groups: Vec<&str> = m.bundle.sources().iter().map(|s| s.group.as_str()).collect();
+            groups.sort_unstable();
+            groups.dedup();
+            json!({
+                "name": m.bundle.name(),
+                "digest": m.digest,
+                "run": m.run,
+                "node": m.node,
+                "workflow": m.workflow,
+                "features": m.bundle.feature_names(),
+                "components": m.bundle.n_components(),
+                "trees": m.bundle.n_trees(),
+                "groups": groups,
+            })
+        })
+        .collect();
+    json_answer(StatusCode::OK, &json!({ "models": models }))
+}
+
+/// Either record ids (features read from the online store, as the training query joined
+/// them: one record per group, same id) or the feature values themselves.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Predict {
+    #[serde(default)]
+    ids: Option<Vec<String>>,
+    #[serde(default)]
+    rows: Option<Vec<Map<String, Value>>>,
+}
+
+fn predict(state: &State, name: &str, body: Predict) -> Result<Answer, ApiError> {
+    let name = decoded(name, "model name")?;
+    let model = state.models.get(&name).ok_or_else(|| {
+        let known = state.models.names();
+        ApiError::not_found(
+            "unknown_model",
+            format!(
+                "no model '{name}'; models served: {}",
+                if known.is_empty() {
+                    "none (run a workflow with an ml.bundle node)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        )
+    })?;
+    let (labels, x) = match (body.ids, body.rows) {
+        (Some(ids), None) => {
+            let x = features_of_ids(state, &model, &ids)?;
+            (ids.into_iter().map(|id| ("id", Value::String(id))).collect::<Vec<_>>(), x)
+        }
+        (None, Some(rows)) => {
+            let x = features_of_rows(state, &model, &rows)?;
+            ((0..rows.len()).map(|i| ("row", Value::from(i))).collect(), x)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                "give either `ids` (record ids to read from the online store) or `rows` (feature values), not both",
+            ));
+        }
+    };
+    let probabilities = model
+        .bundle
+        .predict(x.view())
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cannot_score", format!("model '{name}': {e}")))?;
+    let predictions: Vec<Value> = labels
+        .into_iter()
+        .zip(probabilities)
+        .map(|((key, label), p)| {
+            let mut one = Map::new();
+            one.insert(key.to_string(), label);
+            one.insert("probability".to_string(), json!(p));
+            Value::Object(one)
+        })
+        .collect();
+    Ok(json_answer(
+        StatusCode::OK,
+        &json!({ "model": model.bundle.name(), "digest": model.digest, "run": model.run, "predictions": predictions }),
+    ))
+}
+
+fn check_count(state: &State, what: &str, n: usize) -> Result<(), ApiError> {
+    if n == 0 {
+        return Err(ApiError::bad_request("bad_request", format!("`{what}` is empty")));
+    }
+    if n > state.limits.max_batch {
+        return Err(ApiError::bad_request(
+            "too_many_ids",
+            format!("{n} {what} in one request; the limit is {}", state.limits.max_batch),
+        ));
+    }
+    Ok(())
+}
+
+/// (the feature's index in the model, its column's index in the group's records)
+type FeatureColumn = (usize, usize);
+
+fn features_of_ids(state: &State, model: &Served, ids: &[String]) -> Result<ndarray::Array2<f64>, ApiError> {
+    check_count(state, "ids", ids.len())?;
+    for id in ids {
+        check_id(state, id)?;
+    }
+    let sources = model.bundle.sources();
+    if sources.is_empty() {
+        return Err(ApiError::bad_request(
+            "no_sources",
+            format!(
+                "model '{}' was bundled without feature groups; send `rows` of feature values",
+                model.bundle.name()
+            ),
+        ));
+    }
+    // Each group once: its snapshot and where each of the model's features sits in its records.
+    let mut groups: Vec<(Arc<OnlineSnapshot>, Vec<FeatureColumn>)> = Vec::new();
+    for (feature_index, source) in sources.iter().enumerate() {
+        let at = match groups.iter().position(|(g, _)| g.group == source.group) {
+            Some(at) => at,
+            None => {
+                groups.push((snapshot(state, &source.group)?, Vec::new()));
+                groups.len() - 1
+            }
+        };
+        let (group, columns) = &mut groups[at];
+        let column = group.manifest.schema.iter().position(|c| c.name == source.feature).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "schema_changed",
+                format!(
+                    "group '{}' no longer has feature '{}' that model '{}' needs",
+                    group.group,
+                    source.feature,
+                    model.bundle.name()
+                ),
+            )
+        })?;
+        columns.push((feature_index, column));
+    }
+    let mut x = ndarray::Array2::<f64>::zeros((ids.len(), sources.len()));
+    for (row, id) in ids.iter().enumerate() {
+        for (group, columns) in &groups {
+            let record = lookup(group, id)?.ok_or_else(|| {
+                ApiError::not_found("unknown_record", format!("group '{}' has no record '{id}'", group.group))
+            })?;
+            for &(feature, column) in columns {
+                let value = &record.values[column].1;
+                x[(row, feature)] = value.as_f64().ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "missing_value",
+                        format!(
+                            "record '{id}' of group '{}' has {} for feature '{}'; the model needs a number",
+                            group.group, value, sources[feature].feature
+                        ),
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(x)
+}
+
+fn features_of_rows(
+    state: &State,
+    model: &Served,
+    rows: &[Map<String, Value>],
+) -> Result<ndarray::Array2<f64>, ApiError> {
+    check_count(state, "rows", rows.len())?;
+    let names = model.bundle.feature_names();
+    let mut x = ndarray::Array2::<f64>::zeros((rows.len(), names.len()));
+    for (r, row) in rows.iter().enumerate() {
+        if let Some(unknown) = row.keys().find(|k| !names.contains(k)) {
+            return Err(ApiError::bad_request(
+                "unknown_feature",
+                format!(
+                    "row {r}: model '{}' has no feature '{unknown}' (GET /v1/models lists them)",
+                    model.bundle.name()
+                ),
+            ));
+        }
+        for (f, name) in names.iter().enumerate() {
+            let value = row.get(name).ok_or_else(|| {
+                let missing: Vec<&str> = names.iter().filter(|n| !row.contains_key(*n)).map(String::as_str).collect();
+                let shown = missing.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+                ApiError::bad_request(
+                    "missing_feature",
+                    format!(
+                        "row {r} lacks {} of the model's {} features: {shown}{}",
+                        missing.len(),
+                        names.len(),
+                        if missing.len() > 5 { ", ..." } else { "" }
+                    ),
+                )
+            })?;
+            x[(r, f)] = value.as_f64().ok_or_else(|| {
+                ApiError::bad_request("wrong_type", format!("row {r}: feature '{name}' is {value}; send a number"))
+            })?;
+        }
+    }
+    Ok(x)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use flow_engine::store::StateDir;
 use flow_featurestore::FeatureStore;
 use flow_featurestore::polars::prelude::*;
 use flow_serve::{Config, Limits, Server, Token};
@@ -30,15 +31,22 @@ impl Drop for Running {
     }
 }
 
-fn start(store: &FeatureStore, limits: Limits) -> Running {
+/// A state directory whose feature store the test fills.
+fn state() -> (tempfile::TempDir, FeatureStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FeatureStore::new(dir.path().join("featurestore"));
+    (dir, store)
+}
+
+fn start(state: &tempfile::TempDir, limits: Limits) -> Running {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let store = store.clone();
+    let state = StateDir::new(state.path());
     let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async move {
             let server = Server::bind(Config {
-                featurestore: store,
+                state,
                 addr: "127.0.0.1:0".parse().unwrap(),
                 token: Token::new(TOKEN, "test").unwrap(),
                 refresh: Duration::from_millis(10),
@@ -110,10 +118,9 @@ fn clinical(store: &FeatureStore) {
 
 #[test]
 fn requests_without_the_token_get_401_and_no_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = FeatureStore::new(dir.path());
+    let (dir, store) = state();
     clinical(&store);
-    let server = start(&store, Limits::default());
+    let server = start(&dir, Limits::default());
     for token in [None, Some("wrong"), Some(&TOKEN[1..]), Some("0123456789abcdef0123456789abcdeF")] {
         for path in ["/v1/groups", "/v1/groups/clinical_s42/records/R01-001", "/metrics", "/nowhere"] {
             let reply = request(server.addr, "GET", path, token, "", b"");
@@ -134,10 +141,9 @@ fn requests_without_the_token_get_401_and_no_data() {
 
 #[test]
 fn get_record_answers_the_latest_record_and_selected_features() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = FeatureStore::new(dir.path());
+    let (dir, store) = state();
     clinical(&store);
-    let server = start(&store, Limits::default());
+    let server = start(&dir, Limits::default());
 
     let groups = get(server.addr, "/v1/groups").json();
     assert_eq!(groups["groups"][0]["name"], "clinical_s42");
@@ -176,11 +182,10 @@ fn get_record_answers_the_latest_record_and_selected_features() {
 
 #[test]
 fn batch_get_answers_many_ids_and_refuses_malformed_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = FeatureStore::new(dir.path());
+    let (dir, store) = state();
     clinical(&store);
     let limits = Limits { max_body_bytes: 4096, max_id_bytes: 64, max_batch: 5 };
-    let server = start(&store, limits);
+    let server = start(&dir, limits);
     let path = "/v1/groups/clinical_s42/records:batchGet";
 
     let both = post(server.addr, path, r#"{"ids": ["R01-001", "nobody", "R01-002"], "features": ["age"]}"#).json();
@@ -218,10 +223,9 @@ fn batch_get_answers_many_ids_and_refuses_malformed_requests() {
 
 #[test]
 fn metrics_count_requests_by_route_and_status() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = FeatureStore::new(dir.path());
+    let (dir, store) = state();
     clinical(&store);
-    let server = start(&store, Limits::default());
+    let server = start(&dir, Limits::default());
     get(server.addr, "/v1/groups/clinical_s42/records/R01-001");
     get(server.addr, "/v1/groups/clinical_s42/records/R01-404");
     let text = get(server.addr, "/metrics").body;
@@ -236,8 +240,7 @@ fn metrics_count_requests_by_route_and_status() {
 /// different numbers in one record has seen a torn record.
 #[test]
 fn reads_during_ingestion_see_whole_records_and_new_versions_arrive() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = FeatureStore::new(dir.path());
+    let (dir, store) = state();
     let ids: Vec<String> = (0..200).map(|i| format!("P{i:04}")).collect();
     let version = |k: u32| {
         let value = vec![f64::from(k); ids.len()];
@@ -245,7 +248,7 @@ fn reads_during_ingestion_see_whole_records_and_new_versions_arrive() {
         df!("id" => &ids, "t" => time, "a" => &value, "b" => &value, "c" => &value).unwrap()
     };
     store.ingest("g", "id", "t", &version(1)).unwrap();
-    let server = start(&store, Limits::default());
+    let server = start(&dir, Limits::default());
     let addr = server.addr;
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
@@ -282,9 +285,8 @@ fn reads_during_ingestion_see_whole_records_and_new_versions_arrive() {
 
 #[test]
 fn a_group_ingested_after_start_is_served_without_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = FeatureStore::new(dir.path());
-    let server = start(&store, Limits::default());
+    let (dir, store) = state();
+    let server = start(&dir, Limits::default());
     assert_eq!(get(server.addr, "/v1/groups").json()["groups"], json!([]));
     clinical(&store);
     let mut found = 0;
@@ -306,4 +308,178 @@ fn a_group_ingested_after_start_is_served_without_restart() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(status, 404, "a dropped group is no longer served");
+}
+
+mod models {
+    use super::*;
+    use flow_engine::store::runs::{NodeRecord, NodeStatus, RunRecord};
+    use flow_ml::bundle::{FeatureSource, ModelBundle};
+    use flow_ml::gbdt::{Gbdt, GbdtParams};
+    use flow_ml::{Components, Dataset, Pca, StandardScaler};
+    use std::collections::BTreeMap;
+
+    const FEATURES: [&str; 3] = ["age", "pack_years", "ACTB"];
+
+    /// Patient i's three features; clinical ones in one group, the gene in another.
+    fn row(i: usize) -> [f64; 3] {
+        [40.0 + (i * 7 % 41) as f64, (i * 13 % 29) as f64 * 1.5, ((i * 5 % 11) as f64).sqrt()]
+    }
+
+    fn bundle(name: &str, rounds: usize) -> ModelBundle {
+        let n = 60;
+        let x = ndarray::Array2::from_shape_fn((n, 3), |(i, f)| row(i)[f]);
+        let y = (0..n).map(|i| f64::from(u8::from(row(i)[0] + row(i)[1] > 70.0))).collect();
+        let ids = (0..n).map(|i| format!("P{i:03}")).collect();
+        let train = Dataset::new(ids, FEATURES.map(String::from).to_vec(), x, y).unwrap();
+        let scaler = StandardScaler::fit(&train).unwrap();
+        let scaled = scaler.transform(&train).unwrap();
+        let pca = Pca::fit(&scaled, Components::VarianceTarget(0.99)).unwrap();
+        let params = GbdtParams { n_estimators: rounds, max_depth: 2, ..GbdtParams::default() };
+        let gbdt = Gbdt::fit(&pca.transform(&scaled).unwrap(), &params, 1).unwrap();
+        let sources = FEATURES
+            .iter()
+            .map(|f| FeatureSource {
+                feature: f.to_string(),
+                group: if *f == "ACTB" { "genomic" } else { "clinical" }.into(),
+            })
+            .collect();
+        ModelBundle::new(name, sources, scaler, pca, gbdt).unwrap()
+    }
+
+    /// Stores `bundle` as a run's `ml.bundle` output would be stored; returns its digest.
+    fn record_run(state: &std::path::Path, run: &str, bundle: &ModelBundle) -> String {
+        let bytes = bundle.to_json().unwrap();
+        let digest = blake3::hash(bytes.as_bytes()).to_hex().to_string();
+        let object = state.join("cas").join(&digest[..2]).join(&digest[2..]);
+        std::fs::create_dir_all(object.parent().unwrap()).unwrap();
+        std::fs::write(&object, bytes).unwrap();
+        let node = NodeRecord {
+            name: format!("{}_bundle", bundle.name()),
+            kind: "ml.bundle".into(),
+            status: NodeStatus::Ran,
+            seconds: 0.01,
+            key: None,
+            outputs: BTreeMap::from([("bundle".to_string(), digest.clone())]),
+            error: None,
+            log: None,
+            attempts: 1,
+            repaired: None,
+            items: None,
+            jobs: Vec::new(),
+        };
+        let record = RunRecord {
+            id: run.into(),
+            workflow: "w.yaml".into(),
+            name: "w".into(),
+            started: "2026-12-04 12:00:00 UTC".into(),
+            seconds: 1.0,
+            status: "ok".into(),
+            warnings: Vec::new(),
+            nodes: vec![node],
+        };
+        std::fs::create_dir_all(state.join("runs")).unwrap();
+        record.save(&StateDir::new(state)).unwrap();
+        digest
+    }
+
+    fn ingest(store: &FeatureStore, n: usize) {
+        let ids: Vec<String> = (0..n).map(|i| format!("P{i:03}")).collect();
+        let times = vec!["2026-01-01T00:00:00Z"; n];
+        let column = |f: usize| (0..n).map(|i| row(i)[f]).collect::<Vec<f64>>();
+        let clinical = df!("case_id" => &ids, "t" => &times, "age" => column(0), "pack_years" => column(1)).unwrap();
+        let genomic = df!("case_id" => &ids, "t" => &times, "ACTB" => column(2)).unwrap();
+        store.ingest("clinical", "case_id", "t", &clinical).unwrap();
+        store.ingest("genomic", "case_id", "t", &genomic).unwrap();
+    }
+
+    #[test]
+    fn predictions_by_id_and_by_values_equal_the_bundle_on_the_same_rows() {
+        let (dir, store) = state();
+        ingest(&store, 10);
+        let model = bundle("clinical_risk", 20);
+        let digest = record_run(dir.path(), "20261204T120000.000Z-1", &model);
+        let server = start(&dir, Limits::default());
+
+        let listed = get(server.addr, "/v1/models").json();
+        assert_eq!(listed["models"][0]["name"], "clinical_risk");
+        assert_eq!(listed["models"][0]["digest"], digest.as_str());
+        assert_eq!(listed["models"][0]["run"], "20261204T120000.000Z-1");
+        assert_eq!(listed["models"][0]["groups"], json!(["clinical", "genomic"]));
+
+        let ids = ["P003", "P007", "P001"];
+        let x = ndarray::Array2::from_shape_fn((3, 3), |(r, f)| row([3, 7, 1][r])[f]);
+        let expected = model.predict(x.view()).unwrap();
+        let by_id = post(server.addr, "/v1/models/clinical_risk/predict", &json!({ "ids": ids }).to_string()).json();
+        assert_eq!(by_id["digest"], digest.as_str());
+        let rows: Vec<Value> = [3, 7, 1]
+            .iter()
+            .map(|&i| json!({ "age": row(i)[0], "pack_years": row(i)[1], "ACTB": row(i)[2] }))
+            .collect();
+        let by_value =
+            post(server.addr, "/v1/models/clinical_risk/predict", &json!({ "rows": rows }).to_string()).json();
+        for (i, p) in expected.iter().enumerate() {
+            assert_eq!(by_id["predictions"][i]["id"], ids[i]);
+            assert_eq!(by_id["predictions"][i]["probability"].as_f64(), Some(*p), "by id, row {i}");
+            assert_eq!(by_value["predictions"][i]["row"], i);
+            assert_eq!(by_value["predictions"][i]["probability"].as_f64(), Some(*p), "by value, row {i}");
+        }
+    }
+
+    #[test]
+    fn bad_predict_requests_say_what_is_wrong() {
+        let (dir, store) = state();
+        ingest(&store, 5);
+        record_run(dir.path(), "20261204T120000.000Z-1", &bundle("m", 5));
+        let server = start(&dir, Limits::default());
+        let path = "/v1/models/m/predict";
+        let cases: [(&str, u16, &str); 7] = [
+            (r#"{"ids": ["P001"], "rows": []}"#, 400, "bad_request"),
+            (r#"{}"#, 400, "bad_request"),
+            (r#"{"ids": ["P404"]}"#, 404, "unknown_record"),
+            (r#"{"rows": [{"age": 50, "pack_years": 1}]}"#, 400, "missing_feature"),
+            (r#"{"rows": [{"age": 50, "pack_years": 1, "ACTB": 2, "EGFR": 1}]}"#, 400, "unknown_feature"),
+            (r#"{"rows": [{"age": "fifty", "pack_years": 1, "ACTB": 2}]}"#, 400, "wrong_type"),
+            (r#"{"rows": [{"age": 50, "pack_years": 1, "ACTB": 2}"#, 400, "malformed_json"),
+        ];
+        for (body, status, code) in cases {
+            let reply = post(server.addr, path, body);
+            assert_eq!((reply.status, reply.code()), (status, code.to_string()), "{body}: {}", reply.body);
+        }
+        let unknown = post(server.addr, "/v1/models/other/predict", r#"{"ids": ["P001"]}"#);
+        assert_eq!((unknown.status, unknown.code()), (404, "unknown_model".to_string()));
+        assert!(unknown.body.contains("models served: m"), "{}", unknown.body);
+    }
+
+    #[test]
+    fn a_newer_run_replaces_a_model_and_a_corrupt_bundle_is_never_served() {
+        let (dir, store) = state();
+        ingest(&store, 5);
+        let first = record_run(dir.path(), "20261204T120000.000Z-1", &bundle("m", 5));
+        let server = start(&dir, Limits::default());
+        let served = |addr| get(addr, "/v1/models").json()["models"][0]["digest"].as_str().map(str::to_string);
+        assert_eq!(served(server.addr), Some(first.clone()));
+
+        // A later run bundles a different model under the same name: served without restart.
+        let second = record_run(dir.path(), "20261204T130000.000Z-2", &bundle("m", 9));
+        let mut now = None;
+        for _ in 0..300 {
+            now = served(server.addr);
+            if now.as_deref() == Some(second.as_str()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(now, Some(second));
+
+        // A third run's bundle whose stored bytes were changed afterwards: refused, and the
+        // second stays in service.
+        let third = record_run(dir.path(), "20261204T140000.000Z-3", &bundle("m", 12));
+        let object = dir.path().join("cas").join(&third[..2]).join(&third[2..]);
+        let text = std::fs::read_to_string(&object).unwrap().replacen("\"m\"", "\"n\"", 1);
+        std::fs::write(&object, text).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let listed = get(server.addr, "/v1/models").json();
+        assert_eq!(listed["models"].as_array().unwrap().len(), 1, "{listed}");
+        assert_ne!(listed["models"][0]["digest"], third.as_str());
+    }
 }

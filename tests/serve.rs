@@ -1,0 +1,92 @@
+//! `flow serve` on what `workflows/multimodal.yaml` wrote: the feature groups and the four
+//! model bundles, over real HTTP, stopped with SIGTERM as a service manager would.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use flow_featurestore::polars::prelude::{ParquetReader, SerReader};
+use serde_json::{Value, json};
+
+use crate::util::Project;
+
+const MULTIMODAL: &str = include_str!("../workflows/multimodal.yaml");
+const TOKEN: &str = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff00";
+
+fn call(port: u16, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (head.split(' ').nth(1).unwrap().parse().unwrap(), serde_json::from_str(body).unwrap())
+}
+
+#[test]
+fn served_predictions_equal_the_workflows_own_and_sigterm_stops_the_server_cleanly() {
+    let project = Project::with_workflow(MULTIMODAL);
+    let run = project.run_ok(&[]);
+    let mut server = {
+        let mut command = project.command(&["serve", "--port", "0", "--refresh-ms", "50"]);
+        command.env("FLOW_SERVE_TOKEN", TOKEN);
+        let mut child = command.spawn().unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        (child, stderr)
+    };
+    let line = {
+        let mut line = String::new();
+        while !line.contains("serving") {
+            line.clear();
+            assert_ne!(std::io::BufRead::read_line(&mut server.1, &mut line).unwrap(), 0, "flow serve ended");
+        }
+        line
+    };
+    assert!(line.contains("3 feature group(s)") && line.contains("token from $FLOW_SERVE_TOKEN"), "{line}");
+    assert!(!line.contains(TOKEN), "the token is never printed");
+    let port: u16 = line.split("http://127.0.0.1:").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+
+    let (status, models) = call(port, "GET", "/v1/models", "");
+    assert_eq!(status, 200);
+    let names: Vec<&str> = models["models"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["clinical_s42", "genomic_s42", "imaging_s42", "multimodal_s42"]);
+    let multimodal = &models["models"][3];
+    assert_eq!(multimodal["digest"], run.output("multimodal_bundle", "bundle").as_str());
+    assert_eq!(multimodal["groups"], json!(["clinical_s42", "genomic_s42", "imaging_s42"]));
+
+    // The test patients' probabilities as ml.predict wrote them, against the server's, which
+    // reads each patient's features from the online store and applies the bundle.
+    for set in ["genomic", "clinical", "imaging", "multimodal"] {
+        let digest = run.output(&format!("{set}_predicted"), "predictions");
+        let file = std::fs::File::open(project.state().join("cas").join(&digest[..2]).join(&digest[2..])).unwrap();
+        let table = ParquetReader::new(file).finish().unwrap();
+        let ids: Vec<String> =
+            table.column("case_id").unwrap().str().unwrap().iter().map(|id| id.unwrap().to_string()).collect();
+        let expected: Vec<f64> =
+            table.column("probability").unwrap().f64().unwrap().iter().map(|p| p.unwrap()).collect();
+        assert!(ids.len() >= 20, "{set}: {} test patients", ids.len());
+        let (status, answer) =
+            call(port, "POST", &format!("/v1/models/{set}_s42/predict"), &json!({ "ids": ids }).to_string());
+        assert_eq!(status, 200, "{set}: {answer}");
+        for (i, p) in expected.iter().enumerate() {
+            let served = answer["predictions"][i]["probability"].as_f64().unwrap();
+            assert_eq!(answer["predictions"][i]["id"], ids[i].as_str());
+            assert!((served - p).abs() <= 1e-12, "{set} {}: served {served}, ml.predict {p}", ids[i]);
+        }
+    }
+
+    // SIGTERM: the server stops accepting, answers what is in flight and exits 0.
+    let pid = server.0.id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = server.0.wait().unwrap();
+    let mut rest = String::new();
+    server.1.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "exit {status:?}: {rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing listens after the stop");
+}
