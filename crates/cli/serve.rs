@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Args;
+use flow_serve::tls::TlsFiles;
 use flow_serve::{Config, Limits, ServeError, Server, Token};
 
 use crate::CliError;
@@ -27,6 +28,12 @@ pub struct ServeArgs {
     /// How often to look for new feature versions, in milliseconds
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub refresh_ms: u64,
+    /// PEM certificate chain: serve HTTPS (with --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Largest request body accepted, in bytes
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_body: usize,
@@ -36,7 +43,11 @@ pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
     let token_file = args.token_file.as_ref().map(|f| ctx.project_dir.join(f));
     let default_file = ctx.state.root.join("serve").join("token");
     let (token, source) = Token::resolve(TOKEN_ENV, token_file.as_deref(), &default_file).map_err(serve_error)?;
-    if !args.bind.is_loopback() {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert: ctx.project_dir.join(cert), key: ctx.project_dir.join(key) }),
+        _ => None,
+    };
+    if !args.bind.is_loopback() && tls.is_none() {
         eprintln!(
             "warning: listening on {} without TLS: the token and every answer cross the network in clear text",
             args.bind
@@ -48,6 +59,7 @@ pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
         token,
         refresh: Duration::from_millis(args.refresh_ms.max(10)),
         limits: Limits { max_body_bytes: args.max_body, ..Limits::default() },
+        tls,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -58,8 +70,9 @@ pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
         let server = Server::bind(config).await.map_err(serve_error)?;
         let addr = server.local_addr().map_err(serve_error)?;
         let groups = server.groups();
+        let scheme = if server.is_tls() { "https" } else { "http" };
         ctx.note(&format!(
-            "serving {} feature group(s){} on http://{addr} (token {source}); GET /healthz needs no token",
+            "serving {} feature group(s){} on {scheme}://{addr} (token {source}); GET /healthz needs no token",
             groups.len(),
             if groups.is_empty() { String::new() } else { format!(" ({})", groups.join(", ")) }
         ));
@@ -74,7 +87,7 @@ pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
 
 fn serve_error(e: ServeError) -> CliError {
     match e {
-        ServeError::Token(_) | ServeError::Bind { .. } => CliError::Usage(e.to_string()),
+        ServeError::Token(_) | ServeError::Bind { .. } | ServeError::Tls(_) => CliError::Usage(e.to_string()),
         ServeError::Io(_) => CliError::Internal(e.to_string()),
     }
 }

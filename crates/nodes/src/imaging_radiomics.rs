@@ -204,10 +204,10 @@ impl NodeKind for ImagingRadiomics {
             }
         }
         ctx.log(&format!(
-            "{} patients measured, {} skipped, in {:.2}s on {} threads",
+            "{} patients measured, {} skipped, in {:.1} ms on {} threads",
             rows.len(),
             skipped.len(),
-            started.elapsed().as_secs_f64(),
+            started.elapsed().as_secs_f64() * 1e3,
             ctx.threads
         ))?;
         if rows.is_empty() {
@@ -221,9 +221,11 @@ impl NodeKind for ImagingRadiomics {
                 ),
             ));
         }
+        let written = Instant::now();
         let mut table = feature_table(&params.id_column, &rows)?;
         write_parquet(&mut table, ctx.output("table")?).map_err(|e| NodeError::Failed(e.to_string()))?;
-        write_skipped(ctx.output("skipped")?, &skipped)
+        write_skipped(ctx.output("skipped")?, &skipped)?;
+        ctx.log(&format!("feature table written in {:.1} ms", written.elapsed().as_secs_f64() * 1e3))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod models;
 pub mod online;
 mod routes;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use flow_featurestore::FeatureStore;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 
 pub use crate::auth::{Token, TokenSource};
@@ -35,6 +36,8 @@ pub enum ServeError {
     Token(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -62,6 +65,8 @@ pub struct Config {
     /// How often the server looks for new feature versions and models.
     pub refresh: Duration,
     pub limits: Limits,
+    /// HTTPS with this certificate and key; plain HTTP without.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 pub(crate) struct State {
@@ -77,11 +82,13 @@ pub struct Server {
     listener: TcpListener,
     state: Arc<State>,
     refresh: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Server {
     /// Binds the address and loads every group once, so the first request finds them.
     pub async fn bind(config: Config) -> Result<Server, ServeError> {
+        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let listener =
             TcpListener::bind(config.addr).await.map_err(|source| ServeError::Bind { addr: config.addr, source })?;
         let state = Arc::new(State {
@@ -96,7 +103,11 @@ impl Server {
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
         log_refresh(&refreshed);
-        Ok(Server { listener, state, refresh: config.refresh })
+        Ok(Server { listener, state, refresh: config.refresh, tls })
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
@@ -133,17 +144,24 @@ impl Server {
                     };
                     let _ = stream.set_nodelay(true);
                     let state = Arc::clone(&self.state);
-                    let service = service_fn(move |request| routes::handle(Arc::clone(&state), request));
-                    let connection = http1::Builder::new()
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(10))
-                        .serve_connection(TokioIo::new(stream), service);
-                    let watched = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(e) = watched.await {
-                            tracing::debug!("connection ended: {e}");
+                    let watcher = graceful.watcher();
+                    match &self.tls {
+                        None => {
+                            tokio::spawn(serve_connection(state, TokioIo::new(stream), watcher));
                         }
-                    });
+                        Some(acceptor) => {
+                            let handshake = acceptor.accept(stream);
+                            tokio::spawn(async move {
+                                // A client that never finishes its handshake holds no task for long.
+                                let stream = match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+                                    Ok(Ok(stream)) => stream,
+                                    Ok(Err(e)) => return tracing::debug!("TLS handshake failed: {e}"),
+                                    Err(_) => return tracing::debug!("TLS handshake timed out"),
+                                };
+                                serve_connection(state, TokioIo::new(stream), watcher).await;
+                            });
+                        }
+                    }
                 }
                 () = &mut shutdown => break,
             }
@@ -154,6 +172,22 @@ impl Server {
             tracing::warn!("requests still running after {drain:?}; stopping anyway");
         }
         Ok(())
+    }
+}
+
+/// Answers one HTTP/1.1 connection until it closes or a graceful shutdown ends it; a client
+/// has 10 s to send a request's headers.
+async fn serve_connection<IO>(state: Arc<State>, io: IO, watcher: Watcher)
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| routes::handle(Arc::clone(&state), request));
+    let connection = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(io, service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!("connection ended: {e}");
     }
 }
 

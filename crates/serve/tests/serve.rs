@@ -39,6 +39,10 @@ fn state() -> (tempfile::TempDir, FeatureStore) {
 }
 
 fn start(state: &tempfile::TempDir, limits: Limits) -> Running {
+    start_with(state, limits, None)
+}
+
+fn start_with(state: &tempfile::TempDir, limits: Limits, tls: Option<flow_serve::tls::TlsFiles>) -> Running {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let state = StateDir::new(state.path());
@@ -51,6 +55,7 @@ fn start(state: &tempfile::TempDir, limits: Limits) -> Running {
                 token: Token::new(TOKEN, "test").unwrap(),
                 refresh: Duration::from_millis(10),
                 limits,
+                tls,
             })
             .await
             .unwrap();
@@ -482,4 +487,80 @@ mod models {
         assert_eq!(listed["models"].as_array().unwrap().len(), 1, "{listed}");
         assert_ne!(listed["models"][0]["digest"], third.as_str());
     }
+}
+
+/// tests/data/localhost.{crt,key}: a self-signed test certificate made for these tests with
+/// `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500
+/// -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1
+/// -addext basicConstraints=critical,CA:FALSE -addext keyUsage=critical,digitalSignature
+/// -addext extendedKeyUsage=serverAuth -keyout localhost.key -out localhost.crt`.
+#[test]
+fn with_a_certificate_the_server_speaks_https_only() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+
+    let (dir, store) = state();
+    clinical(&store);
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let tls = flow_serve::tls::TlsFiles { cert: data.join("localhost.crt"), key: data.join("localhost.key") };
+    let server = start_with(&dir, Limits::default(), Some(tls));
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let answer = runtime.block_on(async {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::pem::PemObject::pem_file_iter(data.join("localhost.crt")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let request = format!(
+            "GET /v1/groups/clinical_s42/records/R01-001 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Authorization: Bearer {TOKEN}\r\n\r\n"
+        );
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        let _ = tls.read_to_end(&mut raw).await;
+        String::from_utf8(raw).unwrap()
+    });
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"age\":61.5"), "{answer}");
+
+    // Plain HTTP to the HTTPS port gets no answer it could read.
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = stream
+        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n").as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    assert!(!String::from_utf8_lossy(&raw).contains("HTTP/1.1 200"), "plain HTTP was answered");
+}
+
+#[test]
+fn a_key_that_is_not_the_certificates_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("other.key");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nnotakey\n-----END PRIVATE KEY-----\n").unwrap();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let error = runtime
+        .block_on(Server::bind(Config {
+            state: StateDir::new(dir.path()),
+            addr: "127.0.0.1:0".parse().unwrap(),
+            token: Token::new(TOKEN, "test").unwrap(),
+            refresh: Duration::from_millis(10),
+            limits: Limits::default(),
+            tls: Some(flow_serve::tls::TlsFiles { cert: data.join("localhost.crt"), key: key.clone() }),
+        }))
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("other.key"), "{error}");
 }
