@@ -90,3 +90,29 @@ fn served_predictions_equal_the_workflows_own_and_sigterm_stops_the_server_clean
     assert!(rest.contains("stopped"), "{rest}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "nothing listens after the stop");
 }
+
+#[test]
+fn listening_beyond_loopback_without_tls_is_warned_about_and_a_short_token_refused() {
+    let project = Project::new();
+    let mut command = project.command(&["serve", "--bind", "0.0.0.0", "--port", "0"]);
+    command.env("FLOW_SERVE_TOKEN", TOKEN);
+    let mut child = command.spawn().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("serving") {
+        assert_ne!(std::io::BufRead::read_line(&mut stderr, &mut seen).unwrap(), 0, "flow serve ended: {seen}");
+    }
+    assert!(seen.contains("warning: listening on 0.0.0.0 without TLS"), "{seen}");
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    assert!(child.wait().unwrap().success());
+
+    let mut command = project.command(&["serve", "--port", "0"]);
+    command.env("FLOW_SERVE_TOKEN", "short");
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("use at least 32"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

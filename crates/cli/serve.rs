@@ -67,6 +67,9 @@ pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Internal(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
+        // Listening for the signals before saying we serve: a SIGTERM right after that line
+        // must stop the server gracefully, not kill it.
+        let stop = shutdown_signal()?;
         let server = Server::bind(config).await.map_err(serve_error)?;
         let addr = server.local_addr().map_err(serve_error)?;
         let groups = server.groups();
@@ -79,7 +82,7 @@ pub fn serve_cmd(ctx: &Context, args: &ServeArgs) -> Result<(), CliError> {
         for (model, run, digest) in server.models() {
             ctx.note(&format!("model {model}: bundle {} from run {run}", &digest[..12.min(digest.len())]));
         }
-        server.run(shutdown_signal(), Duration::from_secs(30)).await.map_err(serve_error)
+        server.run(stop, Duration::from_secs(30)).await.map_err(serve_error)
     })?;
     ctx.note("stopped; requests in flight were answered");
     Ok(())
@@ -92,16 +95,15 @@ fn serve_error(e: ServeError) -> CliError {
     }
 }
 
-/// SIGTERM (a service manager) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// SIGTERM (a service manager) or SIGINT (Ctrl-C), listened for from the moment this returns.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+    let listen = |kind| signal(kind).map_err(|e| CliError::Internal(format!("cannot listen for signals: {e}")));
+    let (mut term, mut int) = (listen(SignalKind::terminate())?, listen(SignalKind::interrupt())?);
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-        _ => std::future::pending().await,
-    }
+    })
 }

@@ -66,6 +66,15 @@ fn main() {
         store.ingest(&format!("{group}_s1"), "id", "t", &table(patients, prefix, width, 0)).unwrap();
     }
     println!("ingested 3 groups x {patients} patients in {:.1} s", started.elapsed().as_secs_f64());
+    for (group, _, width) in GROUPS {
+        let started = Instant::now();
+        let snapshot = store.online_snapshot(&format!("{group}_s1")).unwrap();
+        println!(
+            "snapshot of {group}_s1 ({} records x {width} features) read in {:.0} ms",
+            snapshot.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let model = bundle(patients.min(3000));
     record_run(dir.path(), &model);
     println!(
@@ -100,24 +109,37 @@ fn main() {
         let id = &ids[i * 7919 % ids.len()];
         http("GET", &format!("/v1/groups/imaging_s1/records/{id}"), "")
     };
-    // GetRecord at 1k req/s while another thread ingests new versions of a group.
+    // All the while, another thread ingests a new version of the clinical group every second:
+    // 1,000 patients' records changed, the server reloading the group after each.
     let ingesting = Arc::new(AtomicBool::new(true));
     let versions = {
         let (store, ingesting, n) = (store.clone(), Arc::clone(&ingesting), patients);
         std::thread::spawn(move || {
             let mut k = 0;
+            let mut slowest = Duration::ZERO;
             while ingesting.load(Ordering::Relaxed) {
                 k += 1;
-                store.ingest("clinical_s1", "id", "t", &table(n, "c", 40, k)).unwrap();
-                std::thread::sleep(Duration::from_millis(500));
+                let started = Instant::now();
+                let first = (k * 1000) % n;
+                let changed = first..(first + 1000).min(n);
+                let version = |p: usize| if changed.contains(&p) { k } else { 0 };
+                let mut columns = vec![
+                    Column::new("id".into(), (0..n).map(id).collect::<Vec<_>>()),
+                    Column::new("t".into(), (0..n).map(|p| time(version(p))).collect::<Vec<_>>()),
+                ];
+                for f in 0..40 {
+                    let values: Vec<f64> = (0..n).map(|p| value(p, f + 1000, version(p))).collect();
+                    columns.push(Column::new(format!("c{f}").into(), values));
+                }
+                let table = DataFrame::new(n, columns).unwrap();
+                store.ingest("clinical_s1", "id", "t", &table).unwrap();
+                slowest = slowest.max(started.elapsed());
+                std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
             }
-            k
+            (k, slowest)
         })
     };
-    let during = client.block_on(drive(addr, 1_000, duration, 8, Arc::clone(&ids), get));
-    ingesting.store(false, Ordering::Relaxed);
-    let ingested = versions.join().unwrap();
-    rows.push((format!("flow GetRecord, 1k/s, {ingested} ingestions meanwhile"), during));
+    rows.push(("flow GetRecord, 1k/s".into(), client.block_on(drive(addr, 1_000, duration, 8, Arc::clone(&ids), get))));
     rows.push((
         "flow GetRecord, 10k/s".into(),
         client.block_on(drive(addr, 10_000, duration, 32, Arc::clone(&ids), get)),
@@ -130,6 +152,12 @@ fn main() {
         "flow predict (ids), 1k/s".into(),
         client.block_on(drive(addr, 1_000, duration, 8, Arc::clone(&ids), predict)),
     ));
+    ingesting.store(false, Ordering::Relaxed);
+    let (ingested, slowest) = versions.join().unwrap();
+    println!(
+        "meanwhile: {ingested} versions of clinical_s1 ingested (1,000 records changed in each), slowest {:.2} s",
+        slowest.as_secs_f64()
+    );
 
     match Redis::start(&redis) {
         Ok(redis) => {
@@ -175,10 +203,14 @@ fn value(patient: usize, feature: usize, version: usize) -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
+fn time(version: usize) -> String {
+    format!("2026-01-01T{:02}:{:02}:{:02}Z", version / 3600, version / 60 % 60, version % 60)
+}
+
 fn table(patients: usize, prefix: &str, width: usize, version: usize) -> DataFrame {
     let mut columns = vec![
         Column::new("id".into(), (0..patients).map(id).collect::<Vec<_>>()),
-        Column::new("t".into(), vec![format!("2026-01-01T00:{:02}:{:02}Z", version / 60, version % 60); patients]),
+        Column::new("t".into(), vec![time(version); patients]),
     ];
     for f in 0..width {
         let values: Vec<f64> = (0..patients).map(|p| value(p, f + prefix.len() * 1000, version)).collect();
