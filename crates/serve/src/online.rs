@@ -79,21 +79,42 @@ impl Groups {
             match self.store.online_snapshot(name) {
                 Ok(snapshot) => {
                     done.loaded.push((name.clone(), snapshot.manifest.latest_version(), snapshot.len()));
-                    if let Ok(mut loaded) = self.loaded.write() {
-                        loaded.insert(name.clone(), Loaded { stamp, snapshot: Arc::new(snapshot) });
+                    let replaced = self
+                        .loaded
+                        .write()
+                        .map(|mut loaded| loaded.insert(name.clone(), Loaded { stamp, snapshot: Arc::new(snapshot) }));
+                    if let Ok(Some(old)) = replaced {
+                        free_here(old.snapshot);
                     }
                 }
                 Err(e) => done.failed.push((name.clone(), e)),
             }
         }
+        let mut gone = Vec::new();
         if let Ok(mut loaded) = self.loaded.write() {
-            let gone: Vec<String> = loaded.keys().filter(|k| !names.contains(k)).cloned().collect();
-            for name in gone {
-                loaded.remove(&name);
+            let names: Vec<String> = loaded.keys().filter(|k| !names.contains(k)).cloned().collect();
+            for name in names {
+                gone.extend(loaded.remove(&name));
                 done.dropped.push(name);
             }
         }
+        for old in gone {
+            free_here(old.snapshot);
+        }
         done
+    }
+}
+
+/// Frees a replaced snapshot on this (refresh) thread, after the requests still reading it are
+/// done: freeing 100,000 records takes milliseconds that no request should wait through, as
+/// it would if the last request holding the snapshot freed it on an async worker.
+fn free_here(mut snapshot: Arc<OnlineSnapshot>) {
+    for _ in 0..200 {
+        match Arc::try_unwrap(snapshot) {
+            Ok(alone) => return drop(alone),
+            Err(shared) => snapshot = shared,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 

@@ -503,7 +503,8 @@ fn features_of_ids(state: &State, model: &Served, ids: &[String]) -> Result<ndar
                 ApiError::not_found("unknown_record", format!("group '{}' has no record '{id}'", group.group))
             })?;
             for &(feature, column) in columns {
-                let value = &record.values[column].1;
+                // A record stored before the group gained a column has no cell for it.
+                let value = record.values.get(column).map_or(&Value::Null, |(_, v)| v);
                 x[(row, feature)] = value.as_f64().ok_or_else(|| {
                     ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
