@@ -4,8 +4,9 @@
 //!
 //! A radiomics node writes one row of 108 columns per patient; the pipeline's tables have a few
 //! hundred rows. Each table is written 50 times per setting to a file in a temporary folder
-//! (after one unmeasured write, so polars' thread pool and the page cache are warm); prints the
-//! median and the file size.
+//! (after one unmeasured write, so polars' thread pool and the page cache are warm) with
+//! polars' writer at four compressions, then with flow's `write_parquet`; prints the median and
+//! the file size.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -52,5 +53,22 @@ fn main() {
             let bytes = std::fs::metadata(&path).unwrap().len();
             println!("{:<10} {name:<22} {:>10.3} {bytes:>10}", format!("{rows}x{}", features + 1), times[25]);
         }
+        // What flow's nodes call: plain and uncompressed up to 128 rows, polars' writer above.
+        let mut times: Vec<f64> = (0..51)
+            .map(|_| {
+                let started = Instant::now();
+                flow_preprocess::io::write_parquet(&mut df, &path).unwrap();
+                started.elapsed().as_secs_f64() * 1e3
+            })
+            .skip(1)
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        println!(
+            "{:<10} {:<22} {:>10.3} {bytes:>10}",
+            format!("{rows}x{}", features + 1),
+            "flow write_parquet",
+            times[25]
+        );
     }
 }

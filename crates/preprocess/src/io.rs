@@ -4,7 +4,13 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use polars::prelude::{DataFrame, ParquetCompression, ParquetReader, ParquetWriter, SerReader};
+use polars::prelude::{
+    CompatLevel, DataFrame, ParquetCompression, ParquetReader, ParquetWriter, PolarsResult, SchemaExt, SerReader,
+};
+use polars_parquet::write::{
+    CompressionOptions, Encoding, FileWriter, RowGroupIterator, StatisticsOptions, Version, WriteOptions,
+    get_dtype_encoding,
+};
 
 use crate::PrepError;
 
@@ -89,18 +95,54 @@ pub fn csv_error(path: &Path, err: csv::Error) -> PrepError {
     PrepError::Parse { file: path.to_path_buf(), line, message }
 }
 
+/// Tables up to this many rows are written plain and uncompressed (see [`write_small`]).
+const SMALL_TABLE_ROWS: usize = 128;
+
 /// Writes a table as Parquet with fixed settings: same table, same bytes (single-threaded
 /// encoding, no timestamps), so unchanged outputs stop reruns downstream.
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), PrepError> {
     // Buffered: polars' Parquet writer issues one small write per thrift field, thousands
     // for a wide table, and unbuffered those syscalls were most of a small node's run time.
     let mut file = BufWriter::new(File::create(path).map_err(|e| PrepError::io(path, e))?);
-    ParquetWriter::new(&mut file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .set_parallel(false)
-        .finish(df)
-        .map_err(|e| PrepError::Table(format!("write {}: {e}", path.display())))?;
+    let written = if df.height() <= SMALL_TABLE_ROWS {
+        write_small(df, &mut file).map(|_| ())
+    } else {
+        ParquetWriter::new(&mut file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .set_parallel(false)
+            .finish(df)
+            .map(|_| ())
+    };
+    written.map_err(|e| PrepError::Table(format!("write {}: {e}", path.display())))?;
     file.flush().map_err(|e| PrepError::io(path, e))
+}
+
+/// A small table (one patient's features, a metrics row) in plain encoding, uncompressed.
+/// polars' writer tries a dictionary for every column, first estimating its cardinality with
+/// a 16,384-register HyperLogLog, and starts a zstd context per column: for one row of 108
+/// columns that was 4.5-5.3 ms, ten times the radiomics itself (docs/benchmarks.md). On so few
+/// rows neither a dictionary nor compression saves anything.
+fn write_small<W: Write>(df: &mut DataFrame, writer: W) -> PolarsResult<u64> {
+    df.rechunk_mut();
+    let schema = df.schema().to_arrow(CompatLevel::newest());
+    // Plain for every leaf column of every field.
+    let encodings: Vec<Vec<Encoding>> = schema
+        .iter_values()
+        .map(|field| get_dtype_encoding(&field.dtype).iter().map(|_| Encoding::Plain).collect())
+        .collect();
+    let options = WriteOptions {
+        statistics: StatisticsOptions::default(),
+        compression: CompressionOptions::Uncompressed,
+        version: Version::V1,
+        data_page_size: None,
+    };
+    let batches: Vec<PolarsResult<_>> = df.iter_chunks(CompatLevel::newest(), false).map(Ok).collect();
+    let groups = RowGroupIterator::try_new(batches.into_iter(), &schema, options, encodings.into())?;
+    let mut file = FileWriter::try_new(writer, schema, options)?;
+    for group in groups {
+        file.write(df.height() as u64, group?)?;
+    }
+    file.end(None)
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame, PrepError> {
@@ -133,6 +175,36 @@ mod tests {
         write_parquet(&mut make(), &b).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         assert!(read_parquet(&a).unwrap().equals_missing(&make()));
+    }
+
+    #[test]
+    fn small_and_large_tables_of_every_column_type_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        for rows in [1, SMALL_TABLE_ROWS, SMALL_TABLE_ROWS + 1] {
+            let table = DataFrame::new(
+                rows,
+                vec![
+                    Column::new("id".into(), (0..rows).map(|r| format!("R{r:03}")).collect::<Vec<_>>()),
+                    Column::new(
+                        "f".into(),
+                        (0..rows).map(|r| (r % 3 != 1).then_some(r as f64 / 7.0)).collect::<Vec<_>>(),
+                    ),
+                    Column::new("i".into(), (0..rows).map(|r| r as i64 - 5).collect::<Vec<_>>()),
+                    Column::new("u".into(), (0..rows).map(|r| r as u32).collect::<Vec<_>>()),
+                    Column::new("b".into(), (0..rows).map(|r| (r % 4 != 2).then_some(r % 2 == 0)).collect::<Vec<_>>()),
+                    Column::new(
+                        "s".into(),
+                        (0..rows).map(|r| (r % 5 != 3).then(|| "é".repeat(r % 4))).collect::<Vec<_>>(),
+                    ),
+                ],
+            )
+            .unwrap();
+            let path = dir.path().join(format!("{rows}.parquet"));
+            write_parquet(&mut table.clone(), &path).unwrap();
+            let back = read_parquet(&path).unwrap();
+            assert!(back.equals_missing(&table), "{rows} rows:\n{back}\n{table}");
+            assert_eq!(back.schema(), table.schema(), "{rows} rows");
+        }
     }
 
     #[test]
