@@ -136,11 +136,13 @@ fn write_small<W: Write>(df: &mut DataFrame, writer: W) -> PolarsResult<u64> {
         version: Version::V1,
         data_page_size: None,
     };
-    let batches: Vec<PolarsResult<_>> = df.iter_chunks(CompatLevel::newest(), false).map(Ok).collect();
-    let groups = RowGroupIterator::try_new(batches.into_iter(), &schema, options, encodings.into())?;
+    // One row group per chunk, none for an empty table, as polars' own writer does.
+    let batches: Vec<_> = df.iter_chunks(CompatLevel::newest(), false).filter(|batch| batch.len() > 0).collect();
+    let rows: Vec<u64> = batches.iter().map(|batch| batch.len() as u64).collect();
+    let groups = RowGroupIterator::try_new(batches.into_iter().map(Ok), &schema, options, encodings.into())?;
     let mut file = FileWriter::try_new(writer, schema, options)?;
-    for group in groups {
-        file.write(df.height() as u64, group?)?;
+    for (group, rows) in groups.zip(rows) {
+        file.write(rows, group?)?;
     }
     file.end(None)
 }
@@ -180,7 +182,7 @@ mod tests {
     #[test]
     fn small_and_large_tables_of_every_column_type_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        for rows in [1, SMALL_TABLE_ROWS, SMALL_TABLE_ROWS + 1] {
+        for rows in [0, 1, SMALL_TABLE_ROWS, SMALL_TABLE_ROWS + 1] {
             let table = DataFrame::new(
                 rows,
                 vec![
