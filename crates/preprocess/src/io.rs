@@ -137,7 +137,7 @@ fn write_small<W: Write>(df: &mut DataFrame, writer: W) -> PolarsResult<u64> {
         data_page_size: None,
     };
     // One row group per chunk, none for an empty table, as polars' own writer does.
-    let batches: Vec<_> = df.iter_chunks(CompatLevel::newest(), false).filter(|batch| batch.len() > 0).collect();
+    let batches: Vec<_> = df.iter_chunks(CompatLevel::newest(), false).filter(|batch| !batch.is_empty()).collect();
     let rows: Vec<u64> = batches.iter().map(|batch| batch.len() as u64).collect();
     let groups = RowGroupIterator::try_new(batches.into_iter().map(Ok), &schema, options, encodings.into())?;
     let mut file = FileWriter::try_new(writer, schema, options)?;
