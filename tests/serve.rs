@@ -116,3 +116,30 @@ fn listening_beyond_loopback_without_tls_is_warned_about_and_a_short_token_refus
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_request_in_flight_at_sigterm_is_still_answered() {
+    let project = Project::new();
+    let mut command = project.command(&["serve", "--port", "0"]);
+    command.env("FLOW_SERVE_TOKEN", TOKEN);
+    let mut child = command.spawn().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving") {
+        line.clear();
+        assert_ne!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap(), 0, "flow serve ended");
+    }
+    let port: u16 = line.split("http://127.0.0.1:").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    // Half a request, then SIGTERM, then the rest: the server has begun it, so it answers it.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(b"GET /v1/groups HTTP/1.1\r\nHost: t\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(format!("Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(child.wait().unwrap().success());
+}
