@@ -39,13 +39,14 @@ pub fn compute(levels: &Discretised, voxel_count: usize) -> ClassFeatures {
         }
     }
     let longest = levels.size.iter().copied().max().unwrap_or(1);
+    let coordinates = roi_coordinates(levels, voxel_count);
     let mut sums = [0.0f64; 16];
     let mut directions = 0usize;
     for (d, offset) in DIRECTIONS.iter().zip(grid.directions()) {
         // pyradiomics (its C extension) zeroes, then drops, a direction in which no line meets
         // more than one ROI voxel, contiguous or not: a flat ROI seen edge-on, or a scatter of
         // voxels no two of which line up along it.
-        if !some_line_meets_two(levels, *d) {
+        if !some_line_meets_two(levels.size, &coordinates, *d) {
             continue;
         }
         let runs = run_lengths(&grid.levels, &roi, grey.values.len(), longest, offset);
@@ -59,35 +60,35 @@ pub fn compute(levels: &Discretised, voxel_count: usize) -> ClassFeatures {
     NAMES.iter().zip(sums).map(|(name, sum)| (*name, mean(sum))).collect()
 }
 
-/// Whether some line of the bounding box along direction `d` meets two or more ROI voxels.
-/// Each voxel is traced back along `-d` to where its line enters the box, and that entry
-/// voxel names the line; a ROI that lines up at all usually answers within a few voxels.
-fn some_line_meets_two(levels: &Discretised, d: [isize; 3]) -> bool {
-    let size = levels.size;
-    let mut lines = std::collections::HashSet::new();
-    let (mut x, mut y, mut z) = (0usize, 0usize, 0usize);
-    for &level in &levels.levels {
+/// The (x, y, z) of every ROI voxel in the box, found in one pass so that the 13 directions'
+/// line checks visit the ROI only, not the whole box (a scattered ROI fills little of it).
+fn roi_coordinates(levels: &Discretised, voxel_count: usize) -> Vec<[usize; 3]> {
+    let [nx, ny, _] = levels.size;
+    let mut coordinates = Vec::with_capacity(voxel_count);
+    for (index, &level) in levels.levels.iter().enumerate() {
         if level != 0 {
-            let at = [x, y, z];
-            // Steps back to the box's edge: the fewest any moving axis allows.
-            let back = (0..3)
-                .filter(|&axis| d[axis] != 0)
-                .map(|axis| if d[axis] > 0 { at[axis] } else { size[axis] - 1 - at[axis] })
-                .min()
-                .unwrap_or(0);
-            let entry: [usize; 3] = std::array::from_fn(|axis| at[axis].wrapping_add_signed(-d[axis] * back as isize));
-            if !lines.insert(entry) {
-                return true;
-            }
+            coordinates.push([index % nx, index / nx % ny, index / (nx * ny)]);
         }
-        x += 1;
-        if x == size[0] {
-            x = 0;
-            y += 1;
-            if y == size[1] {
-                y = 0;
-                z += 1;
-            }
+    }
+    coordinates
+}
+
+/// Whether some line of the bounding box (`size`) along direction `d` meets two or more of the
+/// ROI voxels at `coordinates`. Each voxel is traced back along `-d` to where its line enters
+/// the box, and that entry voxel names the line; a ROI that lines up at all usually answers
+/// within a few voxels.
+fn some_line_meets_two(size: [usize; 3], coordinates: &[[usize; 3]], d: [isize; 3]) -> bool {
+    let mut lines = std::collections::HashSet::with_capacity(coordinates.len());
+    for &at in coordinates {
+        // Steps back to the box's edge: the fewest any moving axis allows.
+        let back = (0..3)
+            .filter(|&axis| d[axis] != 0)
+            .map(|axis| if d[axis] > 0 { at[axis] } else { size[axis] - 1 - at[axis] })
+            .min()
+            .unwrap_or(0);
+        let entry: [usize; 3] = std::array::from_fn(|axis| at[axis].wrapping_add_signed(-d[axis] * back as isize));
+        if !lines.insert(entry) {
+            return true;
         }
     }
     false
