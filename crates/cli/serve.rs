@@ -21,11 +21,11 @@ pub struct ServeArgs {
     /// Port to listen on (0: any free port, printed at start)
     #[arg(long, default_value_t = 8377)]
     pub port: u16,
-    /// File holding the bearer token (mode 0600); default: $FLOW_SERVE_TOKEN, else
-    /// STATE/serve/token, created on first start
+    /// File holding the bearer token (mode 0600), read when $FLOW_SERVE_TOKEN is unset;
+    /// default STATE/serve/token, created on first start
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<std::path::PathBuf>,
-    /// How often to look for new feature versions, in milliseconds
+    /// How often to look for new feature versions and models, in milliseconds
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub refresh_ms: u64,
     /// PEM certificate chain: serve HTTPS (with --tls-key)
