@@ -143,3 +143,51 @@ fn a_request_in_flight_at_sigterm_is_still_answered() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(child.wait().unwrap().success());
 }
+
+/// A clinical table written to two groups, a model trained on one of them, bundled with both
+/// receipts or one.
+const TWO_GROUPS: &str = r#"
+name: bundle
+nodes:
+  cohort:
+    uses: synth.nsclc_cohort
+    with: { seed: 1, patients: 60, r01: 45, amc: 15, genes: 30, imaging: false }
+  clinical: { uses: clinical.preprocess, in: { table: cohort.clinical }, with: { label: survival_status } }
+  a:
+    uses: featurestore.write
+    in: { table: clinical.table }
+    with: { group: clinical_a, record_id: case_id, event_time: event_time, event_time_value: 0 }
+  b:
+    uses: featurestore.write
+    in: { table: clinical.table }
+    with: { group: clinical_b, record_id: case_id, event_time: event_time, event_time_value: 0 }
+  set:
+    uses: featurestore.query
+    in: { groups: [a.receipt] }
+    with: { sql: "SELECT * EXCLUDE (event_time, survival_status), survival_status AS label FROM clinical_a ORDER BY case_id" }
+  split: { uses: ml.split, in: { table: set.table }, with: { seed: 1 } }
+  scaled: { uses: ml.scale, in: { train: split.train, validation: split.validation, test: split.test } }
+  pca: { uses: ml.pca, in: { train: scaled.train, validation: scaled.validation, test: scaled.test } }
+  model: { uses: ml.train_gbdt, in: { train: pca.train }, with: { num_boost_round: 2 } }
+  bundle:
+    uses: ml.bundle
+    in: { scaler: scaled.scaler, pca: pca.pca, model: model.model, groups: GROUPS }
+    with: { name: clinical_risk }
+"#;
+
+#[test]
+fn a_bundle_names_each_features_group_and_refuses_to_guess_between_two() {
+    let project = Project::with_workflow(&TWO_GROUPS.replace("GROUPS", "[a.receipt, b.receipt]"));
+    let out = project.run(&[]);
+    out.assert_code(2)
+        .assert_stderr_contains("is in groups clinical_a and clinical_b")
+        .assert_stderr_contains("sources:");
+
+    project.write(crate::util::WORKFLOW, &TWO_GROUPS.replace("GROUPS", "[a.receipt]"));
+    let run = project.run_ok(&[]);
+    let bundle: Value = serde_json::from_str(&project.read_object(&run.output("bundle", "bundle"))).unwrap();
+    assert_eq!(bundle["format"], "flow-model-bundle/1");
+    assert_eq!(bundle["name"], "clinical_risk");
+    let sources = bundle["sources"].as_array().unwrap();
+    assert!(!sources.is_empty() && sources.iter().all(|s| s["group"] == "clinical_a"), "{sources:?}");
+}

@@ -146,8 +146,13 @@ fn sources(
         let receipt: Receipt = read_json(path)?;
         let manifest = store.manifest(&receipt.group).map_err(|e| NodeError::Failed(e.to_string()))?;
         for column in &manifest.schema {
-            if column.name != manifest.record_id && column.name != manifest.event_time {
-                columns.entry(column.name.clone()).or_default().push(receipt.group.clone());
+            if column.name == manifest.record_id || column.name == manifest.event_time {
+                continue;
+            }
+            let groups = columns.entry(column.name.clone()).or_default();
+            // Two receipts of one group (two writers of it) name it once.
+            if !groups.contains(&receipt.group) {
+                groups.push(receipt.group.clone());
             }
         }
     }
