@@ -42,10 +42,24 @@ pub fn compute(levels: &Discretised) -> ClassFeatures {
 /// The dependence matrix: row `rank[level]` for the `n` levels present, column `j - 1`.
 fn dependence_counts(levels: &Discretised, rank: &[usize], n: usize) -> Vec<[u32; SIZES]> {
     let grid = Padded::of(levels);
+    let mut counts = vec![[0u32; SIZES]; n];
+    let mut count = |level: u32, dependent: u8| {
+        let row = rank.get(level as usize).and_then(|&r| counts.get_mut(r));
+        if let Some(cell) = row.and_then(|row| row.get_mut(dependent as usize)) {
+            *cell += 1;
+        }
+    };
+    if let Some(roi) = grid.sparse_roi() {
+        for at in roi {
+            let level = grid.levels[at];
+            let dependent = grid.offsets.iter().filter(|&&o| grid.levels[at.wrapping_add_signed(o)] == level).count();
+            count(level, dependent as u8);
+        }
+        return counts;
+    }
     let interior = grid.interior();
     let centre = &grid.levels[interior];
     let shifted: Vec<&[u32]> = grid.offsets.iter().map(|&o| grid.shifted(o)).collect();
-    let mut counts = vec![[0u32; SIZES]; n];
     // Dependent neighbours of each interior voxel, one offset at a time over blocks that stay
     // in cache.
     let mut dependent = [0u8; BLOCK];
@@ -59,12 +73,8 @@ fn dependence_counts(levels: &Discretised, rank: &[usize], n: usize) -> Vec<[u32
             }
         }
         for (&level, &d) in block.iter().zip(dependent.iter()) {
-            if level == 0 {
-                continue;
-            }
-            let row = rank.get(level as usize).and_then(|&r| counts.get_mut(r));
-            if let Some(cell) = row.and_then(|row| row.get_mut(d as usize)) {
-                *cell += 1;
+            if level != 0 {
+                count(level, d);
             }
         }
     }

@@ -47,6 +47,15 @@ impl Padded {
         reach..self.levels.len().saturating_sub(reach).max(reach)
     }
 
+    /// The indices of the ROI voxels when they fill under a quarter of the box, else `None`.
+    /// A neighbour pass then visits these voxels alone: 26 scattered reads per ROI voxel beat
+    /// 26 vectorised sweeps of a box the ROI hardly fills (pyradiomics' prostate phantom: 168
+    /// voxels in 51,000), and give the same counts in the same order.
+    pub fn sparse_roi(&self) -> Option<Vec<usize>> {
+        let roi: Vec<usize> = (0..self.levels.len()).filter(|&i| self.levels[i] != 0).collect();
+        (roi.len() * 4 < self.levels.len()).then_some(roi)
+    }
+
     /// The levels of the [`Padded::interior`] voxels' neighbours at `offset`, one per interior
     /// voxel: a whole-grid shift that the compiler can vectorise.
     pub fn shifted(&self, offset: isize) -> &[u32] {

@@ -40,10 +40,32 @@ where
     T: Copy + Default + AddAssign + From<u32>,
 {
     let grid = Padded::of(levels);
+    let (mut n, mut s) = (vec![0.0f64; grey.values.len()], vec![0.0f64; grey.values.len()]);
+    // One ROI voxel of `level` whose ROI neighbours' levels add up to `sum`, `count` of them.
+    let mut add = |level: u32, sum: T, count: u8| {
+        let Some(&r) = grey.rank.get(level as usize) else { return };
+        let (Some(n_i), Some(s_i)) = (n.get_mut(r), s.get_mut(r)) else { return };
+        *n_i += 1.0;
+        if count > 0 {
+            *s_i += (level as f64 - to_f64(sum) / count as f64).abs();
+        }
+    };
+    // In index order either way, so `s_i` adds the same terms in the same order.
+    if let Some(roi) = grid.sparse_roi() {
+        for at in roi {
+            let (mut sum, mut count) = (T::default(), 0u8);
+            for &offset in &grid.offsets {
+                let other = grid.levels[at.wrapping_add_signed(offset)];
+                sum += T::from(other);
+                count += u8::from(other != 0);
+            }
+            add(grid.levels[at], sum, count);
+        }
+        return (n, s);
+    }
     let interior = grid.interior();
     let centre = &grid.levels[interior];
     let shifted: Vec<&[u32]> = grid.offsets.iter().map(|&o| grid.shifted(o)).collect();
-    let (mut n, mut s) = (vec![0.0f64; grey.values.len()], vec![0.0f64; grey.values.len()]);
     // Sum and number of the ROI neighbours of each interior voxel, one offset at a time over
     // blocks that stay in cache.
     let (mut sums, mut counts) = ([T::default(); BLOCK], [0u8; BLOCK]);
@@ -59,14 +81,8 @@ where
             }
         }
         for ((&level, &sum), &count) in block.iter().zip(sums.iter()).zip(counts.iter()) {
-            if level == 0 {
-                continue;
-            }
-            let Some(&r) = grey.rank.get(level as usize) else { continue };
-            let (Some(n_i), Some(s_i)) = (n.get_mut(r), s.get_mut(r)) else { continue };
-            *n_i += 1.0;
-            if count > 0 {
-                *s_i += (level as f64 - to_f64(sum) / count as f64).abs();
+            if level != 0 {
+                add(level, sum, count);
             }
         }
     }
