@@ -342,7 +342,8 @@ impl FeatureStore {
                 online::all_records(name, &dir)?
             }
         };
-        Ok(OnlineSnapshot { group: name.to_string(), manifest, records })
+        let columns = manifest.schema.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+        Ok(OnlineSnapshot { group: name.to_string(), manifest, columns, records })
     }
 
     /// GetRecord: the latest record of `id` in group `name`, `None` if there is none (or it
@@ -357,10 +358,17 @@ impl FeatureStore {
 pub struct OnlineSnapshot {
     pub group: String,
     pub manifest: Manifest,
+    /// Column name -> its position in the schema (and in each record's values).
+    columns: std::collections::HashMap<String, usize>,
     records: std::collections::HashMap<Box<str>, Box<[u8]>>,
 }
 
 impl OnlineSnapshot {
+    /// The position of column `name` in the schema, for picking it out of records by index.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.get(name).copied()
+    }
+
     pub fn len(&self) -> usize {
         self.records.len()
     }

@@ -206,7 +206,7 @@ fn selection(snapshot: &OnlineSnapshot, names: Option<&[String]>) -> Result<Opti
     names
         .iter()
         .map(|name| {
-            schema.iter().position(|c| &c.name == name).ok_or_else(|| {
+            snapshot.column(name).ok_or_else(|| {
                 ApiError::bad_request(
                     "unknown_feature",
                     format!(
@@ -287,18 +287,7 @@ struct BatchGet {
 fn batch_get(state: &State, group: &str, body: BatchGet) -> Result<Answer, ApiError> {
     let group = decoded(group, "group")?;
     let snapshot = snapshot(state, &group)?;
-    if body.ids.is_empty() {
-        return Err(ApiError::bad_request("bad_request", "`ids` is empty; give at least one record id"));
-    }
-    if body.ids.len() > state.limits.max_batch {
-        return Err(ApiError::bad_request(
-            "too_many_ids",
-            format!("{} ids in one request; the limit is {}", body.ids.len(), state.limits.max_batch),
-        ));
-    }
-    for id in &body.ids {
-        check_id(state, id)?;
-    }
+    check_ids(state, &body.ids)?;
     let selected = selection(&snapshot, body.features.as_deref())?;
     let mut records = Vec::with_capacity(body.ids.len());
     let mut not_found = Vec::new();
@@ -442,7 +431,7 @@ fn predict(state: &State, name: &str, body: Predict) -> Result<Answer, ApiError>
 
 fn check_count(state: &State, what: &str, n: usize) -> Result<(), ApiError> {
     if n == 0 {
-        return Err(ApiError::bad_request("bad_request", format!("`{what}` is empty")));
+        return Err(ApiError::bad_request("bad_request", format!("`{what}` is empty; give at least one")));
     }
     if n > state.limits.max_batch {
         return Err(ApiError::bad_request(
@@ -456,11 +445,14 @@ fn check_count(state: &State, what: &str, n: usize) -> Result<(), ApiError> {
 /// (the feature's index in the model, its column's index in the group's records)
 type FeatureColumn = (usize, usize);
 
-fn features_of_ids(state: &State, model: &Served, ids: &[String]) -> Result<ndarray::Array2<f64>, ApiError> {
+/// A list of record ids within the limits: not empty, not too many, none empty or too long.
+fn check_ids(state: &State, ids: &[String]) -> Result<(), ApiError> {
     check_count(state, "ids", ids.len())?;
-    for id in ids {
-        check_id(state, id)?;
-    }
+    ids.iter().try_for_each(|id| check_id(state, id))
+}
+
+fn features_of_ids(state: &State, model: &Served, ids: &[String]) -> Result<ndarray::Array2<f64>, ApiError> {
+    check_ids(state, ids)?;
     let sources = model.bundle.sources();
     if sources.is_empty() {
         return Err(ApiError::bad_request(
@@ -482,7 +474,7 @@ fn features_of_ids(state: &State, model: &Served, ids: &[String]) -> Result<ndar
             }
         };
         let (group, columns) = &mut groups[at];
-        let column = group.manifest.schema.iter().position(|c| c.name == source.feature).ok_or_else(|| {
+        let column = group.column(&source.feature).ok_or_else(|| {
             ApiError::new(
                 StatusCode::CONFLICT,
                 "schema_changed",
