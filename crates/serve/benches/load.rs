@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -435,7 +436,8 @@ fn complete(buffer: &[u8]) -> Option<bool> {
     (!buffer.is_empty()).then_some(false)
 }
 
-/// A `redis-server` of our own on a free loopback port, without persistence; stopped on drop.
+/// A `redis-server` of our own on a free loopback port, without persistence; killed and reaped
+/// on drop, and by the kernel should the harness die first.
 struct Redis {
     child: Child,
     addr: SocketAddr,
@@ -445,11 +447,24 @@ impl Redis {
     fn start(program: &str) -> Result<Redis, String> {
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{program}: {e} (apt install redis-server, or --redis PATH)"))?;
+            // Its own process group, out of reach of the terminal's Ctrl-C; killed by the
+            // kernel if the harness dies without running Drop (SIGKILL, abort).
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe and touches only the child being started.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child =
+            command.spawn().map_err(|e| format!("{program}: {e} (apt install redis-server, or --redis PATH)"))?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         for _ in 0..200 {
             if std::net::TcpStream::connect(addr).is_ok() {
