@@ -4,15 +4,9 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use polars::prelude::{
-    CompatLevel, DataFrame, ParquetCompression, ParquetReader, ParquetWriter, PolarsResult, SchemaExt, SerReader,
-};
-use polars_parquet::write::{
-    CompressionOptions, Encoding, FileWriter, RowGroupIterator, StatisticsOptions, Version, WriteOptions,
-    get_dtype_encoding,
-};
+use polars::prelude::{DataFrame, ParquetCompression, ParquetReader, ParquetWriter, SerReader};
 
-use crate::PrepError;
+use crate::{PrepError, small_parquet};
 
 /// The field separator of a table file, from its first line: tab when the header has more
 /// tabs than commas (GEO tables), comma otherwise. File names are no guide inside the store,
@@ -95,7 +89,7 @@ pub fn csv_error(path: &Path, err: csv::Error) -> PrepError {
     PrepError::Parse { file: path.to_path_buf(), line, message }
 }
 
-/// Tables up to this many rows are written plain and uncompressed (see [`write_small`]).
+/// Tables up to this many rows (of the types it knows) go to [`small_parquet`].
 const SMALL_TABLE_ROWS: usize = 128;
 
 /// Writes a table as Parquet with fixed settings: same table, same bytes (single-threaded
@@ -104,47 +98,18 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), PrepError> {
     // Buffered: polars' Parquet writer issues one small write per thrift field, thousands
     // for a wide table, and unbuffered those syscalls were most of a small node's run time.
     let mut file = BufWriter::new(File::create(path).map_err(|e| PrepError::io(path, e))?);
-    let written = if df.height() <= SMALL_TABLE_ROWS {
-        write_small(df, &mut file).map(|_| ())
+    let written = if df.height() <= SMALL_TABLE_ROWS && small_parquet::supports(df) {
+        small_parquet::write(df, &mut file).map_err(|e| e.to_string())
     } else {
         ParquetWriter::new(&mut file)
             .with_compression(ParquetCompression::Zstd(None))
             .set_parallel(false)
             .finish(df)
             .map(|_| ())
+            .map_err(|e| e.to_string())
     };
     written.map_err(|e| PrepError::Table(format!("write {}: {e}", path.display())))?;
     file.flush().map_err(|e| PrepError::io(path, e))
-}
-
-/// A small table (one patient's features, a metrics row) in plain encoding, uncompressed.
-/// polars' writer tries a dictionary for every column, first estimating its cardinality with
-/// a 16,384-register HyperLogLog, and starts a zstd context per column: for one row of 108
-/// columns that was 4.5-5.3 ms, ten times the radiomics itself (docs/benchmarks.md). On so few
-/// rows neither a dictionary nor compression saves anything.
-fn write_small<W: Write>(df: &mut DataFrame, writer: W) -> PolarsResult<u64> {
-    df.rechunk_mut();
-    let schema = df.schema().to_arrow(CompatLevel::newest());
-    // Plain for every leaf column of every field.
-    let encodings: Vec<Vec<Encoding>> = schema
-        .iter_values()
-        .map(|field| get_dtype_encoding(&field.dtype).iter().map(|_| Encoding::Plain).collect())
-        .collect();
-    let options = WriteOptions {
-        statistics: StatisticsOptions::default(),
-        compression: CompressionOptions::Uncompressed,
-        version: Version::V1,
-        data_page_size: None,
-    };
-    // One row group per chunk, none for an empty table, as polars' own writer does.
-    let batches: Vec<_> = df.iter_chunks(CompatLevel::newest(), false).filter(|batch| !batch.is_empty()).collect();
-    let rows: Vec<u64> = batches.iter().map(|batch| batch.len() as u64).collect();
-    let groups = RowGroupIterator::try_new(batches.into_iter().map(Ok), &schema, options, encodings.into())?;
-    let mut file = FileWriter::try_new(writer, schema, options)?;
-    for (group, rows) in groups.zip(rows) {
-        file.write(rows, group?)?;
-    }
-    file.end(None)
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame, PrepError> {

@@ -13,6 +13,7 @@ pub mod clinical;
 pub mod genomic;
 pub mod io;
 pub mod names;
+mod small_parquet;
 
 use std::path::{Path, PathBuf};
 
