@@ -158,6 +158,13 @@ impl Voxels for Volume {
             Volume::Decoded(v) => v.values(start, out),
         }
     }
+
+    fn whole_numbers(&self) -> bool {
+        match self {
+            Volume::Stored(v) => v.whole_numbers(),
+            Volume::Decoded(v) => v.whole_numbers(),
+        }
+    }
 }
 
 /// Reads `path` as a [`Volume`].

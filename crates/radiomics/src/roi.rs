@@ -1,7 +1,7 @@
 //! The region of interest: the image cropped to the bounding box of one mask label, as every
 //! feature class sees it.
 
-use crate::image::Voxels;
+use crate::image::{Voxels, is_whole};
 
 /// The image inside the bounding box of the voxels whose mask value is the label.
 ///
@@ -120,13 +120,16 @@ impl RoiMask {
         let mut voxel_count = 0;
         let mut fractional: Option<([usize; 3], f64)> = None;
         let mut fractional_count = 0;
+        let stored_whole = mask.whole_numbers();
         for z in 0..nz {
             for y in 0..ny {
                 mask.values(nx * (y + ny * z), &mut row);
-                for (x, v) in row.iter().enumerate() {
-                    if v.fract() != 0.0 {
-                        fractional_count += 1;
-                        fractional.get_or_insert(([x, y, z], *v));
+                if !stored_whole {
+                    for (x, v) in row.iter().enumerate() {
+                        if !is_whole(*v) {
+                            fractional_count += 1;
+                            fractional.get_or_insert(([x, y, z], *v));
+                        }
                     }
                 }
                 let (Some(first), Some(last)) =
