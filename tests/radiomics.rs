@@ -143,3 +143,14 @@ fn unknown_feature_class_is_a_load_error_with_a_suggestion() {
         .assert_stderr_contains("did you mean 'glcm'");
     assert!(!project.state().exists());
 }
+
+#[test]
+fn an_id_column_named_like_the_features_is_a_load_error() {
+    let project = Project::with_workflow(&workflow("id_column: original_shape_Elongation"));
+    write_cohort(&project);
+    let out = project.run(&[]);
+    out.assert_code(2)
+        .assert_stderr_contains("flow.yaml:5:")
+        .assert_stderr_contains("id_column 'original_shape_Elongation' starts like the feature columns");
+    assert!(!project.state().exists());
+}

@@ -1,6 +1,7 @@
 //! `imaging.radiomics`: pyradiomics-compatible radiomics features for every patient of a
 //! cohort manifest, as Parquet with one row per patient. The work is in `flow_radiomics`.
 
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -9,10 +10,9 @@ use flow_engine::kind::{
     Configured, Inputs, KindInfo, NodeContext, NodeError, NodeKind, Outputs, ParamDoc, ParamError, PortSpec, PortType,
     typed_params,
 };
-use flow_preprocess::io::write_parquet;
+use flow_preprocess::io::{DenseColumn, DenseValues, write_dense_parquet};
 use flow_radiomics::cohort::{Cancelled, CaseError, OnError, extract_cohort};
 use flow_radiomics::{Case, Feature, FeatureClass, Settings, read_manifest};
-use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -88,6 +88,15 @@ impl Params {
         }
         if self.id_column.trim().is_empty() {
             return Err(ParamError::new(Some("id_column"), "id_column must not be empty"));
+        }
+        if self.id_column.starts_with("original_") {
+            return Err(ParamError::new(
+                Some("id_column"),
+                format!(
+                    "id_column '{}' starts like the feature columns (original_...): pick another name",
+                    self.id_column
+                ),
+            ));
         }
         Ok(Settings {
             bin_width: self.bin_width,
@@ -222,8 +231,7 @@ impl NodeKind for ImagingRadiomics {
             ));
         }
         let written = Instant::now();
-        let mut table = feature_table(&params.id_column, &rows)?;
-        write_parquet(&mut table, ctx.output("table")?).map_err(|e| NodeError::Failed(e.to_string()))?;
+        write_feature_table(&params.id_column, &rows, ctx.output("table")?)?;
         write_skipped(ctx.output("skipped")?, &skipped)?;
         ctx.log(&format!("feature table written in {:.1} ms", written.elapsed().as_secs_f64() * 1e3))
     }
@@ -235,15 +243,19 @@ pub(crate) fn classify(bad_data: bool, message: String) -> NodeError {
     if bad_data { NodeError::BadInput(message) } else { NodeError::Failed(message) }
 }
 
-fn feature_table(id_column: &str, rows: &[(&Case, Vec<Feature>)]) -> Result<DataFrame, NodeError> {
+/// One row per patient: the id column, then each feature's column, written without building
+/// a polars table (for one patient that was as costly as writing the file).
+fn write_feature_table(id_column: &str, rows: &[(&Case, Vec<Feature>)], path: &Path) -> Result<(), NodeError> {
     let ids: Vec<&str> = rows.iter().map(|(case, _)| case.subject.as_str()).collect();
-    let mut columns = vec![Column::new(id_column.into(), ids)];
     let first = &rows[0].1;
-    for (index, feature) in first.iter().enumerate() {
-        let values: Vec<f64> = rows.iter().map(|(_, features)| features[index].value).collect();
-        columns.push(Column::new(feature.full_name().into(), values));
-    }
-    DataFrame::new(rows.len(), columns).map_err(|e| NodeError::Failed(format!("build the feature table: {e}")))
+    let names: Vec<String> = first.iter().map(Feature::full_name).collect();
+    let values: Vec<Vec<f64>> =
+        (0..first.len()).map(|index| rows.iter().map(|(_, features)| features[index].value).collect()).collect();
+    let mut columns = vec![DenseColumn { name: id_column, values: DenseValues::Text(&ids) }];
+    columns.extend(
+        names.iter().zip(&values).map(|(name, values)| DenseColumn { name, values: DenseValues::Float64(values) }),
+    );
+    write_dense_parquet(&columns, path).map_err(|e| NodeError::Failed(e.to_string()))
 }
 
 fn write_skipped(path: &std::path::Path, skipped: &[(&Case, CaseError)]) -> Result<(), NodeError> {

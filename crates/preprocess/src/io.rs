@@ -4,8 +4,9 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use polars::prelude::{DataFrame, ParquetCompression, ParquetReader, ParquetWriter, SerReader};
+use polars::prelude::{Column, DataFrame, ParquetCompression, ParquetReader, ParquetWriter, SerReader};
 
+pub use crate::small_parquet::{DenseColumn, DenseValues};
 use crate::{PrepError, small_parquet};
 
 /// The field separator of a table file, from its first line: tab when the header has more
@@ -112,6 +113,28 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), PrepError> {
     file.flush().map_err(|e| PrepError::io(path, e))
 }
 
+/// Writes columns of equal length and no nulls (an id column, then features) as Parquet: the
+/// same file [`write_parquet`] makes of the same table, without building a polars table when
+/// it is small (one patient's features: building it cost as much as writing it).
+pub fn write_dense_parquet(columns: &[DenseColumn<'_>], path: &Path) -> Result<(), PrepError> {
+    let rows = columns.first().map_or(0, |c| c.values.len());
+    if rows > SMALL_TABLE_ROWS {
+        let columns = columns
+            .iter()
+            .map(|column| match column.values {
+                DenseValues::Text(values) => Column::new(column.name.into(), values),
+                DenseValues::Float64(values) => Column::new(column.name.into(), values),
+            })
+            .collect();
+        let mut df = DataFrame::new(rows, columns).map_err(|e| PrepError::Table(format!("{}: {e}", path.display())))?;
+        return write_parquet(&mut df, path);
+    }
+    let mut file = BufWriter::new(File::create(path).map_err(|e| PrepError::io(path, e))?);
+    small_parquet::write_dense(columns, &mut file)
+        .map_err(|e| PrepError::Table(format!("write {}: {e}", path.display())))?;
+    file.flush().map_err(|e| PrepError::io(path, e))
+}
+
 pub fn read_parquet(path: &Path) -> Result<DataFrame, PrepError> {
     let file = File::open(path).map_err(|e| PrepError::io(path, e))?;
     ParquetReader::new(file)
@@ -171,6 +194,36 @@ mod tests {
             let back = read_parquet(&path).unwrap();
             assert!(back.equals_missing(&table), "{rows} rows:\n{back}\n{table}");
             assert_eq!(back.schema(), table.schema(), "{rows} rows");
+        }
+    }
+
+    #[test]
+    fn dense_columns_make_the_same_file_as_the_same_table() {
+        let dir = tempfile::tempdir().unwrap();
+        for rows in [0, 1, SMALL_TABLE_ROWS, SMALL_TABLE_ROWS + 1] {
+            let ids: Vec<String> = (0..rows).map(|r| format!("R01-{r:03}")).collect();
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let a: Vec<f64> = (0..rows).map(|r| r as f64 * 0.3 - 1.0).collect();
+            let b: Vec<f64> = (0..rows).map(|r| [f64::NAN, 2.5, f64::NEG_INFINITY][r % 3]).collect();
+            let dense = [
+                DenseColumn { name: "subject", values: DenseValues::Text(&ids) },
+                DenseColumn { name: "original_shape_Elongation", values: DenseValues::Float64(&a) },
+                DenseColumn { name: "b", values: DenseValues::Float64(&b) },
+            ];
+            let mut table = DataFrame::new(
+                rows,
+                vec![
+                    Column::new("subject".into(), &ids),
+                    Column::new("original_shape_Elongation".into(), &a),
+                    Column::new("b".into(), &b),
+                ],
+            )
+            .unwrap();
+            let (from_dense, from_table) = (dir.path().join("dense"), dir.path().join("table"));
+            write_dense_parquet(&dense, &from_dense).unwrap();
+            write_parquet(&mut table, &from_table).unwrap();
+            assert_eq!(std::fs::read(&from_dense).unwrap(), std::fs::read(&from_table).unwrap(), "{rows} rows");
+            assert!(read_parquet(&from_dense).unwrap().equals_missing(&table), "{rows} rows");
         }
     }
 

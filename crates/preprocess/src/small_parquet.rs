@@ -43,28 +43,118 @@ fn physical_type(dtype: &DataType) -> Option<Type> {
 
 /// Writes `df` as a Parquet file to `out`, in one `write_all`. Same table, same bytes.
 pub fn write(df: &DataFrame, out: &mut impl Write) -> io::Result<()> {
-    let rows = df.height();
-    let mut file = Vec::with_capacity(256 + df.width() * (64 + rows * 9));
+    write_leaves(df.height(), df.columns(), out)
+}
+
+/// A column without nulls, as a node holds it before any table is built.
+pub struct DenseColumn<'a> {
+    pub name: &'a str,
+    pub values: DenseValues<'a>,
+}
+
+pub enum DenseValues<'a> {
+    Text(&'a [&'a str]),
+    Float64(&'a [f64]),
+}
+
+impl DenseValues<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            DenseValues::Text(values) => values.len(),
+            DenseValues::Float64(values) => values.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Writes columns of equal length as a Parquet file to `out`, the same bytes as [`write`]
+/// gives for the same table, without building one: for one patient's features, polars'
+/// `DataFrame` of 108 columns cost as much as laying out the file.
+pub fn write_dense(columns: &[DenseColumn<'_>], out: &mut impl Write) -> io::Result<()> {
+    let rows = columns.first().map_or(0, |c| c.values.len());
+    if let Some(column) = columns.iter().find(|c| c.values.len() != rows) {
+        return Err(io::Error::other(format!(
+            "column '{}' has {} values where the first has {rows}",
+            column.name,
+            column.values.len()
+        )));
+    }
+    for (at, column) in columns.iter().enumerate() {
+        if columns[..at].iter().any(|earlier| earlier.name == column.name) {
+            return Err(io::Error::other(format!("two columns are named '{}'", column.name)));
+        }
+    }
+    write_leaves(rows, columns, out)
+}
+
+/// A column as the writer needs it: a name, a physical type, and its page's bytes.
+trait Leaf {
+    fn name(&self) -> &str;
+    fn physical_type(&self) -> io::Result<Type>;
+    /// Appends the data page body: the definition levels, then the non-null values.
+    fn encode(&self, page: &mut Vec<u8>) -> io::Result<()>;
+}
+
+impl Leaf for Column {
+    fn name(&self) -> &str {
+        Column::name(self)
+    }
+
+    fn physical_type(&self) -> io::Result<Type> {
+        physical_type(self.dtype())
+            .ok_or_else(|| io::Error::other(format!("column '{}': {} is not written here", self.name(), self.dtype())))
+    }
+
+    fn encode(&self, page: &mut Vec<u8>) -> io::Result<()> {
+        encode_page(self, page).map_err(io::Error::other)
+    }
+}
+
+impl Leaf for DenseColumn<'_> {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn physical_type(&self) -> io::Result<Type> {
+        Ok(match self.values {
+            DenseValues::Text(_) => Type::BYTE_ARRAY,
+            DenseValues::Float64(_) => Type::DOUBLE,
+        })
+    }
+
+    fn encode(&self, page: &mut Vec<u8>) -> io::Result<()> {
+        put_levels_all_present(page, self.values.len());
+        match self.values {
+            DenseValues::Text(values) => values.iter().for_each(|value| put_byte_array(page, value)),
+            DenseValues::Float64(values) => values.iter().for_each(|v| page.extend_from_slice(&v.to_le_bytes())),
+        }
+        Ok(())
+    }
+}
+
+fn write_leaves<L: Leaf>(rows: usize, leaves: &[L], out: &mut impl Write) -> io::Result<()> {
+    let mut file = Vec::with_capacity(256 + leaves.len() * (64 + rows * 9));
     file.extend_from_slice(MAGIC);
-    let mut schema = Vec::with_capacity(df.width() + 1);
+    let mut schema = Vec::with_capacity(leaves.len() + 1);
     schema.push(SchemaElement {
         type_: None,
         type_length: None,
         repetition_type: None,
         name: "root".into(),
-        num_children: Some(to_i32(df.width(), "columns")?),
+        num_children: Some(to_i32(leaves.len(), "columns")?),
         converted_type: None,
         scale: None,
         precision: None,
         field_id: None,
         logical_type: None,
     });
-    let mut chunks = Vec::with_capacity(df.width());
+    let mut chunks = Vec::with_capacity(leaves.len());
     let mut page = Vec::new();
-    for column in df.columns() {
-        let type_ = physical_type(column.dtype()).ok_or_else(|| {
-            io::Error::other(format!("column '{}': {} is not written here", column.name(), column.dtype()))
-        })?;
+    for column in leaves {
+        let type_ = column.physical_type()?;
         let is_string = type_ == Type::BYTE_ARRAY;
         schema.push(SchemaElement {
             type_: Some(type_),
@@ -82,7 +172,7 @@ pub fn write(df: &DataFrame, out: &mut impl Write) -> io::Result<()> {
             continue;
         }
         page.clear();
-        encode_page(column, &mut page).map_err(io::Error::other)?;
+        column.encode(&mut page)?;
         let page_size = to_i32(page.len(), "page bytes")?;
         let header = PageHeader {
             type_: PageType::DATA_PAGE,
@@ -154,7 +244,7 @@ pub fn write(df: &DataFrame, out: &mut impl Write) -> io::Result<()> {
         row_groups,
         key_value_metadata: None,
         created_by: Some(concat!("flow ", env!("CARGO_PKG_VERSION")).into()),
-        column_orders: Some(vec![ColumnOrder::TYPEORDER(TypeDefinedOrder {}); df.width()]),
+        column_orders: Some(vec![ColumnOrder::TYPEORDER(TypeDefinedOrder {}); leaves.len()]),
         encryption_algorithm: None,
         footer_signing_key_metadata: None,
     };
@@ -175,12 +265,10 @@ fn to_i32(n: usize, what: &str) -> io::Result<i32> {
 fn encode_page(column: &Column, page: &mut Vec<u8>) -> polars::prelude::PolarsResult<()> {
     let series = column.as_materialized_series();
     let rows = series.len();
-    let mut levels = Vec::with_capacity(rows / 8 + 8);
     if series.null_count() == 0 {
-        // One run of `rows` ones.
-        put_uleb128(&mut levels, (rows as u64) << 1);
-        levels.push(1);
+        put_levels_all_present(page, rows);
     } else {
+        let mut levels = Vec::with_capacity(rows / 8 + 8);
         // Bit-packed groups of eight values; bits past the last row are ignored by readers.
         let groups = rows.div_ceil(8);
         put_uleb128(&mut levels, ((groups as u64) << 1) | 1);
@@ -192,9 +280,9 @@ fn encode_page(column: &Column, page: &mut Vec<u8>) -> polars::prelude::PolarsRe
             }
         }
         levels.extend_from_slice(&bits);
+        page.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+        page.extend_from_slice(&levels);
     }
-    page.extend_from_slice(&(levels.len() as u32).to_le_bytes());
-    page.extend_from_slice(&levels);
     match series.dtype() {
         DataType::Boolean => {
             let mut byte = 0u8;
@@ -216,14 +304,27 @@ fn encode_page(column: &Column, page: &mut Vec<u8>) -> polars::prelude::PolarsRe
         DataType::Float32 => series.f32()?.iter().flatten().for_each(|v| page.extend_from_slice(&v.to_le_bytes())),
         DataType::Float64 => series.f64()?.iter().flatten().for_each(|v| page.extend_from_slice(&v.to_le_bytes())),
         DataType::String => {
-            for value in series.str()?.iter().flatten() {
-                page.extend_from_slice(&(value.len() as u32).to_le_bytes());
-                page.extend_from_slice(value.as_bytes());
-            }
+            series.str()?.iter().flatten().for_each(|value| put_byte_array(page, value));
         }
         other => polars::prelude::polars_bail!(ComputeError: "{other} is not written by the small-table writer"),
     }
     Ok(())
+}
+
+/// Definition levels of a column without nulls: one RLE run of `rows` ones, length-prefixed.
+fn put_levels_all_present(page: &mut Vec<u8>, rows: usize) {
+    let mut levels = Vec::with_capacity(11);
+    put_uleb128(&mut levels, (rows as u64) << 1);
+    levels.push(1);
+    page.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+    page.extend_from_slice(&levels);
+}
+
+/// A string in plain encoding: its length in bytes, then its bytes (polars' strings are
+/// shorter than 4 GiB).
+fn put_byte_array(page: &mut Vec<u8>, value: &str) {
+    page.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    page.extend_from_slice(value.as_bytes());
 }
 
 fn put_uleb128(out: &mut Vec<u8>, mut value: u64) {
@@ -308,6 +409,22 @@ mod tests {
         write(&table(13, 0), &mut b).unwrap();
         assert_eq!(a, b);
         assert!(a.starts_with(MAGIC) && a.ends_with(MAGIC));
+    }
+
+    #[test]
+    fn dense_columns_of_unequal_length_or_one_name_are_refused() {
+        let columns = [
+            DenseColumn { name: "id", values: DenseValues::Text(&["a", "b"]) },
+            DenseColumn { name: "x", values: DenseValues::Float64(&[1.0]) },
+        ];
+        let error = write_dense(&columns, &mut Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("column 'x' has 1 values where the first has 2"), "{error}");
+        let columns = [
+            DenseColumn { name: "x", values: DenseValues::Text(&["a"]) },
+            DenseColumn { name: "x", values: DenseValues::Float64(&[1.0]) },
+        ];
+        let error = write_dense(&columns, &mut Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("two columns are named 'x'"), "{error}");
     }
 
     #[test]
