@@ -241,6 +241,19 @@ pub trait Voxels {
     fn whole_numbers(&self) -> bool {
         false
     }
+
+    /// Where `wanted` occurs among voxels `start .. start + row.len()`: the first and last
+    /// offset from `start` and how many times, or `None`. `row` is scratch space.
+    fn find(&self, start: usize, row: &mut [f64], wanted: f64) -> Option<(usize, usize, usize)> {
+        self.values(start, row);
+        find_in(row, wanted)
+    }
+}
+
+pub(crate) fn find_in(row: &[f64], wanted: f64) -> Option<(usize, usize, usize)> {
+    let first = row.iter().position(|&m| m == wanted)?;
+    let last = row.iter().rposition(|&m| m == wanted)?;
+    Some((first, last, row[first..=last].iter().filter(|&&m| m == wanted).count()))
 }
 
 /// Whether `value` is a whole number (not NaN or infinite). `f64::fract` is a call into a
@@ -349,6 +362,49 @@ impl Voxels for StoredVolume {
 
     fn whole_numbers(&self) -> bool {
         self.sample.is_integer() && is_whole(self.slope) && is_whole(self.intercept)
+    }
+
+    /// Integer samples as stored, one per voxel, are compared with `wanted`'s bytes instead of
+    /// being converted to `f64` first: a mask is mostly scanned for a label it mostly lacks.
+    fn find(&self, start: usize, row: &mut [f64], wanted: f64) -> Option<(usize, usize, usize)> {
+        if self.stride != 1 || (self.slope, self.intercept) != (1.0, 0.0) {
+            self.values(start, row);
+            return find_in(row, wanted);
+        }
+        let from = self.offset + start * self.sample.bytes();
+        let samples = &self.bytes[from..from + row.len() * self.sample.bytes()];
+        macro_rules! find_native {
+            ($t:ty) => {{
+                // A value the type cannot hold is in no voxel.
+                let native = wanted as $t;
+                if native as f64 != wanted {
+                    return None;
+                }
+                let pattern = if self.little_endian { native.to_le_bytes() } else { native.to_be_bytes() };
+                let mut voxels = samples.chunks_exact(pattern.len());
+                let first = voxels.position(|v| v == pattern)?;
+                let last = first + voxels.clone().rposition(|v| v == pattern).map_or(0, |i| i + 1);
+                let count = 1 + samples[(first + 1) * pattern.len()..(last + 1) * pattern.len()]
+                    .chunks_exact(pattern.len())
+                    .filter(|v| *v == pattern)
+                    .count();
+                Some((first, last, count))
+            }};
+        }
+        match self.sample {
+            Sample::I8 => find_native!(i8),
+            Sample::U8 => find_native!(u8),
+            Sample::I16 => find_native!(i16),
+            Sample::U16 => find_native!(u16),
+            Sample::I32 => find_native!(i32),
+            Sample::U32 => find_native!(u32),
+            Sample::I64 => find_native!(i64),
+            Sample::U64 => find_native!(u64),
+            Sample::F32 | Sample::F64 => {
+                self.values(start, row);
+                find_in(row, wanted)
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The region of interest: the image cropped to the bounding box of one mask label, as every
 //! feature class sees it.
 
-use crate::image::{Voxels, is_whole};
+use crate::image::{Voxels, find_in, is_whole};
 
 /// The image inside the bounding box of the voxels whose mask value is the label.
 ///
@@ -123,21 +123,21 @@ impl RoiMask {
         let stored_whole = mask.whole_numbers();
         for z in 0..nz {
             for y in 0..ny {
-                mask.values(nx * (y + ny * z), &mut row);
-                if !stored_whole {
+                let start = nx * (y + ny * z);
+                let found = if stored_whole {
+                    mask.find(start, &mut row, wanted)
+                } else {
+                    mask.values(start, &mut row);
                     for (x, v) in row.iter().enumerate() {
                         if !is_whole(*v) {
                             fractional_count += 1;
                             fractional.get_or_insert(([x, y, z], *v));
                         }
                     }
-                }
-                let (Some(first), Some(last)) =
-                    (row.iter().position(|&m| m == wanted), row.iter().rposition(|&m| m == wanted))
-                else {
-                    continue;
+                    find_in(&row, wanted)
                 };
-                voxel_count += row[first..=last].iter().filter(|&&m| m == wanted).count();
+                let Some((first, last, count)) = found else { continue };
+                voxel_count += count;
                 for (axis, (from, to)) in [(first, last), (y, y), (z, z)].into_iter().enumerate() {
                     lo[axis] = lo[axis].min(from);
                     hi[axis] = hi[axis].max(to);
@@ -222,6 +222,34 @@ mod tests {
     /// holds (1, 1, 0).
     fn mask() -> Vec<f64> {
         (0..12).map(|i| if [0, 1, 3].contains(&i) { 1.0 } else { 0.0 }).collect()
+    }
+
+    #[test]
+    fn a_mask_stored_as_integers_is_scanned_as_its_values_are() {
+        use crate::image::{Sample, StoredVolume};
+        // Labels 0-3 and 300 (beyond a byte) on a 3 x 2 x 2 grid: each label's box and count.
+        let labels: Vec<i64> = vec![0, 2, 3, 2, 0, 300, 1, 0, 2, 0, 3, 2];
+        let geometry = image(vec![]).geometry;
+        for (sample, width) in [(Sample::U8, 1), (Sample::I16, 2), (Sample::U32, 4), (Sample::I64, 8)] {
+            for little_endian in [true, false] {
+                let mut bytes = vec![0u8; 5]; // samples start after 5 bytes of something else
+                for &label in &labels {
+                    let le = label.to_le_bytes();
+                    let mut sample_bytes = le[..width].to_vec();
+                    if !little_endian {
+                        sample_bytes.reverse();
+                    }
+                    bytes.extend(sample_bytes);
+                }
+                let stored = StoredVolume::new(geometry.clone(), bytes, 5, sample, little_endian, 1, (1.0, 0.0));
+                // The same values as f64 (300 is 44 as a byte), scanned the general way.
+                let decoded = stored.to_image();
+                for label in [1, 2, 3, 44, 300, 7, -1] {
+                    let expected = RoiMask::scan(&decoded, label);
+                    assert_eq!(RoiMask::scan(&stored, label), expected, "{sample:?} {little_endian} label {label}");
+                }
+            }
+        }
     }
 
     #[test]
