@@ -53,7 +53,7 @@ fn main() {
             let bytes = std::fs::metadata(&path).unwrap().len();
             println!("{:<10} {name:<22} {:>10.3} {bytes:>10}", format!("{rows}x{}", features + 1), times[25]);
         }
-        // What flow's nodes call: plain and uncompressed up to 128 rows, polars' writer above.
+        // What flow's nodes call: flow's own layout up to 128 rows, polars' writer above.
         let mut times: Vec<f64> = (0..51)
             .map(|_| {
                 let started = Instant::now();
