@@ -65,7 +65,7 @@ pub fn check_range(roi: &Roi, bin_width: f64) -> Result<(f64, f64), RoiError> {
     let mut range: Option<(f64, f64)> = None;
     let mut non_finite: Option<(usize, f64)> = None;
     let mut non_finite_count = 0;
-    for (index, (&v, _)) in roi.values.iter().zip(&roi.mask).enumerate().filter(|(_, (_, m))| **m) {
+    for (index, &v) in roi.roi_indices().zip(&roi.values) {
         if !v.is_finite() {
             non_finite_count += 1;
             non_finite.get_or_insert((index, v));
@@ -104,14 +104,16 @@ pub fn fixed_bin_width(roi: &Roi, bin_width: f64) -> Result<Discretised, RoiErro
     let (min, _) = check_range(roi, bin_width)?;
     let binning = Binning::new(min, bin_width);
     let mut max_level = 0;
+    let mut values = roi.values.iter();
     let levels = roi
-        .values
+        .mask
         .iter()
-        .zip(&roi.mask)
-        .map(|(&v, &inside)| {
+        .map(|&inside| {
             if !inside {
                 return 0;
             }
+            // `values` holds one value per ROI voxel, in this order (`Roi::values`).
+            let Some(&v) = values.next() else { return 0 };
             let level = binning.level(v);
             max_level = max_level.max(level);
             level
@@ -134,6 +136,18 @@ mod tests {
         }
     }
 
+    /// A ROI of the `true` voxels of a one-row box holding `box_values`.
+    fn masked(box_values: &[f64], mask: &[bool]) -> Roi {
+        let values: Vec<f64> = box_values.iter().zip(mask).filter(|(_, inside)| **inside).map(|(v, _)| *v).collect();
+        Roi {
+            size: [box_values.len(), 1, 1],
+            spacing: [1.0; 3],
+            voxel_count: values.len(),
+            values,
+            mask: mask.to_vec(),
+        }
+    }
+
     #[test]
     fn bins_start_at_a_multiple_of_the_width() {
         // min 3 -> first edge 0; 24.999 is in bin 1, 25 starts bin 2.
@@ -151,9 +165,7 @@ mod tests {
 
     #[test]
     fn outside_the_roi_is_zero() {
-        let mut r = roi(&[1.0, 2.0, 3.0]);
-        r.mask[1] = false;
-        let d = fixed_bin_width(&r, 1.0).unwrap();
+        let d = fixed_bin_width(&masked(&[1.0, 2.0, 3.0], &[true, false, true]), 1.0).unwrap();
         assert_eq!(d.levels, vec![1, 0, 3]);
     }
 
@@ -183,9 +195,10 @@ mod tests {
             assert!(matches!(err, RoiError::NonFiniteIntensity { voxel: [0, 1, 0], count: 2, .. }), "{bad}: {err:?}");
         }
         // Outside the ROI they do not matter.
-        let mut r = roi(&[1.0, f64::NAN, 3.0]);
-        r.mask[1] = false;
-        assert!(fixed_bin_width(&r, 25.0).is_ok());
+        assert!(fixed_bin_width(&masked(&[1.0, f64::NAN, 3.0], &[true, false, true]), 25.0).is_ok());
+        // The place of a bad value counts the voxels outside the ROI before it.
+        let err = fixed_bin_width(&masked(&[1.0, 7.0, f64::NAN], &[true, false, true]), 25.0).unwrap_err();
+        assert!(matches!(err, RoiError::NonFiniteIntensity { voxel: [2, 0, 0], count: 1, .. }), "{err:?}");
     }
 
     #[test]

@@ -13,7 +13,9 @@ pub struct Roi {
     pub size: [usize; 3],
     /// Voxel spacing in mm, as in the source image.
     pub spacing: [f64; 3],
-    /// Image values inside the bounding box, x fastest.
+    /// Image values of the ROI voxels alone (the `true` entries of `mask`), in the box's
+    /// x-fastest order: a scattered ROI fills a small part of its box, and a box of f64 was
+    /// most of the memory a small case touched.
     pub values: Vec<f64>,
     /// Whether each voxel of the bounding box belongs to the ROI.
     pub mask: Vec<bool>,
@@ -89,9 +91,9 @@ impl Roi {
         RoiMask::scan(mask, label)?.crop(image)
     }
 
-    /// The values of the ROI voxels, in x-fastest order.
-    pub fn roi_values(&self) -> Vec<f64> {
-        self.values.iter().zip(&self.mask).filter(|(_, m)| **m).map(|(v, _)| *v).collect()
+    /// The box index of each ROI voxel, in the order of [`Roi::values`].
+    pub fn roi_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.mask.iter().enumerate().filter(|(_, inside)| **inside).map(|(index, _)| index)
     }
 }
 
@@ -183,17 +185,22 @@ impl RoiMask {
     pub fn crop(self, image: &impl Voxels) -> Result<Roi, RoiError> {
         let RoiMask { lo, hi, grid: [nx, ny, _], mask, voxel_count } = self;
         let size = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
-        let mut values = vec![0.0; mask.len()];
+        let mut values = Vec::with_capacity(voxel_count);
+        let mut row_values = vec![0.0; size[0]];
         let mut non_finite: Option<([usize; 3], f64)> = None;
         let mut non_finite_count = 0;
         for (r, (z, y)) in (lo[2]..=hi[2]).flat_map(|z| (lo[1]..=hi[1]).map(move |y| (z, y))).enumerate() {
-            let row = r * size[0]..(r + 1) * size[0];
-            image.values(nx * (y + ny * z) + lo[0], &mut values[row.clone()]);
-            for (x, (v, m)) in values[row.clone()].iter().zip(&mask[row]).enumerate() {
-                if *m && !v.is_finite() {
+            let row_mask = &mask[r * size[0]..(r + 1) * size[0]];
+            if !row_mask.contains(&true) {
+                continue;
+            }
+            image.values(nx * (y + ny * z) + lo[0], &mut row_values);
+            for (x, (&v, _)) in row_values.iter().zip(row_mask).enumerate().filter(|(_, (_, inside))| **inside) {
+                if !v.is_finite() {
                     non_finite_count += 1;
-                    non_finite.get_or_insert(([lo[0] + x, y, z], *v));
+                    non_finite.get_or_insert(([lo[0] + x, y, z], v));
                 }
+                values.push(v);
             }
         }
         if let Some((voxel, value)) = non_finite {

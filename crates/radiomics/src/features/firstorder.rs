@@ -8,7 +8,7 @@ use crate::discretise::Binning;
 use crate::roi::Roi;
 
 pub fn compute(roi: &Roi, bin_width: f64, voxel_array_shift: f64) -> ClassFeatures {
-    let mut x = roi.roi_values();
+    let mut x = roi.values.clone();
     let n = x.len() as f64;
     let voxel_volume: f64 = roi.spacing.iter().product();
 

@@ -204,9 +204,9 @@ mod tests {
     fn roi() -> Roi {
         let size = [7, 6, 5];
         let total = size.iter().product();
-        let values: Vec<f64> = (0..total).map(|i| ((i * 37) % 11) as f64 * 20.0 - 60.0).collect();
         let mask: Vec<bool> = (0..total).map(|i| (i * 13) % 7 != 0).collect();
-        let voxel_count = mask.iter().filter(|m| **m).count();
+        let values: Vec<f64> = (0..total).filter(|&i| mask[i]).map(|i| ((i * 37) % 11) as f64 * 20.0 - 60.0).collect();
+        let voxel_count = values.len();
         Roi { size, spacing: [0.7, 0.7, 2.5], values, mask, voxel_count }
     }
 
