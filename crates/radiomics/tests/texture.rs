@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use flow_radiomics::discretise::fixed_bin_width;
-use flow_radiomics::features::{firstorder, glcm, gldm, glrlm, glszm, ngtdm};
+use flow_radiomics::features::{Texture, firstorder, glcm, gldm, glrlm, glszm, ngtdm};
 use flow_radiomics::{Geometry, Image, Roi, read_image};
 
 /// The IBSI-1 digital phantom as read from `ibsi1/digital_phantom/phantom.nii.gz`: 5 x 4 x 4
@@ -232,13 +232,13 @@ fn roi(size: [usize; 3], values: &[f64], mask: &[u8]) -> Roi {
 /// The five texture classes, each feature named `class_Feature` as in pyradiomics' output
 /// (`original_glcm_Contrast` less the image type).
 fn texture(roi: &Roi, bin_width: f64) -> Vec<(String, f64)> {
-    let levels = fixed_bin_width(roi, bin_width).unwrap();
+    let texture = Texture::of(fixed_bin_width(roi, bin_width).unwrap());
     let classes = [
-        ("glcm", glcm::compute(&levels)),
-        ("glrlm", glrlm::compute(&levels, roi.voxel_count)),
-        ("glszm", glszm::compute(&levels, roi.voxel_count)),
-        ("gldm", gldm::compute(&levels)),
-        ("ngtdm", ngtdm::compute(&levels)),
+        ("glcm", glcm::compute(&texture)),
+        ("glrlm", glrlm::compute(&texture, roi.voxel_count)),
+        ("glszm", glszm::compute(&texture, roi.voxel_count)),
+        ("gldm", gldm::compute(&texture)),
+        ("ngtdm", ngtdm::compute(&texture)),
     ];
     let mut out = Vec::new();
     for (class, features) in classes {
@@ -422,9 +422,9 @@ fn pyradiomics_ct_phantom_pat1_glcm_bin_width_5() {
         return;
     }
     let roi = Roi::new(&read_image(&image_path).unwrap(), &read_image(&mask_path).unwrap(), 1).unwrap();
-    let levels = fixed_bin_width(&roi, 5.0).unwrap();
+    let texture = Texture::of(fixed_bin_width(&roi, 5.0).unwrap());
     let ours: Vec<(String, f64)> =
-        glcm::compute(&levels).into_iter().map(|(name, value)| (format!("glcm_{name}"), value)).collect();
+        glcm::compute(&texture).into_iter().map(|(name, value)| (format!("glcm_{name}"), value)).collect();
     assert_matches_pyradiomics("CT phantom PAT1, GLCM, bin width 5", &ours, &PYRADIOMICS_PAT1_GLCM_BW5);
 }
 

@@ -6,9 +6,8 @@
 //! `i`, `j` are the levels' values, not their ranks.
 use nalgebra::{Complex, DMatrix, Schur};
 
-use super::grid::{GreyLevels, Padded};
+use super::grid::Texture;
 use super::{ClassFeatures, EPS, entropy};
-use crate::discretise::Discretised;
 
 const NAMES: [&str; 24] = [
     "Autocorrelation",
@@ -37,24 +36,16 @@ const NAMES: [&str; 24] = [
     "SumSquares",
 ];
 
-pub fn compute(levels: &Discretised) -> ClassFeatures {
-    let grey = GreyLevels::of(levels);
-    let mut grid = Padded::of(levels);
-    // Pairs are counted by rank: rank + 1 in the grid, 0 outside the ROI.
-    let mut roi = Vec::new();
-    for (index, level) in grid.levels.iter_mut().enumerate() {
-        if *level != 0 {
-            *level = grey.rank[*level as usize] as u32 + 1;
-            roi.push(index);
-        }
-    }
+pub fn compute(texture: &Texture) -> ClassFeatures {
+    let Texture { levels, grey, padded, ranked, roi } = texture;
     let n = grey.values.len();
     let mut sums = [0.0f64; 24];
     let mut directions = 0usize;
     let mut counts = vec![0.0f64; n * n];
-    for offset in grid.directions() {
+    for offset in padded.directions() {
         counts.iter_mut().for_each(|c| *c = 0.0);
-        let total = co_occurrences(&grid.levels, &roi, offset, n, &mut counts);
+        // Pairs are counted by rank: rank + 1 in the grid, 0 outside the ROI.
+        let total = co_occurrences(ranked, roi, offset, n, &mut counts);
         if total == 0.0 {
             continue;
         }

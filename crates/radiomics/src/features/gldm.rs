@@ -5,10 +5,8 @@
 //! counts voxels by grey level `i` (the level's value) and dependence size `j`, which counts
 //! the voxel itself too: `j = 1 + dependent neighbours`, 1..=27 (IBSI's NGLDM convention, which
 //! pyradiomics follows). `Nz`, the sum of the matrix, is the number of ROI voxels.
-use super::grid::GreyLevels;
-use super::grid::Padded;
+use super::grid::Texture;
 use super::{ClassFeatures, EPS};
-use crate::discretise::Discretised;
 
 const NAMES: [&str; 14] = [
     "DependenceEntropy",
@@ -33,15 +31,14 @@ const SIZES: usize = 27;
 /// Voxels per block of the neighbour pass.
 const BLOCK: usize = 2048;
 
-pub fn compute(levels: &Discretised) -> ClassFeatures {
-    let grey = GreyLevels::of(levels);
-    let counts = dependence_counts(levels, &grey.rank, grey.values.len());
-    NAMES.iter().copied().zip(features(&counts, &grey.values)).collect()
+pub fn compute(texture: &Texture) -> ClassFeatures {
+    let counts = dependence_counts(texture);
+    NAMES.iter().copied().zip(features(&counts, &texture.grey.values)).collect()
 }
 
-/// The dependence matrix: row `rank[level]` for the `n` levels present, column `j - 1`.
-fn dependence_counts(levels: &Discretised, rank: &[usize], n: usize) -> Vec<[u32; SIZES]> {
-    let grid = Padded::of(levels);
+/// The dependence matrix: row `rank[level]` for the levels present, column `j - 1`.
+fn dependence_counts(texture: &Texture) -> Vec<[u32; SIZES]> {
+    let (grid, rank, n) = (&texture.padded, &texture.grey.rank, texture.grey.values.len());
     let mut counts = vec![[0u32; SIZES]; n];
     let mut count = |level: u32, dependent: u8| {
         let row = rank.get(level as usize).and_then(|&r| counts.get_mut(r));
@@ -49,8 +46,8 @@ fn dependence_counts(levels: &Discretised, rank: &[usize], n: usize) -> Vec<[u32
             *cell += 1;
         }
     };
-    if let Some(roi) = grid.sparse_roi() {
-        for at in roi {
+    if let Some(roi) = texture.sparse_roi() {
+        for &at in roi {
             let level = grid.levels[at];
             let dependent = grid.offsets.iter().filter(|&&o| grid.levels[at.wrapping_add_signed(o)] == level).count();
             count(level, dependent as u8);
@@ -151,13 +148,13 @@ fn features(counts: &[[u32; SIZES]], g: &[f64]) -> [f64; 14] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discretise::Discretised;
 
     #[test]
     fn dependence_counts_the_voxel_itself() {
         // A 3x3x3 cube of one level: the centre has 26 dependent neighbours, a corner 7.
         let d = Discretised { size: [3, 3, 3], levels: vec![2; 27], max_level: 2 };
-        let grey = GreyLevels::of(&d);
-        let counts = dependence_counts(&d, &grey.rank, grey.values.len());
+        let counts = dependence_counts(&Texture::of(d));
         assert_eq!(counts.len(), 1);
         assert_eq!(counts[0][26], 1);
         assert_eq!(counts[0][7], 8);

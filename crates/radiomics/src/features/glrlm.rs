@@ -3,7 +3,7 @@
 //! A run is a maximal line of ROI voxels with one grey level along a direction; one matrix
 //! (grey level x run length) per direction of the 13 in 3D, features computed per direction
 //! and averaged. `i` is the grey level's value, `j` the run length in voxels.
-use super::grid::{GreyLevels, Padded};
+use super::grid::Texture;
 use super::{ClassFeatures, DIRECTIONS, EPS};
 use crate::discretise::Discretised;
 
@@ -27,29 +27,21 @@ const NAMES: [&str; 16] = [
 ];
 
 /// `voxel_count` is the number of ROI voxels (pyradiomics' `Np`).
-pub fn compute(levels: &Discretised, voxel_count: usize) -> ClassFeatures {
-    let grey = GreyLevels::of(levels);
-    let mut grid = Padded::of(levels);
+pub fn compute(texture: &Texture, voxel_count: usize) -> ClassFeatures {
     // Runs compare levels only for equality, so ranks + 1 serve as well and index the matrix.
-    let mut roi = Vec::with_capacity(voxel_count);
-    for (index, level) in grid.levels.iter_mut().enumerate() {
-        if *level != 0 {
-            *level = grey.rank[*level as usize] as u32 + 1;
-            roi.push(index);
-        }
-    }
+    let Texture { levels, grey, padded, ranked, roi } = texture;
     let longest = levels.size.iter().copied().max().unwrap_or(1);
     let coordinates = roi_coordinates(levels, voxel_count);
     let mut sums = [0.0f64; 16];
     let mut directions = 0usize;
-    for (d, offset) in DIRECTIONS.iter().zip(grid.directions()) {
+    for (d, offset) in DIRECTIONS.iter().zip(padded.directions()) {
         // pyradiomics (its C extension) zeroes, then drops, a direction in which no line meets
         // more than one ROI voxel, contiguous or not: a flat ROI seen edge-on, or a scatter of
         // voxels no two of which line up along it.
         if !some_line_meets_two(levels.size, &coordinates, *d) {
             continue;
         }
-        let runs = run_lengths(&grid.levels, &roi, grey.values.len(), longest, offset);
+        let runs = run_lengths(ranked, roi, grey.values.len(), longest, offset);
         let Some(values) = features(&runs, &grey.values, longest, voxel_count as f64) else { continue };
         for (sum, value) in sums.iter_mut().zip(values) {
             *sum += value;

@@ -4,9 +4,8 @@
 //! zones by grey level `i` (the level's value) and size `j` (voxels). `Nz` is the number of
 //! zones, `Np` the number of ROI voxels. Zones are found with a flood fill on an explicit stack,
 //! so the pass is linear in the bounding box and never recurses.
-use super::grid::Padded;
+use super::grid::{Padded, Texture};
 use super::{ClassFeatures, EPS};
-use crate::discretise::Discretised;
 
 const NAMES: [&str; 16] = [
     "GrayLevelNonUniformity",
@@ -28,8 +27,8 @@ const NAMES: [&str; 16] = [
 ];
 
 /// `voxel_count` is the number of ROI voxels (pyradiomics' `Np`).
-pub fn compute(levels: &Discretised, voxel_count: usize) -> ClassFeatures {
-    let zones = zone_counts(levels);
+pub fn compute(texture: &Texture, voxel_count: usize) -> ClassFeatures {
+    let zones = zone_counts(&texture.padded);
     NAMES.iter().copied().zip(features(&zones, voxel_count as f64)).collect()
 }
 
@@ -42,8 +41,9 @@ struct Cell {
 }
 
 /// The non-zero cells of the size zone matrix, by level then size.
-fn zone_counts(levels: &Discretised) -> Vec<Cell> {
-    let Padded { levels: mut grid, offsets } = Padded::of(levels);
+fn zone_counts(padded: &Padded) -> Vec<Cell> {
+    // Voxels are cleared as zones take them: a copy of the levels, the class's own.
+    let (mut grid, offsets) = (padded.levels.clone(), padded.offsets);
     let mut zones: Vec<(u32, u32)> = Vec::new();
     let mut stack: Vec<usize> = Vec::new();
     for start in 0..grid.len() {
@@ -151,6 +151,7 @@ fn features(cells: &[Cell], np: f64) -> [f64; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discretise::Discretised;
 
     fn discretised(size: [usize; 3], levels: Vec<u32>) -> Discretised {
         let max_level = levels.iter().copied().max().unwrap_or(0);
@@ -161,14 +162,14 @@ mod tests {
     fn diagonal_neighbours_join_one_zone() {
         // 2x2x2: level 1 on one space diagonal pair and level 2 elsewhere; all 26-connected.
         let d = discretised([2, 2, 2], vec![1, 2, 2, 2, 2, 2, 2, 1]);
-        let cells = zone_counts(&d);
+        let cells = zone_counts(&Padded::of(&d));
         assert_eq!(cells, vec![Cell { level: 1, size: 2, count: 1 }, Cell { level: 2, size: 6, count: 1 }]);
     }
 
     #[test]
     fn voxels_outside_the_roi_split_zones() {
         let d = discretised([5, 1, 1], vec![3, 3, 0, 3, 1]);
-        let cells = zone_counts(&d);
+        let cells = zone_counts(&Padded::of(&d));
         assert_eq!(
             cells,
             vec![

@@ -12,9 +12,10 @@ mod grid;
 pub mod ngtdm;
 pub mod shape;
 
-use crate::discretise::{Discretised, check_range, fixed_bin_width};
+use crate::discretise::{check_range, fixed_bin_width};
 use crate::image::{Image, Voxels};
 use crate::roi::{Roi, RoiError};
+pub use grid::Texture;
 
 /// A computed feature: pyradiomics' feature name within its class (`ClusterShade`) and value.
 pub type ClassFeatures = Vec<(&'static str, f64)>;
@@ -118,15 +119,16 @@ pub fn extract_roi(roi: &Roi, settings: &Settings, threads: usize) -> Result<Vec
     check_range(roi, settings.bin_width)?;
     let wants = |class| settings.classes.contains(&class);
     let texture = FeatureClass::ALL[2..].iter().any(|c| wants(*c));
-    let levels: Option<Discretised> = if texture { Some(fixed_bin_width(roi, settings.bin_width)?) } else { None };
-    let compute = |class| match (class, &levels) {
+    let texture: Option<Texture> =
+        if texture { Some(Texture::of(fixed_bin_width(roi, settings.bin_width)?)) } else { None };
+    let compute = |class| match (class, &texture) {
         (FeatureClass::Shape, _) => shape::compute(roi),
         (FeatureClass::FirstOrder, _) => firstorder::compute(roi, settings.bin_width, settings.voxel_array_shift),
-        (FeatureClass::Glcm, Some(levels)) => glcm::compute(levels),
-        (FeatureClass::Glrlm, Some(levels)) => glrlm::compute(levels, roi.voxel_count),
-        (FeatureClass::Gldm, Some(levels)) => gldm::compute(levels),
-        (FeatureClass::Glszm, Some(levels)) => glszm::compute(levels, roi.voxel_count),
-        (FeatureClass::Ngtdm, Some(levels)) => ngtdm::compute(levels),
+        (FeatureClass::Glcm, Some(texture)) => glcm::compute(texture),
+        (FeatureClass::Glrlm, Some(texture)) => glrlm::compute(texture, roi.voxel_count),
+        (FeatureClass::Gldm, Some(texture)) => gldm::compute(texture),
+        (FeatureClass::Glszm, Some(texture)) => glszm::compute(texture, roi.voxel_count),
+        (FeatureClass::Ngtdm, Some(texture)) => ngtdm::compute(texture),
         _ => Vec::new(),
     };
     // Costliest first, so that the threads finish together (measured on PAT1).

@@ -12,34 +12,31 @@
 use std::ops::AddAssign;
 
 use super::ClassFeatures;
-use super::grid::GreyLevels;
-use super::grid::Padded;
-use crate::discretise::Discretised;
+use super::grid::Texture;
 
 const NAMES: [&str; 5] = ["Busyness", "Coarseness", "Complexity", "Contrast", "Strength"];
 
 /// Voxels per block of the neighbour pass.
 const BLOCK: usize = 2048;
 
-pub fn compute(levels: &Discretised) -> ClassFeatures {
-    let grey = GreyLevels::of(levels);
+pub fn compute(texture: &Texture) -> ClassFeatures {
     // The sum of 26 levels fits in 32 bits unless the levels are absurdly many.
-    let (n, s) = if u64::from(levels.max_level) * 26 <= u64::from(u32::MAX) {
-        tone_differences::<u32>(levels, &grey, |sum| sum as f64)
+    let (n, s) = if u64::from(texture.levels.max_level) * 26 <= u64::from(u32::MAX) {
+        tone_differences::<u32>(texture, |sum| sum as f64)
     } else {
-        tone_differences::<u64>(levels, &grey, |sum| sum as f64)
+        tone_differences::<u64>(texture, |sum| sum as f64)
     };
-    NAMES.iter().copied().zip(features(&grey.values, &n, &s)).collect()
+    NAMES.iter().copied().zip(features(&texture.grey.values, &n, &s)).collect()
 }
 
 /// Per grey level present (by rank): the number of ROI voxels and the sum of their absolute
 /// differences from their neighbourhood mean (0 for a voxel with no ROI neighbour). `T` holds
 /// the sum of a voxel's neighbour levels.
-fn tone_differences<T>(levels: &Discretised, grey: &GreyLevels, to_f64: fn(T) -> f64) -> (Vec<f64>, Vec<f64>)
+fn tone_differences<T>(texture: &Texture, to_f64: fn(T) -> f64) -> (Vec<f64>, Vec<f64>)
 where
     T: Copy + Default + AddAssign + From<u32>,
 {
-    let grid = Padded::of(levels);
+    let (grid, grey) = (&texture.padded, &texture.grey);
     let (mut n, mut s) = (vec![0.0f64; grey.values.len()], vec![0.0f64; grey.values.len()]);
     // One ROI voxel of `level` whose ROI neighbours' levels add up to `sum`, `count` of them.
     let mut add = |level: u32, sum: T, count: u8| {
@@ -51,8 +48,8 @@ where
         }
     };
     // In index order either way, so `s_i` adds the same terms in the same order.
-    if let Some(roi) = grid.sparse_roi() {
-        for at in roi {
+    if let Some(roi) = texture.sparse_roi() {
+        for &at in roi {
             let (mut sum, mut count) = (T::default(), 0u8);
             for &offset in &grid.offsets {
                 let other = grid.levels[at.wrapping_add_signed(offset)];
