@@ -245,9 +245,13 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for case in 0..40 {
-            let size = [3 + case % 5, 2 + case % 7, 1 + case % 4];
-            let density = 20 + (case * 13) % 70;
+        // Cases 40.. are scattered voxels in larger boxes, like pyradiomics' prostate phantom.
+        for case in 0..60 {
+            let (size, density) = if case < 40 {
+                ([3 + case % 5, 2 + case % 7, 1 + case % 4], 20 + (case * 13) % 70)
+            } else {
+                ([9 + case % 7, 12 + case % 5, 4 + case % 3], 2 + case % 6)
+            };
             let mask: Vec<bool> = (0..size.iter().product()).map(|_| random() % 100 < density as u64).collect();
             let grid = Padded::new(size, &mask);
             let spacing = [0.7, 1.3, 2.5];
