@@ -56,8 +56,8 @@ impl Padded {
 }
 
 /// What the texture classes share, made once per ROI: each class used to make its own padded
-/// copy of the levels and its own table of the levels present, five box-sized arrays where two
-/// serve (the memory a small case touches first is most of its time in a new process).
+/// copy of the levels (ranked for GLCM and GLRLM) and its own table of the levels present; one
+/// grid of levels and one of ranks serve all five (GLSZM copies the levels it clears).
 pub struct Texture {
     pub(crate) levels: Discretised,
     pub(crate) grey: GreyLevels,
@@ -71,6 +71,7 @@ pub struct Texture {
 }
 
 impl Texture {
+    /// The shared grids of the levels of one ROI ([`crate::discretise::fixed_bin_width`]).
     pub fn of(levels: Discretised) -> Texture {
         let grey = GreyLevels::of(&levels);
         let padded = Padded::of(&levels);
