@@ -213,7 +213,7 @@ impl NodeKind for ImagingRadiomics {
             }
         }
         ctx.log(&format!(
-            "{} patients measured, {} skipped, in {:.1} ms on {} threads",
+            "{} patients measured, {} skipped, in {:.2} ms on {} threads",
             rows.len(),
             skipped.len(),
             started.elapsed().as_secs_f64() * 1e3,
@@ -233,7 +233,7 @@ impl NodeKind for ImagingRadiomics {
         let written = Instant::now();
         write_feature_table(&params.id_column, &rows, ctx.output("table")?)?;
         write_skipped(ctx.output("skipped")?, &skipped)?;
-        ctx.log(&format!("feature table written in {:.1} ms", written.elapsed().as_secs_f64() * 1e3))
+        ctx.log(&format!("feature table written in {:.2} ms", written.elapsed().as_secs_f64() * 1e3))
     }
 }
 
