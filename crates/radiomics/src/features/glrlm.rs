@@ -31,7 +31,7 @@ pub fn compute(texture: &Texture, voxel_count: usize) -> ClassFeatures {
     // Runs compare levels only for equality, so ranks + 1 serve as well and index the matrix.
     let Texture { levels, grey, padded, ranked, roi } = texture;
     let longest = levels.size.iter().copied().max().unwrap_or(1);
-    let coordinates = roi_coordinates(levels, voxel_count);
+    let coordinates = roi_coordinates(levels, roi);
     let mut sums = [0.0f64; 16];
     let mut directions = 0usize;
     for (d, offset) in DIRECTIONS.iter().zip(padded.directions()) {
@@ -52,17 +52,12 @@ pub fn compute(texture: &Texture, voxel_count: usize) -> ClassFeatures {
     NAMES.iter().zip(sums).map(|(name, sum)| (*name, mean(sum))).collect()
 }
 
-/// The (x, y, z) of every ROI voxel in the box, found in one pass so that the 13 directions'
-/// line checks visit the ROI only, not the whole box (a scattered ROI fills little of it).
-fn roi_coordinates(levels: &Discretised, voxel_count: usize) -> Vec<[usize; 3]> {
+/// The (x, y, z) in the box of every ROI voxel, from its index in the padded grid (one voxel of
+/// border on each side), so that the 13 directions' line checks visit the ROI only.
+fn roi_coordinates(levels: &Discretised, roi: &[usize]) -> Vec<[usize; 3]> {
     let [nx, ny, _] = levels.size;
-    let mut coordinates = Vec::with_capacity(voxel_count);
-    for (index, &level) in levels.levels.iter().enumerate() {
-        if level != 0 {
-            coordinates.push([index % nx, index / nx % ny, index / (nx * ny)]);
-        }
-    }
-    coordinates
+    let (px, py) = (nx + 2, ny + 2);
+    roi.iter().map(|&at| [at % px - 1, at / px % py - 1, at / (px * py) - 1]).collect()
 }
 
 /// Whether some line of the bounding box (`size`) along direction `d` meets two or more of the
