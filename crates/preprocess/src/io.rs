@@ -96,20 +96,26 @@ const SMALL_TABLE_ROWS: usize = 128;
 /// Writes a table as Parquet with fixed settings: same table, same bytes (single-threaded
 /// encoding, no timestamps), so unchanged outputs stop reruns downstream.
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), PrepError> {
-    // Buffered: polars' Parquet writer issues one small write per thrift field, thousands
-    // for a wide table, and unbuffered those syscalls were most of a small node's run time.
+    write_file(path, |file| {
+        if df.height() <= SMALL_TABLE_ROWS && small_parquet::supports(df) {
+            small_parquet::write(df, file).map_err(|e| e.to_string())
+        } else {
+            ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .set_parallel(false)
+                .finish(df)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    })
+}
+
+/// Creates `path` and writes it through a buffer. Buffered: polars' Parquet writer issues one
+/// small write per thrift field, thousands for a wide table, and unbuffered those syscalls were
+/// most of a small node's run time.
+fn write_file(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<(), String>) -> Result<(), PrepError> {
     let mut file = BufWriter::new(File::create(path).map_err(|e| PrepError::io(path, e))?);
-    let written = if df.height() <= SMALL_TABLE_ROWS && small_parquet::supports(df) {
-        small_parquet::write(df, &mut file).map_err(|e| e.to_string())
-    } else {
-        ParquetWriter::new(&mut file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .set_parallel(false)
-            .finish(df)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    written.map_err(|e| PrepError::Table(format!("write {}: {e}", path.display())))?;
+    write(&mut file).map_err(|e| PrepError::Table(format!("write {}: {e}", path.display())))?;
     file.flush().map_err(|e| PrepError::io(path, e))
 }
 
@@ -129,10 +135,7 @@ pub fn write_dense_parquet(columns: &[DenseColumn<'_>], path: &Path) -> Result<(
         let mut df = DataFrame::new(rows, columns).map_err(|e| PrepError::Table(format!("{}: {e}", path.display())))?;
         return write_parquet(&mut df, path);
     }
-    let mut file = BufWriter::new(File::create(path).map_err(|e| PrepError::io(path, e))?);
-    small_parquet::write_dense(columns, &mut file)
-        .map_err(|e| PrepError::Table(format!("write {}: {e}", path.display())))?;
-    file.flush().map_err(|e| PrepError::io(path, e))
+    write_file(path, |file| small_parquet::write_dense(columns, file).map_err(|e| e.to_string()))
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame, PrepError> {
