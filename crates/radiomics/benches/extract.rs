@@ -63,7 +63,7 @@ fn main() {
             let name = image.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy()).unwrap_or_default();
             let case = format!("{name}/{}", image.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
             println!(
-                "{case:<40} {voxels:>8} {threads:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+                "{case:<40} {voxels:>8} {threads:>8} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
                 ms(read),
                 ms(total),
                 ms(totals[0]),

@@ -165,6 +165,13 @@ impl Voxels for Volume {
             Volume::Decoded(v) => v.whole_numbers(),
         }
     }
+
+    fn find(&self, start: usize, row: &mut [f64], wanted: f64) -> Option<(usize, usize, usize)> {
+        match self {
+            Volume::Stored(v) => v.find(start, row, wanted),
+            Volume::Decoded(v) => v.find(start, row, wanted),
+        }
+    }
 }
 
 /// Reads `path` as a [`Volume`].

@@ -375,19 +375,25 @@ impl Voxels for StoredVolume {
         let samples = &self.bytes[from..from + row.len() * self.sample.bytes()];
         macro_rules! find_native {
             ($t:ty) => {{
+                const WIDTH: usize = std::mem::size_of::<$t>();
                 // A value the type cannot hold is in no voxel.
                 let native = wanted as $t;
                 if native as f64 != wanted {
                     return None;
                 }
-                let pattern = if self.little_endian { native.to_le_bytes() } else { native.to_be_bytes() };
-                let mut voxels = samples.chunks_exact(pattern.len());
-                let first = voxels.position(|v| v == pattern)?;
-                let last = first + voxels.clone().rposition(|v| v == pattern).map_or(0, |i| i + 1);
-                let count = 1 + samples[(first + 1) * pattern.len()..(last + 1) * pattern.len()]
-                    .chunks_exact(pattern.len())
-                    .filter(|v| *v == pattern)
-                    .count();
+                let little_endian = self.little_endian;
+                let is_wanted = |sample: &[u8]| {
+                    let mut b = [0u8; WIDTH];
+                    b.copy_from_slice(sample);
+                    (if little_endian { <$t>::from_le_bytes(b) } else { <$t>::from_be_bytes(b) }) == native
+                };
+                // Most rows lack the label: one branch-free pass over them says so.
+                let count = samples.chunks_exact(WIDTH).map(|v| usize::from(is_wanted(v))).sum::<usize>();
+                if count == 0 {
+                    return None;
+                }
+                let first = samples.chunks_exact(WIDTH).position(is_wanted)?;
+                let last = samples.chunks_exact(WIDTH).rposition(is_wanted)?;
                 Some((first, last, count))
             }};
         }

@@ -251,9 +251,10 @@ mod tests {
                 let stored = StoredVolume::new(geometry.clone(), bytes, 5, sample, little_endian, 1, (1.0, 0.0));
                 // The same values as f64 (300 is 44 as a byte), scanned the general way.
                 let decoded = stored.to_image();
+                let volume = crate::cohort::Volume::Stored(stored);
                 for label in [1, 2, 3, 44, 300, 7, -1] {
                     let expected = RoiMask::scan(&decoded, label);
-                    assert_eq!(RoiMask::scan(&stored, label), expected, "{sample:?} {little_endian} label {label}");
+                    assert_eq!(RoiMask::scan(&volume, label), expected, "{sample:?} {little_endian} label {label}");
                 }
             }
         }
