@@ -223,14 +223,15 @@ pub fn read_case_volumes(
 pub const BOX_READ_ABOVE: u64 = 1 << 20;
 
 /// Reads one patient's image and mask and crops the image to the ROI of `label` (or of the
-/// DICOM segment or ROI `roi` picks, see [`read_case_roi`]). A NRRD image of more than
-/// [`BOX_READ_ABOVE`] bytes is read after its mask and only inside the ROI's bounding box
-/// ([`crate::nrrd::read_nrrd_box`]): its data is inflated as a stream up to the box's last
-/// slice and only the box is kept, so a 512 x 512 x 300 CT costs its tumour, not its volume,
-/// in memory (peak 81 MB against 250 MB) and partly in time, and the mask and the whole image
-/// are never in memory together. Likewise a DICOM series with a SEG or RTSTRUCT: the slices'
-/// headers give the grid the mask is drawn on, and only the slices of the ROI's bounding box
-/// are decoded. In both, damage after the box goes unnoticed, and does not change a feature.
+/// DICOM segment or ROI `roi` picks, see [`read_case_roi`]). The mask is read and scanned
+/// first, and dropped before the image is read (on one thread; on more, a small image and its
+/// mask are read side by side). A NRRD image of more than [`BOX_READ_ABOVE`] bytes is then read
+/// only inside the ROI's bounding box ([`crate::nrrd::read_nrrd_box`]): its data is inflated
+/// as a stream up to the box's last slice and only the box is kept, so a 512 x 512 x 300 CT
+/// costs its tumour, not its volume, in memory (peak 81 MB against 250 MB) and partly in
+/// time. Likewise a DICOM series with a SEG or RTSTRUCT: the slices' headers give the grid
+/// the mask is drawn on, and only the slices of the ROI's bounding box are decoded. In both,
+/// damage after the box goes unnoticed, and does not change a feature.
 pub fn read_roi(
     image_path: &Path,
     mask_path: &Path,
@@ -273,17 +274,28 @@ fn read_roi_boxed_above(
     // Small files inflate faster whole (libdeflate) than as a stream, and fit in memory anyway.
     let large_nrrd = image_path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nrrd"))
         && std::fs::metadata(image_path).is_ok_and(|m| m.is_file() && m.len() > box_read_above);
-    if roi.is_some() || !large_nrrd || is_dicom_file(mask_path) {
+    if roi.is_some() || is_dicom_file(mask_path) || (threads > 1 && !large_nrrd) {
         let (image, mask) = read_case_volumes(image_path, mask_path, roi, threads)?;
         return Roi::new(&image, &mask, label).map_err(roi_error);
     }
+    // One volume in memory at a time, the mask first: its box says how much of a large image to
+    // read, and a small image's buffers reuse the mask's pages instead of faulting in new ones.
     let mask = read_volume(mask_path)?;
-    let geometry = crate::nrrd::read_nrrd_geometry(image_path)?;
-    geometry.check_same(mask.geometry(), Tolerance::default(), image_path, mask_path).map_err(ImageError::from)?;
-    let roi_mask = RoiMask::scan(&mask, label).map_err(roi_error)?;
+    let mask_geometry = mask.geometry().clone();
+    let scanned = RoiMask::scan(&mask, label);
     drop(mask);
-    let image = crate::nrrd::read_nrrd_box(image_path, roi_mask.lo, roi_mask.hi)?;
-    roi_mask.crop(&image).map_err(roi_error)
+    let same_grid = |image: &Geometry| {
+        image.check_same(&mask_geometry, Tolerance::default(), image_path, mask_path).map_err(ImageError::from)
+    };
+    if large_nrrd {
+        same_grid(&crate::nrrd::read_nrrd_geometry(image_path)?)?;
+        let roi_mask = scanned.map_err(roi_error)?;
+        let image = crate::nrrd::read_nrrd_box(image_path, roi_mask.lo, roi_mask.hi)?;
+        return roi_mask.crop(&image).map_err(roi_error);
+    }
+    let image = read_volume(image_path)?;
+    same_grid(image.geometry())?;
+    scanned.and_then(|roi_mask| roi_mask.crop(&image)).map_err(roi_error)
 }
 
 /// A `.dcm` file, or any file with the DICOM signature `DICM` after its 128-byte preamble.
