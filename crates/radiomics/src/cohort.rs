@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::dicom::{Label, Reference};
 use crate::error::ImageError;
 use crate::features::{Feature, Settings, extract_roi};
-use crate::image::{BoxedVolume, Geometry, Image, StoredVolume, Tolerance, Voxels};
+use crate::image::{BoxedVolume, Geometry, Image, SparseVolume, StoredVolume, Tolerance, Voxels};
 use crate::manifest::Case;
 use crate::roi::{Roi, RoiError, RoiMask};
 
@@ -142,6 +142,8 @@ fn read_dicom_mask(
 pub enum Volume {
     Stored(StoredVolume),
     Decoded(Image<f64>),
+    /// A large NRRD mask: only its rows that are not all background.
+    Sparse(SparseVolume),
 }
 
 impl Voxels for Volume {
@@ -149,6 +151,7 @@ impl Voxels for Volume {
         match self {
             Volume::Stored(v) => v.geometry(),
             Volume::Decoded(v) => v.geometry(),
+            Volume::Sparse(v) => v.geometry(),
         }
     }
 
@@ -156,6 +159,7 @@ impl Voxels for Volume {
         match self {
             Volume::Stored(v) => v.values(start, out),
             Volume::Decoded(v) => v.values(start, out),
+            Volume::Sparse(v) => v.values(start, out),
         }
     }
 
@@ -163,6 +167,7 @@ impl Voxels for Volume {
         match self {
             Volume::Stored(v) => v.whole_numbers(),
             Volume::Decoded(v) => v.whole_numbers(),
+            Volume::Sparse(v) => v.whole_numbers(),
         }
     }
 
@@ -170,6 +175,7 @@ impl Voxels for Volume {
         match self {
             Volume::Stored(v) => v.find(start, row, wanted),
             Volume::Decoded(v) => v.find(start, row, wanted),
+            Volume::Sparse(v) => v.find(start, row, wanted),
         }
     }
 }
@@ -280,7 +286,12 @@ fn read_roi_boxed_above(
     }
     // One volume in memory at a time, the mask first: its box says how much of a large image to
     // read, and a small image's buffers reuse the mask's pages instead of faulting in new ones.
-    let mask = read_volume(mask_path)?;
+    // A large image's mask is as large, and mostly background: only its rows that are not are kept.
+    let mask = if large_nrrd && mask_path.extension().is_some_and(|e| e.eq_ignore_ascii_case("nrrd")) {
+        Volume::Sparse(crate::nrrd::read_nrrd_sparse(mask_path)?)
+    } else {
+        read_volume(mask_path)?
+    };
     let mask_geometry = mask.geometry().clone();
     let scanned = RoiMask::scan(&mask, label);
     drop(mask);
@@ -441,6 +452,20 @@ mod tests {
                 let err = read_roi_boxed_above(&image_path, &mask_path, None, 3, 1, above).unwrap_err();
                 assert!(err.to_string().contains("labels 1, 2"), "{err}");
             }
+            // A mask cut short, or longer than its header says, is named by both paths.
+            let good_mask = std::fs::read(&mask_path).unwrap();
+            let mut cut = good_mask.clone();
+            cut.truncate(cut.len() - if gzip { 30 } else { 50 });
+            let mut long = good_mask.clone();
+            long.extend(if gzip { b"\x1f\x8b\x08".to_vec() } else { vec![0, 0] });
+            for bad in [cut, long] {
+                std::fs::write(&mask_path, &bad).unwrap();
+                for above in [0, u64::MAX] {
+                    let err = read_roi_boxed_above(&image_path, &mask_path, None, 1, 1, above).unwrap_err();
+                    assert!(err.is_bad_data() && err.to_string().contains("mask.nrrd"), "{above} {err}");
+                }
+            }
+            std::fs::write(&mask_path, &good_mask).unwrap();
             // Data cut before the box ends is named; the whole path names it too.
             let mut cut = std::fs::read(&image_path).unwrap();
             cut.truncate(cut.len() - if gzip { 30 } else { 50 });

@@ -218,6 +218,49 @@ mod tests {
     }
 
     #[test]
+    fn a_sparse_volume_reads_as_the_dense_one() {
+        // 5 x 4 x 4 big-endian i16 labels: rows 3, 6 and 13 hold labels, the others are zeros.
+        let dense: Vec<i16> = (0..80)
+            .map(|i| match i / 5 {
+                3 => [0, 2, 2, 0, 7][i % 5],
+                6 => [1, 0, 0, 0, 1][i % 5],
+                13 => [0, 0, 300, 0, 0][i % 5],
+                _ => 0,
+            })
+            .collect();
+        let bytes: Vec<u8> = dense.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let (mut rows, mut kept) = (Vec::new(), Vec::new());
+        for row in bytes.chunks(10) {
+            if row.iter().all(|&b| b == 0) {
+                rows.push(SparseVolume::ZEROS);
+            } else {
+                rows.push((kept.len() / 10) as u32);
+                kept.extend_from_slice(row);
+            }
+        }
+        let sparse = SparseVolume::new(geom(), Sample::I16, false, 1, rows, kept);
+        let expected: Vec<f64> = dense.iter().map(|&v| f64::from(v)).collect();
+        // Any run of voxels, within a row or across rows.
+        for (start, len) in [(0, 80), (13, 9), (15, 5), (31, 2), (64, 16)] {
+            let mut out = vec![f64::NAN; len];
+            sparse.values(start, &mut out);
+            assert_eq!(out, expected[start..start + len], "{start} {len}");
+        }
+        let mut row = vec![0.0; 5];
+        for start in (0..80).step_by(5) {
+            for wanted in [0.0, 1.0, 2.0, 7.0, 300.0, 44.0] {
+                assert_eq!(
+                    sparse.find(start, &mut row, wanted),
+                    find_in(&expected[start..start + 5], wanted),
+                    "row {} label {wanted}",
+                    start / 5
+                );
+            }
+        }
+        assert!(sparse.whole_numbers());
+    }
+
+    #[test]
     fn stored_integers_scaled_by_whole_numbers_need_no_check() {
         let volume = |sample, scaling| StoredVolume::new(geom(), vec![0; 80 * 8], 0, sample, true, 1, scaling);
         assert!(volume(Sample::U8, (1.0, 0.0)).whole_numbers());
@@ -367,50 +410,152 @@ impl Voxels for StoredVolume {
     /// Integer samples as stored, one per voxel, are compared with `wanted`'s bytes instead of
     /// being converted to `f64` first: a mask is mostly scanned for a label it mostly lacks.
     fn find(&self, start: usize, row: &mut [f64], wanted: f64) -> Option<(usize, usize, usize)> {
-        if self.stride != 1 || (self.slope, self.intercept) != (1.0, 0.0) {
-            self.values(start, row);
-            return find_in(row, wanted);
-        }
-        let from = self.offset + start * self.sample.bytes();
-        let samples = &self.bytes[from..from + row.len() * self.sample.bytes()];
-        macro_rules! find_native {
-            ($t:ty) => {{
-                const WIDTH: usize = std::mem::size_of::<$t>();
-                // A value the type cannot hold is in no voxel.
-                let native = wanted as $t;
-                if native as f64 != wanted {
-                    return None;
-                }
-                let little_endian = self.little_endian;
-                let is_wanted = |sample: &[u8]| {
-                    let mut b = [0u8; WIDTH];
-                    b.copy_from_slice(sample);
-                    (if little_endian { <$t>::from_le_bytes(b) } else { <$t>::from_be_bytes(b) }) == native
-                };
-                // Most rows lack the label: one branch-free pass over them says so.
-                let count = samples.chunks_exact(WIDTH).map(|v| usize::from(is_wanted(v))).sum::<usize>();
-                if count == 0 {
-                    return None;
-                }
-                let first = samples.chunks_exact(WIDTH).position(is_wanted)?;
-                let last = samples.chunks_exact(WIDTH).rposition(is_wanted)?;
-                Some((first, last, count))
-            }};
-        }
-        match self.sample {
-            Sample::I8 => find_native!(i8),
-            Sample::U8 => find_native!(u8),
-            Sample::I16 => find_native!(i16),
-            Sample::U16 => find_native!(u16),
-            Sample::I32 => find_native!(i32),
-            Sample::U32 => find_native!(u32),
-            Sample::I64 => find_native!(i64),
-            Sample::U64 => find_native!(u64),
-            Sample::F32 | Sample::F64 => {
-                self.values(start, row);
-                find_in(row, wanted)
+        if self.stride == 1 && (self.slope, self.intercept) == (1.0, 0.0) {
+            let from = self.offset + start * self.sample.bytes();
+            let samples = &self.bytes[from..from + row.len() * self.sample.bytes()];
+            if let Some(found) = find_sample(samples, self.sample, self.little_endian, wanted) {
+                return found;
             }
         }
+        self.values(start, row);
+        find_in(row, wanted)
+    }
+}
+
+/// Where `wanted` occurs among integer `samples` as stored (the first and last index and how
+/// many times, or `None`), or `None` for floating-point samples, which the caller converts.
+fn find_sample(
+    samples: &[u8],
+    sample: Sample,
+    little_endian: bool,
+    wanted: f64,
+) -> Option<Option<(usize, usize, usize)>> {
+    macro_rules! find_native {
+        ($t:ty) => {{
+            const WIDTH: usize = std::mem::size_of::<$t>();
+            // A value the type cannot hold is in no voxel.
+            let native = wanted as $t;
+            if native as f64 != wanted {
+                return Some(None);
+            }
+            let is_wanted = |sample: &[u8]| {
+                let mut b = [0u8; WIDTH];
+                b.copy_from_slice(sample);
+                (if little_endian { <$t>::from_le_bytes(b) } else { <$t>::from_be_bytes(b) }) == native
+            };
+            // Most rows lack the label: one branch-free pass over them says so.
+            let count = samples.chunks_exact(WIDTH).map(|v| usize::from(is_wanted(v))).sum::<usize>();
+            if count == 0 {
+                return Some(None);
+            }
+            let first = samples.chunks_exact(WIDTH).position(is_wanted);
+            let last = samples.chunks_exact(WIDTH).rposition(is_wanted);
+            Some(first.zip(last).map(|(first, last)| (first, last, count)))
+        }};
+    }
+    match sample {
+        Sample::I8 => find_native!(i8),
+        Sample::U8 => find_native!(u8),
+        Sample::I16 => find_native!(i16),
+        Sample::U16 => find_native!(u16),
+        Sample::I32 => find_native!(i32),
+        Sample::U32 => find_native!(u32),
+        Sample::I64 => find_native!(i64),
+        Sample::U64 => find_native!(u64),
+        Sample::F32 | Sample::F64 => None,
+    }
+}
+
+/// A volume of which only some rows (runs of x) are kept, every other row being all zeros:
+/// what a large mask is read as ([`crate::nrrd::read_nrrd_sparse`]). A mask is mostly
+/// background, and a 512 x 512 x 300 one takes 78 MB as bytes, more than the tumour's box of
+/// the image it is read for.
+#[derive(Debug, Clone)]
+pub struct SparseVolume {
+    pub geometry: Geometry,
+    sample: Sample,
+    little_endian: bool,
+    /// Samples per voxel, as in [`StoredVolume`].
+    stride: usize,
+    /// Per row (`y + ny * z`), the index of its samples among the kept rows, or `u32::MAX`
+    /// when the row is all zeros.
+    rows: Vec<u32>,
+    kept: Vec<u8>,
+}
+
+impl SparseVolume {
+    pub(crate) const ZEROS: u32 = u32::MAX;
+
+    /// `rows` and `kept` as described on the fields; each kept row holds `nx * stride` samples.
+    pub(crate) fn new(
+        geometry: Geometry,
+        sample: Sample,
+        little_endian: bool,
+        stride: usize,
+        rows: Vec<u32>,
+        kept: Vec<u8>,
+    ) -> SparseVolume {
+        SparseVolume { geometry, sample, little_endian, stride, rows, kept }
+    }
+
+    /// Bytes of one row.
+    fn row_bytes(&self) -> usize {
+        self.geometry.size[0] * self.stride * self.sample.bytes()
+    }
+
+    /// The samples of voxels `x .. x + len` of row `row`, or `None` for a row of zeros.
+    fn samples(&self, row: usize, x: usize, len: usize) -> Option<&[u8]> {
+        let kept = *self.rows.get(row)?;
+        if kept == Self::ZEROS {
+            return None;
+        }
+        let step = self.stride * self.sample.bytes();
+        let from = kept as usize * self.row_bytes() + x * step;
+        self.kept.get(from..from + len * step)
+    }
+}
+
+impl Voxels for SparseVolume {
+    fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    fn values(&self, start: usize, out: &mut [f64]) {
+        let nx = self.geometry.size[0].max(1);
+        let mut done = 0;
+        while done < out.len() {
+            let at = start + done;
+            let (row, x) = (at / nx, at % nx);
+            let len = (nx - x).min(out.len() - done);
+            let part = &mut out[done..done + len];
+            match self.samples(row, x, len) {
+                Some(samples) => decode(samples, self.sample, self.little_endian, self.stride, part),
+                None => part.fill(0.0),
+            }
+            done += len;
+        }
+    }
+
+    fn whole_numbers(&self) -> bool {
+        self.sample.is_integer()
+    }
+
+    fn find(&self, start: usize, row: &mut [f64], wanted: f64) -> Option<(usize, usize, usize)> {
+        let nx = self.geometry.size[0].max(1);
+        let (r, x) = (start / nx, start % nx);
+        if x + row.len() <= nx && self.stride == 1 {
+            match self.samples(r, x, row.len()) {
+                None if wanted != 0.0 => return None,
+                Some(samples) => {
+                    if let Some(found) = find_sample(samples, self.sample, self.little_endian, wanted) {
+                        return found;
+                    }
+                }
+                None => {}
+            }
+        }
+        self.values(start, row);
+        find_in(row, wanted)
     }
 }
 

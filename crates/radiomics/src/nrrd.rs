@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::error::ImageError;
 use crate::image::{
-    BoxedVolume, Geometry, Image, Sample, StoredVolume, decode, ras_to_lps_direction, ras_to_lps_point,
+    BoxedVolume, Geometry, Image, Sample, SparseVolume, StoredVolume, decode, ras_to_lps_direction, ras_to_lps_point,
 };
 
 /// The sample type a NRRD `type` field names (every spelling the format allows).
@@ -69,52 +69,121 @@ pub fn read_nrrd_geometry(path: &Path) -> Result<Geometry, ImageError> {
 /// must lie inside the grid. Truncated data up to the box is an error naming the file; what
 /// follows the box is not read, hence not checked.
 pub fn read_nrrd_box(path: &Path, lo: [usize; 3], hi: [usize; 3]) -> Result<BoxedVolume, ImageError> {
-    use std::io::Read;
-    let format = |msg: String| ImageError::Format { path: path.to_path_buf(), msg };
-    let (head, file) = read_head(path)?;
-    let layout = parse_layout(&head, path)?;
+    let mut rows = RowStream::open(path)?;
+    let layout = &rows.layout;
     let [nx, ny, nz] = layout.geometry.size;
     if (0..3).any(|a| lo[a] > hi[a] || hi[a] >= [nx, ny, nz][a]) {
-        return Err(format(format!("box {lo:?}..={hi:?} is outside the grid {:?}", layout.geometry.size)));
+        return Err(ImageError::Format {
+            path: path.to_path_buf(),
+            msg: format!("box {lo:?}..={hi:?} is outside the grid {:?}", layout.geometry.size),
+        });
     }
-    let data = head.get(layout.data_start..).unwrap_or_default().to_vec();
-    let stream = std::io::Cursor::new(data).chain(std::io::BufReader::with_capacity(1 << 16, file));
-    // Rows are taken from a large buffer of decompressed data: asking the decoder for one row at
-    // a time made it several times slower.
-    let mut reader: Box<dyn Read> = if layout.gzip {
-        Box::new(std::io::BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(stream)))
-    } else {
-        Box::new(stream)
-    };
-    let row_bytes = nx * layout.sample.bytes() * layout.layers;
+    let (sample, little, layers, geometry) = (layout.sample, layout.little, layout.layers, layout.geometry.clone());
     let size = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
     let mut boxed = vec![0.0; size.iter().product()];
-    let mut row = vec![0u8; row_bytes];
     let mut next = 0;
-    let from = lo[0] * layout.sample.bytes() * layout.layers;
+    let from = lo[0] * sample.bytes() * layers;
     for z in 0..=hi[2] {
         for y in 0..ny {
-            reader.read_exact(&mut row).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    format(format!(
-                        "truncated: the data ends before voxel row y = {y} of slice z = {z}, which the header's `sizes` \
-                         {:?} promise",
-                        layout.geometry.size
-                    ))
-                } else if layout.gzip {
-                    format(crate::gzip::describe_gunzip_error(&e))
-                } else {
-                    ImageError::Io { path: path.to_path_buf(), source: e }
-                }
-            })?;
+            let row = rows.next(y, z)?;
             if z >= lo[2] && (lo[1]..=hi[1]).contains(&y) {
                 let out = &mut boxed[next..next + size[0]];
-                decode(&row[from..], layout.sample, layout.little, layout.layers, out);
+                decode(&row[from..], sample, little, layers, out);
                 next += size[0];
             }
         }
     }
-    Ok(BoxedVolume::new(layout.geometry, lo, size, boxed))
+    Ok(BoxedVolume::new(geometry, lo, size, boxed))
+}
+
+/// Reads a NRRD file keeping only its rows that hold a nonzero byte ([`SparseVolume`]): what a
+/// large mask is read as, since it is mostly background. The data is decompressed as a stream
+/// and checked whole (truncated or overlong data is an error naming the file).
+pub fn read_nrrd_sparse(path: &Path) -> Result<SparseVolume, ImageError> {
+    let mut stream = RowStream::open(path)?;
+    let [_, ny, nz] = stream.layout.geometry.size;
+    let mut rows = Vec::with_capacity(ny * nz);
+    let mut kept = Vec::new();
+    let mut kept_rows = 0u32;
+    for z in 0..nz {
+        for y in 0..ny {
+            let row = stream.next(y, z)?;
+            if row.iter().all(|&b| b == 0) {
+                rows.push(SparseVolume::ZEROS);
+            } else {
+                kept.extend_from_slice(row);
+                rows.push(kept_rows);
+                kept_rows += 1;
+            }
+        }
+    }
+    stream.check_end()?;
+    let Layout { geometry, sample, little, layers, .. } = stream.layout;
+    Ok(SparseVolume::new(geometry, sample, little, layers, rows, kept))
+}
+
+/// A NRRD file's data as a stream of rows (runs of x, every layer), in file order.
+struct RowStream {
+    layout: Layout,
+    reader: Box<dyn std::io::Read>,
+    row: Vec<u8>,
+    path: std::path::PathBuf,
+}
+
+impl RowStream {
+    fn open(path: &Path) -> Result<RowStream, ImageError> {
+        use std::io::Read;
+        let (head, file) = read_head(path)?;
+        let layout = parse_layout(&head, path)?;
+        let data = head.get(layout.data_start..).unwrap_or_default().to_vec();
+        let stream = std::io::Cursor::new(data).chain(std::io::BufReader::with_capacity(1 << 16, file));
+        // Rows are taken from a large buffer of decompressed data: asking the decoder for one
+        // row at a time made it several times slower.
+        let reader: Box<dyn Read> = if layout.gzip {
+            Box::new(std::io::BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(stream)))
+        } else {
+            Box::new(stream)
+        };
+        let row = vec![0u8; layout.geometry.size[0] * layout.sample.bytes() * layout.layers];
+        Ok(RowStream { layout, reader, row, path: path.to_path_buf() })
+    }
+
+    /// Row `y` of slice `z`, which must be the next one (the numbers name it in errors).
+    fn next(&mut self, y: usize, z: usize) -> Result<&[u8], ImageError> {
+        self.reader.read_exact(&mut self.row).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                self.format(format!(
+                    "truncated: the data ends before voxel row y = {y} of slice z = {z}, which the header's `sizes` \
+                     {:?} promise",
+                    self.layout.geometry.size
+                ))
+            } else if self.layout.gzip {
+                self.format(crate::gzip::describe_gunzip_error(&e))
+            } else {
+                ImageError::Io { path: self.path.clone(), source: e }
+            }
+        })?;
+        Ok(&self.row)
+    }
+
+    /// After the last row: the data must end there.
+    fn check_end(&mut self) -> Result<(), ImageError> {
+        let mut extra = [0u8; 1];
+        match self.reader.read(&mut extra) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(self.format(format!(
+                "the data holds more than the {} bytes of {} voxels of {} that the header's `sizes` and `type` \
+                 describe: the header does not match the data",
+                self.layout.needed, self.layout.count, self.layout.type_name
+            ))),
+            Err(e) if self.layout.gzip => Err(self.format(crate::gzip::describe_gunzip_error(&e))),
+            Err(e) => Err(ImageError::Io { path: self.path.clone(), source: e }),
+        }
+    }
+
+    fn format(&self, msg: String) -> ImageError {
+        ImageError::Format { path: self.path.clone(), msg }
+    }
 }
 
 /// The first bytes of a file, through the blank line that ends a NRRD header (at most 1 MiB;
