@@ -37,7 +37,7 @@ const NAMES: [&str; 24] = [
 ];
 
 pub fn compute(texture: &Texture) -> ClassFeatures {
-    let Texture { levels, grey, padded, ranked, roi } = texture;
+    let Texture { max_level, grey, padded, ranked, roi, .. } = texture;
     let n = grey.values.len();
     let mut sums = [0.0f64; 24];
     let mut directions = 0usize;
@@ -50,7 +50,7 @@ pub fn compute(texture: &Texture) -> ClassFeatures {
             continue;
         }
         let p: Vec<f64> = counts.iter().map(|c| c / total).collect();
-        for (sum, value) in sums.iter_mut().zip(features(&p, &grey.values, levels.max_level as f64)) {
+        for (sum, value) in sums.iter_mut().zip(features(&p, &grey.values, *max_level as f64)) {
             *sum += value;
         }
         directions += 1;

@@ -5,7 +5,6 @@
 //! and averaged. `i` is the grey level's value, `j` the run length in voxels.
 use super::grid::Texture;
 use super::{ClassFeatures, DIRECTIONS, EPS};
-use crate::discretise::Discretised;
 
 const NAMES: [&str; 16] = [
     "GrayLevelNonUniformity",
@@ -29,16 +28,16 @@ const NAMES: [&str; 16] = [
 /// `voxel_count` is the number of ROI voxels (pyradiomics' `Np`).
 pub fn compute(texture: &Texture, voxel_count: usize) -> ClassFeatures {
     // Runs compare levels only for equality, so ranks + 1 serve as well and index the matrix.
-    let Texture { levels, grey, padded, ranked, roi } = texture;
-    let longest = levels.size.iter().copied().max().unwrap_or(1);
-    let coordinates = roi_coordinates(levels, roi);
+    let Texture { size, grey, padded, ranked, roi, .. } = texture;
+    let longest = size.iter().copied().max().unwrap_or(1);
+    let coordinates = roi_coordinates(*size, roi);
     let mut sums = [0.0f64; 16];
     let mut directions = 0usize;
     for (d, offset) in DIRECTIONS.iter().zip(padded.directions()) {
         // pyradiomics (its C extension) zeroes, then drops, a direction in which no line meets
         // more than one ROI voxel, contiguous or not: a flat ROI seen edge-on, or a scatter of
         // voxels no two of which line up along it.
-        if !some_line_meets_two(levels.size, &coordinates, *d) {
+        if !some_line_meets_two(*size, &coordinates, *d) {
             continue;
         }
         let runs = run_lengths(ranked, roi, grey.values.len(), longest, offset);
@@ -54,8 +53,8 @@ pub fn compute(texture: &Texture, voxel_count: usize) -> ClassFeatures {
 
 /// The (x, y, z) in the box of every ROI voxel, from its index in the padded grid (one voxel of
 /// border on each side), so that the 13 directions' line checks visit the ROI only.
-fn roi_coordinates(levels: &Discretised, roi: &[usize]) -> Vec<[usize; 3]> {
-    let [nx, ny, _] = levels.size;
+fn roi_coordinates(size: [usize; 3], roi: &[usize]) -> Vec<[usize; 3]> {
+    let [nx, ny, _] = size;
     let (px, py) = (nx + 2, ny + 2);
     roi.iter().map(|&at| [at % px - 1, at / px % py - 1, at / (px * py) - 1]).collect()
 }

@@ -59,7 +59,10 @@ impl Padded {
 /// copy of the levels (ranked for GLCM and GLRLM) and its own table of the levels present; one
 /// grid of levels and one of ranks serve all five (GLSZM copies the levels it clears).
 pub struct Texture {
-    pub(crate) levels: Discretised,
+    /// The ROI's bounding box, as in [`Discretised`].
+    pub(crate) size: [usize; 3],
+    /// The highest level present.
+    pub(crate) max_level: u32,
     pub(crate) grey: GreyLevels,
     /// The levels inside a one-voxel border.
     pub(crate) padded: Padded,
@@ -75,6 +78,8 @@ impl Texture {
     pub fn of(levels: Discretised) -> Texture {
         let grey = GreyLevels::of(&levels);
         let padded = Padded::of(&levels);
+        // The unpadded levels go before `ranked` is made, whose pages then need not be new ones.
+        let Discretised { size, max_level, .. } = levels;
         let mut roi = Vec::new();
         let ranked = padded
             .levels
@@ -88,7 +93,7 @@ impl Texture {
                 grey.rank[level as usize] as u32 + 1
             })
             .collect();
-        Texture { levels, grey, padded, ranked, roi }
+        Texture { size, max_level, grey, padded, ranked, roi }
     }
 
     /// The ROI's indices when it fills under a quarter of the box, else `None`. A neighbour

@@ -21,7 +21,7 @@ const BLOCK: usize = 2048;
 
 pub fn compute(texture: &Texture) -> ClassFeatures {
     // The sum of 26 levels fits in 32 bits unless the levels are absurdly many.
-    let (n, s) = if u64::from(texture.levels.max_level) * 26 <= u64::from(u32::MAX) {
+    let (n, s) = if u64::from(texture.max_level) * 26 <= u64::from(u32::MAX) {
         tone_differences::<u32>(texture, |sum| sum as f64)
     } else {
         tone_differences::<u64>(texture, |sum| sum as f64)
