@@ -4,7 +4,7 @@
 //! zones by grey level `i` (the level's value) and size `j` (voxels). `Nz` is the number of
 //! zones, `Np` the number of ROI voxels. Zones are found with a flood fill on an explicit stack,
 //! so the pass is linear in the bounding box and never recurses.
-use super::grid::{Padded, Texture};
+use super::grid::Texture;
 use super::{ClassFeatures, EPS};
 
 const NAMES: [&str; 16] = [
@@ -28,7 +28,7 @@ const NAMES: [&str; 16] = [
 
 /// `voxel_count` is the number of ROI voxels (pyradiomics' `Np`).
 pub fn compute(texture: &Texture, voxel_count: usize) -> ClassFeatures {
-    let zones = zone_counts(&texture.padded);
+    let zones = zone_counts(texture);
     NAMES.iter().copied().zip(features(&zones, voxel_count as f64)).collect()
 }
 
@@ -41,18 +41,19 @@ struct Cell {
 }
 
 /// The non-zero cells of the size zone matrix, by level then size.
-fn zone_counts(padded: &Padded) -> Vec<Cell> {
-    // Voxels are cleared as zones take them: a copy of the levels, the class's own.
-    let (mut grid, offsets) = (padded.levels.clone(), padded.offsets);
+fn zone_counts(texture: &Texture) -> Vec<Cell> {
+    let (levels, offsets) = (&texture.padded.levels, texture.padded.offsets);
+    // Voxels are marked as zones take them. A byte per voxel, not a copy of the levels to clear:
+    // in a new process every page of a fresh grid is a page fault, and this one is a quarter the size.
+    let mut taken = vec![false; levels.len()];
     let mut zones: Vec<(u32, u32)> = Vec::new();
     let mut stack: Vec<usize> = Vec::new();
-    for start in 0..grid.len() {
-        let level = grid[start];
-        if level == 0 {
+    for &start in &texture.roi {
+        if taken[start] {
             continue;
         }
-        // A voxel is set to 0 once it joins a zone, so each voxel is visited once.
-        grid[start] = 0;
+        let level = levels[start];
+        taken[start] = true;
         stack.push(start);
         let mut size = 0u32;
         while let Some(at) = stack.pop() {
@@ -60,8 +61,8 @@ fn zone_counts(padded: &Padded) -> Vec<Cell> {
             for offset in offsets {
                 // ROI voxels are never on the border, so every neighbour is inside the grid.
                 let next = at.wrapping_add_signed(offset);
-                if grid[next] == level {
-                    grid[next] = 0;
+                if levels[next] == level && !taken[next] {
+                    taken[next] = true;
                     stack.push(next);
                 }
             }
@@ -162,14 +163,14 @@ mod tests {
     fn diagonal_neighbours_join_one_zone() {
         // 2x2x2: level 1 on one space diagonal pair and level 2 elsewhere; all 26-connected.
         let d = discretised([2, 2, 2], vec![1, 2, 2, 2, 2, 2, 2, 1]);
-        let cells = zone_counts(&Padded::of(&d));
+        let cells = zone_counts(&Texture::of(d));
         assert_eq!(cells, vec![Cell { level: 1, size: 2, count: 1 }, Cell { level: 2, size: 6, count: 1 }]);
     }
 
     #[test]
     fn voxels_outside_the_roi_split_zones() {
         let d = discretised([5, 1, 1], vec![3, 3, 0, 3, 1]);
-        let cells = zone_counts(&Padded::of(&d));
+        let cells = zone_counts(&Texture::of(d));
         assert_eq!(
             cells,
             vec![

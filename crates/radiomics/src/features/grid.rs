@@ -57,7 +57,7 @@ impl Padded {
 
 /// What the texture classes share, made once per ROI: each class used to make its own padded
 /// copy of the levels (ranked for GLCM and GLRLM) and its own table of the levels present; one
-/// grid of levels and one of ranks serve all five (GLSZM copies the levels it clears).
+/// grid of levels and one of ranks serve all five.
 pub struct Texture {
     /// The ROI's bounding box, as in [`Discretised`].
     pub(crate) size: [usize; 3],
