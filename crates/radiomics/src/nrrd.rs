@@ -85,7 +85,7 @@ pub fn read_nrrd_box(path: &Path, lo: [usize; 3], hi: [usize; 3]) -> Result<Boxe
     let from = lo[0] * sample.bytes() * layers;
     for z in 0..=hi[2] {
         for y in 0..ny {
-            let row = rows.next(y, z)?;
+            let row = rows.next()?;
             if z >= lo[2] && (lo[1]..=hi[1]).contains(&y) {
                 let out = &mut boxed[next..next + size[0]];
                 decode(&row[from..], sample, little, layers, out);
@@ -105,16 +105,15 @@ pub fn read_nrrd_sparse(path: &Path) -> Result<SparseVolume, ImageError> {
     let mut rows = Vec::with_capacity(ny * nz);
     let mut kept = Vec::new();
     let mut kept_rows = 0u32;
-    for z in 0..nz {
-        for y in 0..ny {
-            let row = stream.next(y, z)?;
-            if row.iter().all(|&b| b == 0) {
-                rows.push(SparseVolume::ZEROS);
-            } else {
-                kept.extend_from_slice(row);
-                rows.push(kept_rows);
-                kept_rows += 1;
-            }
+    for _ in 0..ny * nz {
+        let row = stream.next()?;
+        // No early exit: a whole-row OR is vectorised, and almost every row is all zeros.
+        if row.iter().fold(0u8, |any, &b| any | b) == 0 {
+            rows.push(SparseVolume::ZEROS);
+        } else {
+            kept.extend_from_slice(row);
+            rows.push(kept_rows);
+            kept_rows += 1;
         }
     }
     stream.check_end()?;
@@ -126,7 +125,14 @@ pub fn read_nrrd_sparse(path: &Path) -> Result<SparseVolume, ImageError> {
 struct RowStream {
     layout: Layout,
     reader: Box<dyn std::io::Read>,
-    row: Vec<u8>,
+    /// Whole rows, decompressed straight into it a chunk at a time: asking the decoder for one
+    /// row at a time made it several times slower, and a buffer in between cost a copy.
+    chunk: Vec<u8>,
+    /// The bytes of `chunk` read and not yet handed out.
+    filled: std::ops::Range<usize>,
+    row_bytes: usize,
+    /// Rows left in the data.
+    rows_left: usize,
     path: std::path::PathBuf,
 }
 
@@ -137,33 +143,45 @@ impl RowStream {
         let layout = parse_layout(&head, path)?;
         let data = head.get(layout.data_start..).unwrap_or_default().to_vec();
         let stream = std::io::Cursor::new(data).chain(std::io::BufReader::with_capacity(1 << 16, file));
-        // Rows are taken from a large buffer of decompressed data: asking the decoder for one
-        // row at a time made it several times slower.
-        let reader: Box<dyn Read> = if layout.gzip {
-            Box::new(std::io::BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(stream)))
-        } else {
-            Box::new(stream)
-        };
-        let row = vec![0u8; layout.geometry.size[0] * layout.sample.bytes() * layout.layers];
-        Ok(RowStream { layout, reader, row, path: path.to_path_buf() })
+        let reader: Box<dyn Read> =
+            if layout.gzip { Box::new(flate2::read::MultiGzDecoder::new(stream)) } else { Box::new(stream) };
+        let [nx, ny, nz] = layout.geometry.size;
+        let row_bytes = nx * layout.sample.bytes() * layout.layers;
+        let chunk = vec![0u8; row_bytes * (256 * 1024 / row_bytes.max(1)).clamp(1, ny * nz)];
+        Ok(RowStream { layout, reader, chunk, filled: 0..0, row_bytes, rows_left: ny * nz, path: path.to_path_buf() })
     }
 
-    /// Row `y` of slice `z`, which must be the next one (the numbers name it in errors).
-    fn next(&mut self, y: usize, z: usize) -> Result<&[u8], ImageError> {
-        self.reader.read_exact(&mut self.row).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                self.format(format!(
-                    "truncated: the data ends before voxel row y = {y} of slice z = {z}, which the header's `sizes` \
-                     {:?} promise",
-                    self.layout.geometry.size
-                ))
-            } else if self.layout.gzip {
-                self.format(crate::gzip::describe_gunzip_error(&e))
-            } else {
-                ImageError::Io { path: self.path.clone(), source: e }
+    /// The next row.
+    fn next(&mut self) -> Result<&[u8], ImageError> {
+        if self.filled.is_empty() {
+            let [_, ny, nz] = self.layout.geometry.size;
+            let rows = (self.chunk.len() / self.row_bytes).min(self.rows_left);
+            let want = rows * self.row_bytes;
+            let mut got = 0;
+            while got < want {
+                match self.reader.read(&mut self.chunk[got..want]) {
+                    Ok(0) => {
+                        let row = ny * nz - self.rows_left + got / self.row_bytes;
+                        return Err(self.format(format!(
+                            "truncated: the data ends before voxel row y = {} of slice z = {}, which the header's \
+                             `sizes` {:?} promise",
+                            row % ny.max(1),
+                            row / ny.max(1),
+                            self.layout.geometry.size
+                        )));
+                    }
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if self.layout.gzip => return Err(self.format(crate::gzip::describe_gunzip_error(&e))),
+                    Err(e) => return Err(ImageError::Io { path: self.path.clone(), source: e }),
+                }
             }
-        })?;
-        Ok(&self.row)
+            self.filled = 0..want;
+            self.rows_left -= rows;
+        }
+        let row = self.filled.start..self.filled.start + self.row_bytes;
+        self.filled.start = row.end;
+        Ok(&self.chunk[row])
     }
 
     /// After the last row: the data must end there.
