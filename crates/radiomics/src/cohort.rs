@@ -224,18 +224,19 @@ pub fn read_case_volumes(
 /// NRRD images larger than this (on disk) are read only around the ROI; see [`read_roi`].
 /// Measured on pyradiomics' test cases (docs/benchmarks.md): from brain2's 1.7 MB up, a stream
 /// inflated only to the ROI's last slice beats inflating the whole file with libdeflate (lung1,
-/// 12.5 MB: 86 -> 61 ms, peak 1.15 times the image instead of 3); under 100 kB (breast1) the
+/// 12.5 MB: 86 -> 61 ms, and image and mask were both in memory); under 100 kB (breast1) the
 /// whole file is 0.1 ms faster.
 pub const BOX_READ_ABOVE: u64 = 1 << 20;
 
 /// Reads one patient's image and mask and crops the image to the ROI of `label` (or of the
 /// DICOM segment or ROI `roi` picks, see [`read_case_roi`]). The mask is read and scanned
 /// first, and dropped before the image is read (on one thread; on more, a small image and its
-/// mask are read side by side). A NRRD image of more than [`BOX_READ_ABOVE`] bytes is then read
-/// only inside the ROI's bounding box ([`crate::nrrd::read_nrrd_box`]): its data is inflated
-/// as a stream up to the box's last slice and only the box is kept, so a 512 x 512 x 300 CT
-/// costs its tumour, not its volume, in memory (peak 81 MB against 250 MB) and partly in
-/// time. Likewise a DICOM series with a SEG or RTSTRUCT: the slices' headers give the grid
+/// mask are read side by side). With a NRRD image of more than [`BOX_READ_ABOVE`] bytes, a NRRD
+/// mask is streamed keeping only its rows that are not background, and the image is read only
+/// inside the ROI's bounding box ([`crate::nrrd::read_nrrd_box`]): its data is inflated as a
+/// stream up to the box's last slice and only the box is kept, so a 512 x 512 x 300 CT costs
+/// its tumour, not its volume, in memory (peak 5-36 MB for a 157 MB image) and partly in time.
+/// Likewise a DICOM series with a SEG or RTSTRUCT: the slices' headers give the grid
 /// the mask is drawn on, and only the slices of the ROI's bounding box are decoded. In both,
 /// damage after the box goes unnoticed, and does not change a feature.
 pub fn read_roi(
