@@ -147,15 +147,16 @@ impl RowStream {
             if layout.gzip { Box::new(flate2::read::MultiGzDecoder::new(stream)) } else { Box::new(stream) };
         let [nx, ny, nz] = layout.geometry.size;
         let row_bytes = nx * layout.sample.bytes() * layout.layers;
-        let chunk = vec![0u8; row_bytes * (256 * 1024 / row_bytes.max(1)).clamp(1, ny * nz)];
+        let chunk = vec![0u8; row_bytes * (256 * 1024 / row_bytes.max(1)).clamp(1, (ny * nz).max(1))];
         Ok(RowStream { layout, reader, chunk, filled: 0..0, row_bytes, rows_left: ny * nz, path: path.to_path_buf() })
     }
 
-    /// The next row.
+    /// The next row; there are `ny * nz` of them.
     fn next(&mut self) -> Result<&[u8], ImageError> {
         if self.filled.is_empty() {
             let [_, ny, nz] = self.layout.geometry.size;
             let rows = (self.chunk.len() / self.row_bytes).min(self.rows_left);
+            debug_assert!(rows > 0, "asked for a row after the last");
             let want = rows * self.row_bytes;
             let mut got = 0;
             while got < want {
