@@ -9,13 +9,18 @@ use crate::roi::{Roi, RoiError};
 /// 1e12 used to overflow the level counter and 1e20 to stall the binning loop.
 pub const MAX_GREY_LEVELS: u32 = 10_000;
 
+/// A grey level after binning. Sixteen bits hold [`MAX_GREY_LEVELS`], and halve the texture
+/// classes' grids against `u32`: in a new process each of their pages is a fault to pay.
+pub type Level = u16;
+const _: () = assert!(MAX_GREY_LEVELS < Level::MAX as u32);
+
 /// The ROI's grey levels after binning: 0 outside the ROI, 1..=`max_level` inside.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Discretised {
     /// Same bounding box as the [`Roi`].
     pub size: [usize; 3],
     /// One level per voxel of the bounding box, x fastest; 0 marks voxels outside the ROI.
-    pub levels: Vec<u32>,
+    pub levels: Vec<Level>,
     /// The highest level present.
     pub max_level: u32,
 }
@@ -116,7 +121,8 @@ pub fn fixed_bin_width(roi: &Roi, bin_width: f64) -> Result<Discretised, RoiErro
             let Some(&v) = values.next() else { return 0 };
             let level = binning.level(v);
             max_level = max_level.max(level);
-            level
+            // `check_range` keeps every level within MAX_GREY_LEVELS, which a Level holds.
+            Level::try_from(level).unwrap_or(Level::MAX)
         })
         .collect();
     Ok(Discretised { size: roi.size, levels, max_level })

@@ -8,6 +8,7 @@ use nalgebra::{Complex, DMatrix, Schur};
 
 use super::grid::Texture;
 use super::{ClassFeatures, EPS, entropy};
+use crate::discretise::Level;
 
 const NAMES: [&str; 24] = [
     "Autocorrelation",
@@ -62,7 +63,7 @@ pub fn compute(texture: &Texture) -> ClassFeatures {
 
 /// Adds both orders of every ROI voxel pair `offset` apart into `counts` (n x n, by rank), in
 /// a padded grid of ranks + 1 whose ROI voxels are at `roi`; returns the total.
-fn co_occurrences(ranks: &[u32], roi: &[usize], offset: isize, n: usize, counts: &mut [f64]) -> f64 {
+fn co_occurrences(ranks: &[Level], roi: &[usize], offset: isize, n: usize, counts: &mut [f64]) -> f64 {
     let mut total = 0.0;
     for &at in roi {
         let b = ranks[at.wrapping_add_signed(offset)];

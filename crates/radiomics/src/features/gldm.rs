@@ -7,6 +7,7 @@
 //! pyradiomics follows). `Nz`, the sum of the matrix, is the number of ROI voxels.
 use super::grid::Texture;
 use super::{ClassFeatures, EPS};
+use crate::discretise::Level;
 
 const NAMES: [&str; 14] = [
     "DependenceEntropy",
@@ -40,7 +41,7 @@ pub fn compute(texture: &Texture) -> ClassFeatures {
 fn dependence_counts(texture: &Texture) -> Vec<[u32; SIZES]> {
     let (grid, rank, n) = (&texture.padded, &texture.grey.rank, texture.grey.values.len());
     let mut counts = vec![[0u32; SIZES]; n];
-    let mut count = |level: u32, dependent: u8| {
+    let mut count = |level: Level, dependent: u8| {
         let row = rank.get(level as usize).and_then(|&r| counts.get_mut(r));
         if let Some(cell) = row.and_then(|row| row.get_mut(dependent as usize)) {
             *cell += 1;
@@ -56,7 +57,7 @@ fn dependence_counts(texture: &Texture) -> Vec<[u32; SIZES]> {
     }
     let interior = grid.interior();
     let centre = &grid.levels[interior];
-    let shifted: Vec<&[u32]> = grid.offsets.iter().map(|&o| grid.shifted(o)).collect();
+    let shifted: Vec<&[Level]> = grid.offsets.iter().map(|&o| grid.shifted(o)).collect();
     // Dependent neighbours of each interior voxel, one offset at a time over blocks that stay
     // in cache.
     let mut dependent = [0u8; BLOCK];

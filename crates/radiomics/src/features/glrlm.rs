@@ -5,6 +5,7 @@
 //! and averaged. `i` is the grey level's value, `j` the run length in voxels.
 use super::grid::Texture;
 use super::{ClassFeatures, DIRECTIONS, EPS};
+use crate::discretise::Level;
 
 const NAMES: [&str; 16] = [
     "GrayLevelNonUniformity",
@@ -82,7 +83,7 @@ fn some_line_meets_two(size: [usize; 3], coordinates: &[[usize; 3]], d: [isize; 
 
 /// Counts runs along `offset` in a padded grid of ranks + 1 whose ROI voxels are at `roi`:
 /// entry `rank * longest + (length - 1)`.
-fn run_lengths(ranks: &[u32], roi: &[usize], n: usize, longest: usize, offset: isize) -> Vec<u32> {
+fn run_lengths(ranks: &[Level], roi: &[usize], n: usize, longest: usize, offset: isize) -> Vec<u32> {
     let mut runs = vec![0u32; n * longest];
     for &start in roi {
         let rank = ranks[start];

@@ -67,7 +67,7 @@ fn zone_counts(texture: &Texture) -> Vec<Cell> {
                 }
             }
         }
-        zones.push((level, size));
+        zones.push((u32::from(level), size));
     }
     zones.sort_unstable();
     let mut cells: Vec<Cell> = Vec::new();
@@ -152,10 +152,10 @@ fn features(cells: &[Cell], np: f64) -> [f64; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discretise::Discretised;
+    use crate::discretise::{Discretised, Level};
 
-    fn discretised(size: [usize; 3], levels: Vec<u32>) -> Discretised {
-        let max_level = levels.iter().copied().max().unwrap_or(0);
+    fn discretised(size: [usize; 3], levels: Vec<Level>) -> Discretised {
+        let max_level = levels.iter().copied().max().map_or(0, u32::from);
         Discretised { size, levels, max_level }
     }
 

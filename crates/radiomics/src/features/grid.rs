@@ -3,13 +3,13 @@
 use std::ops::Range;
 
 use super::DIRECTIONS;
-use crate::discretise::Discretised;
+use crate::discretise::{Discretised, Level};
 
 /// The grey levels inside a one-voxel border of zeros (outside the ROI), so that each of the
 /// 26 neighbours of a ROI voxel lies a fixed index offset away, with no bounds to check.
 pub(crate) struct Padded {
     /// Levels of the padded box, x fastest; 0 outside the ROI and on the border.
-    pub levels: Vec<u32>,
+    pub levels: Vec<Level>,
     /// Index offsets of the 26 neighbours at distance 1.
     pub offsets: [isize; 26],
 }
@@ -18,7 +18,7 @@ impl Padded {
     pub fn of(levels: &Discretised) -> Padded {
         let [nx, ny, nz] = levels.size;
         let (px, py) = (nx + 2, ny + 2);
-        let mut padded = vec![0u32; px * py * (nz + 2)];
+        let mut padded: Vec<Level> = vec![0; px * py * (nz + 2)];
         for z in 0..nz {
             for y in 0..ny {
                 let from = nx * (y + ny * z);
@@ -49,7 +49,7 @@ impl Padded {
 
     /// The levels of the [`Padded::interior`] voxels' neighbours at `offset`, one per interior
     /// voxel: a whole-grid shift that the compiler can vectorise.
-    pub fn shifted(&self, offset: isize) -> &[u32] {
+    pub fn shifted(&self, offset: isize) -> &[Level] {
         let range = self.interior();
         &self.levels[range.start.wrapping_add_signed(offset)..range.end.wrapping_add_signed(offset)]
     }
@@ -68,7 +68,7 @@ pub struct Texture {
     pub(crate) padded: Padded,
     /// `padded` with each level replaced by its rank + 1 (0 outside the ROI): GLCM counts pairs
     /// and GLRLM runs by rank.
-    pub(crate) ranked: Vec<u32>,
+    pub(crate) ranked: Vec<Level>,
     /// The indices of the ROI voxels in `padded` (and `ranked`), ascending.
     pub(crate) roi: Vec<usize>,
 }
@@ -90,7 +90,7 @@ impl Texture {
                     return 0;
                 }
                 roi.push(index);
-                grey.rank[level as usize] as u32 + 1
+                grey.rank[level as usize] as Level + 1
             })
             .collect();
         Texture { size, max_level, grey, padded, ranked, roi }

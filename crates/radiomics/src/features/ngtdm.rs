@@ -13,6 +13,7 @@ use std::ops::AddAssign;
 
 use super::ClassFeatures;
 use super::grid::Texture;
+use crate::discretise::Level;
 
 const NAMES: [&str; 5] = ["Busyness", "Coarseness", "Complexity", "Contrast", "Strength"];
 
@@ -34,12 +35,12 @@ pub fn compute(texture: &Texture) -> ClassFeatures {
 /// the sum of a voxel's neighbour levels.
 fn tone_differences<T>(texture: &Texture, to_f64: fn(T) -> f64) -> (Vec<f64>, Vec<f64>)
 where
-    T: Copy + Default + AddAssign + From<u32>,
+    T: Copy + Default + AddAssign + From<Level>,
 {
     let (grid, grey) = (&texture.padded, &texture.grey);
     let (mut n, mut s) = (vec![0.0f64; grey.values.len()], vec![0.0f64; grey.values.len()]);
     // One ROI voxel of `level` whose ROI neighbours' levels add up to `sum`, `count` of them.
-    let mut add = |level: u32, sum: T, count: u8| {
+    let mut add = |level: Level, sum: T, count: u8| {
         let Some(&r) = grey.rank.get(level as usize) else { return };
         let (Some(n_i), Some(s_i)) = (n.get_mut(r), s.get_mut(r)) else { return };
         *n_i += 1.0;
@@ -62,7 +63,7 @@ where
     }
     let interior = grid.interior();
     let centre = &grid.levels[interior];
-    let shifted: Vec<&[u32]> = grid.offsets.iter().map(|&o| grid.shifted(o)).collect();
+    let shifted: Vec<&[Level]> = grid.offsets.iter().map(|&o| grid.shifted(o)).collect();
     // Sum and number of the ROI neighbours of each interior voxel, one offset at a time over
     // blocks that stay in cache.
     let (mut sums, mut counts) = ([T::default(); BLOCK], [0u8; BLOCK]);
