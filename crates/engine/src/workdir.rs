@@ -2,8 +2,9 @@
 //! node's own temporary files. They are reused within a run, emptied between attempts: on
 //! ext4, creating and removing three directories per node cost about a third of a cold run's
 //! controller time (new directory inodes scan the inode bitmaps; docs/benchmarks.md), and a
-//! slot is now two. Slots are named after the run, so a process that escaped a node of an earlier, killed run never writes into this
-//! run's directories; within a run, a node's process group is gone before its slot is emptied.
+//! slot is now two. Slots are named after the run, so a process that escaped a node of an
+//! earlier, killed run never writes into this run's directories; within a run, a node's
+//! process group is gone before its slot is emptied.
 
 use std::fs;
 use std::io;
