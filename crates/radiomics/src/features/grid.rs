@@ -79,7 +79,9 @@ impl Texture {
         let grey = GreyLevels::of(&levels);
         let padded = Padded::of(&levels);
         // The unpadded levels go before `ranked` is made, whose pages then need not be new ones.
-        let Discretised { size, max_level, .. } = levels;
+        // (Destructuring with `..` would only copy the two fields and keep the grid alive.)
+        let (size, max_level) = (levels.size, levels.max_level);
+        drop(levels);
         let mut roi = Vec::new();
         let ranked = padded
             .levels
