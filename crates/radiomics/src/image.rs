@@ -504,14 +504,16 @@ impl SparseVolume {
     }
 
     /// The samples of voxels `x .. x + len` of row `row`, or `None` for a row of zeros.
+    /// Voxels outside the grid are a caller's bug, as for the other volumes: indexing panics
+    /// rather than reading them as background.
     fn samples(&self, row: usize, x: usize, len: usize) -> Option<&[u8]> {
-        let kept = *self.rows.get(row)?;
+        let kept = self.rows[row];
         if kept == Self::ZEROS {
             return None;
         }
         let step = self.stride * self.sample.bytes();
         let from = kept as usize * self.row_bytes() + x * step;
-        self.kept.get(from..from + len * step)
+        Some(&self.kept[from..from + len * step])
     }
 }
 
